@@ -1,0 +1,187 @@
+/**
+ * Configuration: one valibot schema, parsed once at start. This is the only module that reads
+ * `process.env`; everything else receives the frozen `Config` object.
+ *
+ * A missing or malformed variable stops the process with one message listing every problem.
+ */
+import * as v from 'valibot';
+
+const ROLES = ['api', 'worker', 'subscriber'] as const;
+export type Role = (typeof ROLES)[number];
+
+const optionalString = v.optional(
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.transform((s) => (s === '' ? undefined : s)),
+  ),
+);
+
+const int = (fallback: number, min = 0) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toNumber(),
+      v.integer('must be a whole number'),
+      v.minValue(min, `must be at least ${min}`),
+    ),
+    String(fallback),
+  );
+
+const bool = (fallback: boolean) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.picklist(['true', 'false', '1', '0', 'yes', 'no'], 'must be true or false'),
+      v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
+    ),
+    String(fallback),
+  );
+
+const urlString = v.pipe(
+  v.string(),
+  v.trim(),
+  v.url('must be a URL'),
+  v.transform((s) => s.replace(/\/+$/, '')),
+);
+const url = (fallback: string) => v.optional(urlString, fallback);
+const optionalUrl = () => v.optional(urlString);
+
+const roles = v.optional(
+  v.pipe(
+    v.string(),
+    v.transform((s) =>
+      s
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean),
+    ),
+    v.array(v.picklist(ROLES, `each role must be one of ${ROLES.join(', ')}`)),
+    v.minLength(1, 'needs at least one role'),
+  ),
+  ROLES.join(','),
+);
+
+/** A 32-byte key given as base64 (44 characters) or hex (64 characters). */
+const key32 = v.optional(
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.check(
+      (s) => /^[0-9a-fA-F]{64}$/.test(s) || Buffer.from(s, 'base64').length === 32,
+      'must be 32 bytes, as base64 or hex',
+    ),
+  ),
+);
+
+export const ConfigSchema = v.object({
+  NODE_ENV: v.optional(v.picklist(['development', 'test', 'production']), 'development'),
+  LOG_LEVEL: v.optional(
+    v.picklist(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    'info',
+  ),
+  PORT: int(3000, 0),
+  HOST: v.optional(v.string(), '0.0.0.0'),
+  ROLES: roles,
+
+  REDIS_URL: url('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')),
+    'wa',
+  ),
+  DATABASE_URL: v.optional(
+    v.pipe(v.string(), v.startsWith('mysql://', 'must start with mysql://')),
+    'mysql://root@127.0.0.1:3306/whatsapp_notifications',
+  ),
+  DB_MIGRATE_ON_START: bool(true),
+
+  PUBSUB_PROJECT_ID: v.optional(v.string(), 'local-project'),
+  PUBSUB_EMULATOR_HOST: optionalString,
+  FDR_TOPIC: v.optional(v.string(), 'fdr-events'),
+  FDR_SUBSCRIPTION: v.optional(v.string(), 'whatsapp-notifications-fdr'),
+  ACTIVITY_TOPIC: v.optional(v.string(), 'shipment-activity'),
+  PUBSUB_PUSH_AUDIENCE: optionalString,
+  PUBSUB_PUSH_SERVICE_ACCOUNT: optionalString,
+  GOOGLE_JWKS_URL: url('https://www.googleapis.com/oauth2/v3/certs'),
+
+  GUPSHUP_ENTERPRISE_URL: url('https://media.smsgupshup.com/GatewayAPI/rest'),
+  GUPSHUP_DEFAULT_USERID: optionalString,
+  GUPSHUP_DEFAULT_PASSWORD: optionalString,
+  GUPSHUP_DEFAULT_WA_NUMBER: optionalString,
+  GUPSHUP_DEFAULT_APP_NAME: v.optional(v.string(), 'eshopbox'),
+  GUPSHUP_TEMPLATE_MSG_TYPE: v.optional(v.string(), 'HSM'),
+  GUPSHUP_MAX_PER_SECOND: int(20, 1),
+  GUPSHUP_TIMEOUT_MS: int(10_000, 100),
+  MESSAGE_SEND_ATTEMPTS: int(6, 1),
+  MESSAGE_SEND_BACKOFF_MS: int(2_000, 1),
+  PLATFORM_NAME: v.optional(v.string(), 'Eshopbox'),
+  DEFAULT_COUNTRY: v.optional(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/)), 'IN'),
+  MAX_FDR_ATTEMPTS: int(3, 1),
+
+  WMS_API_URL: optionalUrl(),
+  PORTAL_BASE_URL: optionalUrl(),
+  PUBLIC_BASE_URL: optionalUrl(),
+  WEBHOOK_TOKEN: optionalString,
+  API_TOKEN: optionalString,
+  ADMIN_USER: optionalString,
+  ADMIN_PASSWORD: optionalString,
+  CREDENTIALS_KEY: key32,
+
+  SETTINGS_CACHE_TTL_MS: int(30_000, 0),
+  SWEEP_INTERVAL_MS: int(30_000, 0),
+  SWEEP_GRACE_MS: int(60_000, 0),
+  WORKER_CONCURRENCY: int(8, 1),
+});
+
+export type Config = Readonly<v.InferOutput<typeof ConfigSchema>>;
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment (or any string map, for tests). Throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(ConfigSchema.entries)) {
+    const value = env[key];
+    if (value !== undefined) {
+      input[key] = value;
+    }
+  }
+  const result = v.safeParse(ConfigSchema, input);
+  if (!result.success) {
+    const problems = result.issues.map((issue) => {
+      const key = v.getDotPath(issue) ?? '(root)';
+      return `${key}: ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const config = result.output;
+  const problems: string[] = [];
+  if (config.NODE_ENV === 'production') {
+    for (const key of ['API_TOKEN', 'WEBHOOK_TOKEN', 'CREDENTIALS_KEY'] as const) {
+      if (!config[key]) {
+        problems.push(`${key}: required when NODE_ENV=production`);
+      }
+    }
+  }
+  if (Boolean(config.ADMIN_USER) !== Boolean(config.ADMIN_PASSWORD)) {
+    problems.push('ADMIN_USER and ADMIN_PASSWORD: set both or neither');
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return Object.freeze(config);
+}
+
+/** The externally reachable base URL of this service (links we send point here). */
+export function publicBaseUrl(config: Config): string {
+  return config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`;
+}

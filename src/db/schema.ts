@@ -1,0 +1,218 @@
+/**
+ * MySQL tables (drizzle mysql-core). Runs on MySQL 8 in production and MariaDB 10.11 in tests,
+ * so only the common subset is used (no JSON column type, no RETURNING, no lateral joins).
+ *
+ * The first four tables are named by the product spec and read by other company systems:
+ * their table and column names are kept exactly. The rest are this service's own.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  datetime,
+  index,
+  int,
+  mediumtext,
+  mysqlTable,
+  serial,
+  text,
+  tinyint,
+  uniqueIndex,
+  varchar,
+} from 'drizzle-orm/mysql-core';
+
+const createdAt = () =>
+  datetime('created_at', { mode: 'date', fsp: 3 })
+    .notNull()
+    .default(sql`CURRENT_TIMESTAMP(3)`);
+const updatedAt = () =>
+  datetime('updated_at', { mode: 'date', fsp: 3 })
+    .notNull()
+    .default(sql`CURRENT_TIMESTAMP(3)`)
+    .$onUpdate(() => new Date());
+
+/** Per account and notification type (one row per FDR reason): is WhatsApp on, which template. */
+export const poeChannelNotifications = mysqlTable(
+  'poe_channel_notifications',
+  {
+    id: serial('id').primaryKey(),
+    accountId: int('account_id').notNull(),
+    notificationType: varchar('notification_type', { length: 64 }).notNull(),
+    isWhatsappEnabled: tinyint('isWhatsappEnabled').notNull().default(0),
+    whatsappTemplateId: varchar('whatsappTemplateId', { length: 128 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('poe_channel_notifications_account_type').on(t.accountId, t.notificationType),
+  ],
+);
+
+/** Per account: which Gupshup sender connection sends, and the store's own contact details. */
+export const poeChannelSettings = mysqlTable('poe_channel_settings', {
+  id: serial('id').primaryKey(),
+  accountId: int('account_id').notNull().unique('poe_channel_settings_account'),
+  whatsappSenderConnectionId: varchar('whatsappSenderConnectionId', { length: 64 }),
+  storeName: varchar('store_name', { length: 255 }),
+  supportContactNumber: varchar('support_contact_number', { length: 32 }),
+  supportEmailAddress: varchar('support_email_address', { length: 255 }),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** One row per WhatsApp message sent for a shipment; `status` only moves forward. */
+export const whatsappStatusLogs = mysqlTable(
+  'whatsapp_status_logs',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
+    status: varchar('status', { length: 16 }).notNull(),
+    messageId: varchar('message_id', { length: 128 }),
+    remarks: mediumtext('remarks'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    externalUpdatedAt: datetime('external_updatedAt', { mode: 'date', fsp: 3 }),
+  },
+  (t) => [
+    index('whatsapp_status_logs_shipment').on(t.shipmentId),
+    index('whatsapp_status_logs_message').on(t.messageId),
+  ],
+);
+
+/** Which of the eleven defined variables fills which placeholder of a template. */
+export const whatsappTemplateVariables = mysqlTable(
+  'whatsappTemplateVariables',
+  {
+    id: serial('id').primaryKey(),
+    variableNumber: int('variable_number').notNull(),
+    definedVariable: varchar('defined_variable', { length: 64 }).notNull(),
+    description: varchar('description', { length: 512 }),
+    templateId: varchar('template_id', { length: 128 }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('whatsapp_template_variables_template_number').on(t.templateId, t.variableNumber),
+  ],
+);
+
+/** Template bodies known to the service: the platform defaults and clients' verified templates. */
+export const whatsappTemplates = mysqlTable('whatsapp_templates', {
+  id: varchar('id', { length: 128 }).primaryKey(),
+  name: varchar('name', { length: 255 }).notNull(),
+  /** The FDR reason this template is the platform default for; null for clients' templates. */
+  defaultForReason: varchar('default_for_reason', { length: 64 }).unique(
+    'whatsapp_templates_default_reason',
+  ),
+  /** Sender connection the template is approved on; null = the platform's default app. */
+  connectionId: varchar('connection_id', { length: 64 }),
+  body: text('body').notNull(),
+  /** Quick-reply button titles, JSON array of strings (approved with the template). */
+  buttons: text('buttons').notNull(),
+  category: varchar('category', { length: 32 }).notNull().default('UTILITY'),
+  status: varchar('status', { length: 32 }).notNull().default('APPROVED'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** Gupshup sender accounts of clients. The platform default app comes from the environment. */
+export const whatsappSenderConnections = mysqlTable(
+  'whatsapp_sender_connections',
+  {
+    id: serial('id').primaryKey(),
+    accountId: int('account_id').notNull(),
+    appName: varchar('app_name', { length: 128 }).notNull(),
+    waNumber: varchar('wa_number', { length: 20 }).notNull(),
+    /** AES-256-GCM ciphertexts (`keyId:iv:tag:data`, base64 parts); never plaintext. */
+    useridEnc: text('userid_enc').notNull(),
+    passwordEnc: text('password_enc').notNull(),
+    twoWayUseridEnc: text('two_way_userid_enc'),
+    twoWayPasswordEnc: text('two_way_password_enc'),
+    apiKeyEnc: text('api_key_enc'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('whatsapp_sender_connections_account').on(t.accountId)],
+);
+
+/**
+ * Inbox of FDR events: one row per shipment and failed-delivery attempt. Written before Pub/Sub
+ * is acknowledged, so MySQL (not Redis) is the record of what must still be validated.
+ */
+export const fdrInbox = mysqlTable(
+  'fdr_inbox',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    /** `<shipmentId>#<attempt>`: a redelivered event hits this key and changes nothing. */
+    eventKey: varchar('event_key', { length: 191 }).notNull().unique('fdr_inbox_event_key'),
+    shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
+    attempt: int('attempt').notNull(),
+    accountId: int('account_id'),
+    pubsubMessageId: varchar('pubsub_message_id', { length: 128 }),
+    payload: mediumtext('payload').notNull(),
+    /** received → processed | skipped | failed */
+    status: varchar('status', { length: 16 }).notNull().default('received'),
+    reason: varchar('reason', { length: 512 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('fdr_inbox_status_created').on(t.status, t.createdAt)],
+);
+
+/** Outbox of WhatsApp messages to send: one row per message, unique by idempotency key. */
+export const notificationOutbox = mysqlTable(
+  'notification_outbox',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    idempotencyKey: varchar('idempotency_key', { length: 191 })
+      .notNull()
+      .unique('notification_outbox_key'),
+    kind: varchar('kind', { length: 32 }).notNull(),
+    shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
+    accountId: int('account_id').notNull(),
+    inboxId: bigint('inbox_id', { mode: 'number', unsigned: true }),
+    reason: varchar('reason', { length: 64 }),
+    connectionId: varchar('connection_id', { length: 64 }).notNull(),
+    templateId: varchar('template_id', { length: 128 }),
+    toNumber: varchar('to_number', { length: 20 }).notNull(),
+    customerName: varchar('customer_name', { length: 255 }),
+    body: text('body').notNull(),
+    /** pending → sending → sent | failed */
+    status: varchar('status', { length: 16 }).notNull().default('pending'),
+    attempts: int('attempts').notNull().default(0),
+    gupshupMessageId: varchar('gupshup_message_id', { length: 128 }),
+    statusLogId: bigint('status_log_id', { mode: 'number', unsigned: true }),
+    errorCode: varchar('error_code', { length: 32 }),
+    lastError: varchar('last_error', { length: 1024 }),
+    sentAt: datetime('sent_at', { mode: 'date', fsp: 3 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('notification_outbox_status_created').on(t.status, t.createdAt),
+    index('notification_outbox_shipment').on(t.shipmentId),
+    index('notification_outbox_gupshup').on(t.gupshupMessageId),
+  ],
+);
+
+/**
+ * The shipment activity timeline. Rows are written by the step that happened (keyed, so a
+ * retried step writes nothing twice); `activity.emit` publishes them and sets `published_at`.
+ */
+export const shipmentActivity = mysqlTable(
+  'shipment_activity',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    activityKey: varchar('activity_key', { length: 191 }).notNull().unique('shipment_activity_key'),
+    shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
+    accountId: int('account_id'),
+    kind: varchar('kind', { length: 32 }).notNull(),
+    title: varchar('title', { length: 512 }).notNull(),
+    /** JSON object with the entry's data points (app name, numbers, times, status…). */
+    details: text('details').notNull(),
+    occurredAt: datetime('occurred_at', { mode: 'date', fsp: 3 }).notNull(),
+    publishedAt: datetime('published_at', { mode: 'date', fsp: 3 }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('shipment_activity_shipment').on(t.shipmentId, t.occurredAt),
+    index('shipment_activity_unpublished').on(t.publishedAt, t.createdAt),
+  ],
+);

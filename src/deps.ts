@@ -1,0 +1,78 @@
+/**
+ * createDeps(config): the few long-lived clients every role shares (MySQL pool, Redis, queues,
+ * Pub/Sub, logger), built once per process and closed in reverse order.
+ */
+import { PubSub } from '@google-cloud/pubsub';
+import { Redis, type RedisOptions } from 'ioredis';
+
+import type { Config } from './config.ts';
+import { createDb, type Db, type DbHandle } from './db/client.ts';
+import { createLog, type Log } from './log.ts';
+import { closeQueues, createQueues, type Queues } from './queues/index.ts';
+
+export interface Deps {
+  config: Config;
+  log: Log;
+  db: Db;
+  dbHandle: DbHandle;
+  /** Producer connection: fails fast while Redis is down instead of queueing commands. */
+  redis: Redis;
+  /** Options for connections BullMQ workers create for themselves (blocking, retry forever). */
+  workerConnection: RedisOptions;
+  queues: Queues;
+  pubsub: PubSub;
+  close(): Promise<void>;
+}
+
+export function redisOptions(url: string): RedisOptions {
+  const u = new URL(url);
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
+  return {
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 6379,
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    db: Number.isInteger(db) ? db : 0,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+export function createPubSub(config: Config): PubSub {
+  return new PubSub({
+    projectId: config.PUBSUB_PROJECT_ID,
+    ...(config.PUBSUB_EMULATOR_HOST
+      ? { apiEndpoint: config.PUBSUB_EMULATOR_HOST, emulatorMode: true }
+      : {}),
+  });
+}
+
+export function createDeps(config: Config, log: Log = createLog(config.LOG_LEVEL)): Deps {
+  const dbHandle = createDb(config.DATABASE_URL);
+  const base = redisOptions(config.REDIS_URL);
+  const redis = new Redis({
+    ...base,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5_000,
+  });
+  redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  const workerConnection: RedisOptions = { ...base, maxRetriesPerRequest: null };
+  const queues = createQueues(redis, config);
+  const pubsub = createPubSub(config);
+  return {
+    config,
+    log,
+    db: dbHandle.db,
+    dbHandle,
+    redis,
+    workerConnection,
+    queues,
+    pubsub,
+    async close() {
+      await closeQueues(queues);
+      await pubsub.close().catch(() => undefined);
+      redis.disconnect();
+      await dbHandle.close();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * The queue catalog: every producer and consumer imports queue names and payload schemas from
+ * here, so no queue name is ever a bare string elsewhere.
+ */
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import * as v from 'valibot';
+
+import type { Config } from '../config.ts';
+import { activityEmit } from './activity-emit.ts';
+import type { QueueDefinition } from './definition.ts';
+import { dlrProcess } from './dlr-process.ts';
+import { fdrValidate } from './fdr-validate.ts';
+import { messageSend } from './message-send.ts';
+import { replyRoute } from './reply-route.ts';
+
+export { activityEmit, dlrProcess, fdrValidate, messageSend, replyRoute };
+export type { QueueDefinition };
+
+export const CATALOG = {
+  'fdr.validate': fdrValidate,
+  'message.send': messageSend,
+  'dlr.process': dlrProcess,
+  'reply.route': replyRoute,
+  'activity.emit': activityEmit,
+} as const;
+
+export type QueueName = keyof typeof CATALOG;
+export const QUEUE_NAMES = Object.keys(CATALOG) as QueueName[];
+export type PayloadOf<N extends QueueName> = v.InferOutput<(typeof CATALOG)[N]['payload']>;
+
+export type Queues = { [N in QueueName]: Queue<PayloadOf<N>> };
+
+/** Completed jobs are kept briefly (MySQL holds the durable record); failed ones for a week. */
+const RETENTION: JobsOptions = {
+  removeOnComplete: { age: 3_600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3_600 },
+};
+
+export function createQueues(connection: ConnectionOptions, config: Config): Queues {
+  const make = <N extends QueueName>(name: N) =>
+    new Queue<PayloadOf<N>>(name, {
+      connection,
+      prefix: config.QUEUE_PREFIX,
+      defaultJobOptions: { ...RETENTION, ...CATALOG[name].options(config) },
+    });
+  return {
+    'fdr.validate': make('fdr.validate'),
+    'message.send': make('message.send'),
+    'dlr.process': make('dlr.process'),
+    'reply.route': make('reply.route'),
+    'activity.emit': make('activity.emit'),
+  };
+}
+
+/**
+ * Adds one job, validated against the queue's schema, with its deterministic job id (adding an
+ * id that is still in the queue is a no-op).
+ */
+export async function enqueue<N extends QueueName>(
+  queues: Queues,
+  name: N,
+  payload: PayloadOf<N>,
+  options: JobsOptions = {},
+): Promise<string> {
+  const def = CATALOG[name] as unknown as QueueDefinition<PayloadOf<N>>;
+  const data = v.parse(def.payload, payload);
+  const queue = queues[name] as unknown as Queue<PayloadOf<N>>;
+  const job = await queue.add(name as never, data as never, { jobId: def.jobId(data), ...options });
+  return job.id ?? def.jobId(data);
+}
+
+export async function closeQueues(queues: Queues): Promise<void> {
+  await Promise.all(Object.values(queues).map((q) => q.close()));
+}
