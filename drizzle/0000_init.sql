@@ -41,7 +41,7 @@ CREATE TABLE `notification_outbox` (
 );
 --> statement-breakpoint
 CREATE TABLE `poe_channel_notifications` (
-	`id` serial AUTO_INCREMENT NOT NULL,
+	`id` int AUTO_INCREMENT NOT NULL,
 	`account_id` int NOT NULL,
 	`notification_type` varchar(64) NOT NULL,
 	`isWhatsappEnabled` tinyint NOT NULL DEFAULT 0,
@@ -53,7 +53,7 @@ CREATE TABLE `poe_channel_notifications` (
 );
 --> statement-breakpoint
 CREATE TABLE `poe_channel_settings` (
-	`id` serial AUTO_INCREMENT NOT NULL,
+	`id` int AUTO_INCREMENT NOT NULL,
 	`account_id` int NOT NULL,
 	`whatsappSenderConnectionId` varchar(64),
 	`store_name` varchar(255),
@@ -81,7 +81,7 @@ CREATE TABLE `shipment_activity` (
 );
 --> statement-breakpoint
 CREATE TABLE `whatsapp_sender_connections` (
-	`id` serial AUTO_INCREMENT NOT NULL,
+	`id` int AUTO_INCREMENT NOT NULL,
 	`account_id` int NOT NULL,
 	`app_name` varchar(128) NOT NULL,
 	`wa_number` varchar(20) NOT NULL,
@@ -108,7 +108,7 @@ CREATE TABLE `whatsapp_status_logs` (
 );
 --> statement-breakpoint
 CREATE TABLE `whatsappTemplateVariables` (
-	`id` serial AUTO_INCREMENT NOT NULL,
+	`id` int AUTO_INCREMENT NOT NULL,
 	`variable_number` int NOT NULL,
 	`defined_variable` varchar(64) NOT NULL,
 	`description` varchar(512),

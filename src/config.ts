@@ -151,7 +151,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const input: Record<string, string> = {};
   for (const key of Object.keys(ConfigSchema.entries)) {
     const value = env[key];
-    if (value !== undefined) {
+    // An empty variable means "not set", as in most deployment tools' env files.
+    if (value !== undefined && value.trim() !== '') {
       input[key] = value;
     }
   }

@@ -42,3 +42,7 @@ export function databaseName(url: string): string {
   }
   return name;
 }
+
+/** A transaction handle, accepted wherever a query function takes `Db`-or-transaction. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type DbOrTx = Db | Tx;

@@ -13,7 +13,6 @@ import {
   int,
   mediumtext,
   mysqlTable,
-  serial,
   text,
   tinyint,
   uniqueIndex,
@@ -34,7 +33,7 @@ const updatedAt = () =>
 export const poeChannelNotifications = mysqlTable(
   'poe_channel_notifications',
   {
-    id: serial('id').primaryKey(),
+    id: int('id').autoincrement().primaryKey(),
     accountId: int('account_id').notNull(),
     notificationType: varchar('notification_type', { length: 64 }).notNull(),
     isWhatsappEnabled: tinyint('isWhatsappEnabled').notNull().default(0),
@@ -49,7 +48,7 @@ export const poeChannelNotifications = mysqlTable(
 
 /** Per account: which Gupshup sender connection sends, and the store's own contact details. */
 export const poeChannelSettings = mysqlTable('poe_channel_settings', {
-  id: serial('id').primaryKey(),
+  id: int('id').autoincrement().primaryKey(),
   accountId: int('account_id').notNull().unique('poe_channel_settings_account'),
   whatsappSenderConnectionId: varchar('whatsappSenderConnectionId', { length: 64 }),
   storeName: varchar('store_name', { length: 255 }),
@@ -82,7 +81,7 @@ export const whatsappStatusLogs = mysqlTable(
 export const whatsappTemplateVariables = mysqlTable(
   'whatsappTemplateVariables',
   {
-    id: serial('id').primaryKey(),
+    id: int('id').autoincrement().primaryKey(),
     variableNumber: int('variable_number').notNull(),
     definedVariable: varchar('defined_variable', { length: 64 }).notNull(),
     description: varchar('description', { length: 512 }),
@@ -116,7 +115,7 @@ export const whatsappTemplates = mysqlTable('whatsapp_templates', {
 export const whatsappSenderConnections = mysqlTable(
   'whatsapp_sender_connections',
   {
-    id: serial('id').primaryKey(),
+    id: int('id').autoincrement().primaryKey(),
     accountId: int('account_id').notNull(),
     appName: varchar('app_name', { length: 128 }).notNull(),
     waNumber: varchar('wa_number', { length: 20 }).notNull(),

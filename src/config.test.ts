@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+
+import { ConfigError, loadConfig } from './config.ts';
+
+describe('loadConfig', () => {
+  it('fills defaults for everything optional', () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(3000);
+    expect(config.ROLES).toEqual(['api', 'worker', 'subscriber']);
+    expect(config.GUPSHUP_ENTERPRISE_URL).toBe('https://media.smsgupshup.com/GatewayAPI/rest');
+    expect(config.GUPSHUP_DEFAULT_APP_NAME).toBe('eshopbox');
+    expect(config.DB_MIGRATE_ON_START).toBe(true);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('parses numbers, booleans, lists and URLs', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DB_MIGRATE_ON_START: 'false',
+      ROLES: 'api, worker',
+      WMS_API_URL: 'http://wms.internal:9000/',
+      GUPSHUP_MAX_PER_SECOND: '5',
+    });
+    expect(config.PORT).toBe(8080);
+    expect(config.DB_MIGRATE_ON_START).toBe(false);
+    expect(config.ROLES).toEqual(['api', 'worker']);
+    expect(config.WMS_API_URL).toBe('http://wms.internal:9000');
+    expect(config.GUPSHUP_MAX_PER_SECOND).toBe(5);
+  });
+
+  it('reports every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        REDIS_URL: 'not a url',
+        DATABASE_URL: 'postgres://x',
+        ROLES: 'api,cron',
+        GUPSHUP_MAX_PER_SECOND: '0',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const key of ['PORT', 'REDIS_URL', 'DATABASE_URL', 'ROLES', 'GUPSHUP_MAX_PER_SECOND']) {
+      expect(problems).toContain(key);
+    }
+  });
+
+  it('requires secrets in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /API_TOKEN.*\n.*WEBHOOK_TOKEN.*\n.*CREDENTIALS_KEY/s,
+    );
+  });
+
+  it('wants both admin credentials or neither', () => {
+    expect(() => loadConfig({ ADMIN_USER: 'ops' })).toThrow(/ADMIN_USER and ADMIN_PASSWORD/);
+  });
+});

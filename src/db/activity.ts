@@ -1,0 +1,98 @@
+/**
+ * The shipment activity timeline. A step records its entry here (keyed, so a retried step adds
+ * nothing), then asks `activity.emit` to publish it.
+ */
+import { and, asc, eq, isNull, lt } from 'drizzle-orm';
+
+import type { Db } from './client.ts';
+import { shipmentActivity } from './schema.ts';
+
+export interface ActivityEntry {
+  /** Unique per step, e.g. `notified-<outboxId>`; the same key twice records one entry. */
+  key: string;
+  shipmentId: string;
+  accountId: number | null;
+  kind: string;
+  title: string;
+  details: Record<string, unknown>;
+  occurredAt: Date;
+}
+
+export interface ActivityRow extends Omit<ActivityEntry, 'key'> {
+  id: number;
+  key: string;
+  publishedAt: Date | null;
+}
+
+/** Inserts the entry unless its key exists; returns the row id either way. */
+export async function insertActivity(db: Db, entry: ActivityEntry): Promise<number> {
+  await db
+    .insert(shipmentActivity)
+    .ignore()
+    .values({
+      activityKey: entry.key,
+      shipmentId: entry.shipmentId,
+      accountId: entry.accountId,
+      kind: entry.kind,
+      title: entry.title.slice(0, 512),
+      details: JSON.stringify(entry.details),
+      occurredAt: entry.occurredAt,
+    });
+  const [row] = await db
+    .select({ id: shipmentActivity.id })
+    .from(shipmentActivity)
+    .where(eq(shipmentActivity.activityKey, entry.key));
+  if (!row) {
+    throw new Error(`activity ${entry.key} was not stored`);
+  }
+  return row.id;
+}
+
+function toRow(r: typeof shipmentActivity.$inferSelect): ActivityRow {
+  return {
+    id: r.id,
+    key: r.activityKey,
+    shipmentId: r.shipmentId,
+    accountId: r.accountId,
+    kind: r.kind,
+    title: r.title,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+    occurredAt: r.occurredAt,
+    publishedAt: r.publishedAt,
+  };
+}
+
+export async function findActivity(db: Db, id: number): Promise<ActivityRow | null> {
+  const [row] = await db.select().from(shipmentActivity).where(eq(shipmentActivity.id, id));
+  return row ? toRow(row) : null;
+}
+
+export async function listShipmentActivity(db: Db, shipmentId: string): Promise<ActivityRow[]> {
+  const rows = await db
+    .select()
+    .from(shipmentActivity)
+    .where(eq(shipmentActivity.shipmentId, shipmentId))
+    .orderBy(asc(shipmentActivity.occurredAt), asc(shipmentActivity.id));
+  return rows.map(toRow);
+}
+
+export async function markActivityPublished(db: Db, id: number): Promise<void> {
+  await db
+    .update(shipmentActivity)
+    .set({ publishedAt: new Date() })
+    .where(and(eq(shipmentActivity.id, id), isNull(shipmentActivity.publishedAt)));
+}
+
+/** Entries stored before `olderThan` and still unpublished (for the sweeper). */
+export async function listUnpublishedActivity(
+  db: Db,
+  olderThan: Date,
+  limit: number,
+): Promise<number[]> {
+  const rows = await db
+    .select({ id: shipmentActivity.id })
+    .from(shipmentActivity)
+    .where(and(isNull(shipmentActivity.publishedAt), lt(shipmentActivity.createdAt, olderThan)))
+    .limit(limit);
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,67 @@
+/** Queries on `fdr_inbox`, the durable record of FDR events taken in from Pub/Sub. */
+import { and, eq, lt } from 'drizzle-orm';
+
+import type { Db } from './client.ts';
+import { fdrInbox } from './schema.ts';
+
+export type InboxStatus = 'received' | 'processed' | 'skipped' | 'failed';
+export type InboxRow = typeof fdrInbox.$inferSelect;
+
+export interface NewInboxEvent {
+  shipmentId: string;
+  attempt: number;
+  accountId: number | null;
+  pubsubMessageId: string | null;
+  payload: string;
+}
+
+export function inboxEventKey(shipmentId: string, attempt: number): string {
+  return `${shipmentId}#${attempt}`;
+}
+
+/**
+ * Records the event unless the same shipment attempt is already recorded (a redelivery).
+ * Returns the row either way, with `created` telling which.
+ */
+export async function recordInboxEvent(
+  db: Db,
+  event: NewInboxEvent,
+): Promise<{ row: InboxRow; created: boolean }> {
+  const eventKey = inboxEventKey(event.shipmentId, event.attempt);
+  const [result] = await db
+    .insert(fdrInbox)
+    .ignore()
+    .values({ eventKey, ...event });
+  const [row] = await db.select().from(fdrInbox).where(eq(fdrInbox.eventKey, eventKey));
+  if (!row) {
+    throw new Error(`inbox row ${eventKey} was not stored`);
+  }
+  return { row, created: result.affectedRows === 1 };
+}
+
+export async function findInbox(db: Db, id: number): Promise<InboxRow | null> {
+  const [row] = await db.select().from(fdrInbox).where(eq(fdrInbox.id, id));
+  return row ?? null;
+}
+
+export async function markInbox(
+  db: Db,
+  id: number,
+  status: Exclude<InboxStatus, 'received'>,
+  reason: string | null,
+): Promise<void> {
+  await db
+    .update(fdrInbox)
+    .set({ status, reason: reason?.slice(0, 512) ?? null })
+    .where(eq(fdrInbox.id, id));
+}
+
+/** Events recorded before `olderThan` and still waiting for validation (for the sweeper). */
+export async function listReceivedInbox(db: Db, olderThan: Date, limit: number): Promise<number[]> {
+  const rows = await db
+    .select({ id: fdrInbox.id })
+    .from(fdrInbox)
+    .where(and(eq(fdrInbox.status, 'received'), lt(fdrInbox.createdAt, olderThan)))
+    .limit(limit);
+  return rows.map((r) => r.id);
+}

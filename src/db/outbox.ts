@@ -1,0 +1,99 @@
+/** Queries on `notification_outbox`, one row per WhatsApp message the service must send. */
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+
+import type { Db, DbOrTx } from './client.ts';
+import { notificationOutbox } from './schema.ts';
+
+export type OutboxRow = typeof notificationOutbox.$inferSelect;
+export type NewOutbox = typeof notificationOutbox.$inferInsert;
+
+/** Inserts the message unless its idempotency key exists; returns the row id either way. */
+export async function insertOutbox(
+  db: Db,
+  message: NewOutbox,
+): Promise<{ id: number; created: boolean }> {
+  const [result] = await db.insert(notificationOutbox).ignore().values(message);
+  const [row] = await db
+    .select({ id: notificationOutbox.id })
+    .from(notificationOutbox)
+    .where(eq(notificationOutbox.idempotencyKey, message.idempotencyKey));
+  if (!row) {
+    throw new Error(`outbox row ${message.idempotencyKey} was not stored`);
+  }
+  return { id: row.id, created: result.affectedRows === 1 };
+}
+
+export async function findOutbox(db: Db, id: number): Promise<OutboxRow | null> {
+  const [row] = await db.select().from(notificationOutbox).where(eq(notificationOutbox.id, id));
+  return row ?? null;
+}
+
+/**
+ * Claims the message for one send attempt: only a pending or sending (a previous attempt that
+ * did not finish) row can be claimed; a sent or failed row never is, so nothing is sent twice
+ * once its outcome is known.
+ */
+export async function claimOutbox(db: Db, id: number): Promise<boolean> {
+  const [result] = await db
+    .update(notificationOutbox)
+    .set({ status: 'sending', attempts: sql`${notificationOutbox.attempts} + 1` })
+    .where(
+      and(
+        eq(notificationOutbox.id, id),
+        inArray(notificationOutbox.status, ['pending', 'sending']),
+      ),
+    );
+  return result.affectedRows === 1;
+}
+
+export async function markOutboxSent(
+  db: DbOrTx,
+  id: number,
+  gupshupMessageId: string,
+  statusLogId: number,
+  sentAt: Date,
+): Promise<void> {
+  await db
+    .update(notificationOutbox)
+    .set({
+      status: 'sent',
+      gupshupMessageId,
+      statusLogId,
+      sentAt,
+      errorCode: null,
+      lastError: null,
+    })
+    .where(eq(notificationOutbox.id, id));
+}
+
+export async function markOutboxError(
+  db: Db,
+  id: number,
+  status: 'sending' | 'failed',
+  errorCode: string,
+  lastError: string,
+): Promise<void> {
+  await db
+    .update(notificationOutbox)
+    .set({ status, errorCode, lastError: lastError.slice(0, 1024) })
+    .where(eq(notificationOutbox.id, id));
+}
+
+/** Messages recorded before `olderThan` that are not finished (for the sweeper). */
+export async function listUnfinishedOutbox(
+  db: Db,
+  olderThan: Date,
+  limit: number,
+): Promise<number[]> {
+  const rows = await db
+    .select({ id: notificationOutbox.id })
+    .from(notificationOutbox)
+    .where(
+      and(
+        inArray(notificationOutbox.status, ['pending', 'sending']),
+        lt(notificationOutbox.updatedAt, olderThan),
+      ),
+    )
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
