@@ -1,0 +1,194 @@
+/**
+ * The FDR event as the WMS publishes it (product spec, step 9): a `shipment` resource with
+ * `eventSubType: 'failed_delivery'` and the shipment under `response_data`.
+ *
+ * Two readers:
+ * - `readFdrHeader` takes only what ingestion needs to record the event (shipment id, attempt,
+ *   account) and tells "not an FDR" apart from "an FDR we cannot key".
+ * - `parseFdrEvent` validates the fields the service reads to decide the reason and fill the
+ *   template variables. It is lenient on purpose: unknown keys pass, nulls and missing optional
+ *   fields are accepted, and numbers may arrive as numeric strings (the WMS sends both).
+ */
+import * as v from 'valibot';
+
+const NUMERIC = /^[-+]?(\d+\.?\d*|\.\d+)$/;
+
+/** A number, or a string holding one. An empty string counts as absent (the WMS sends ''). */
+const NumberLike = v.nullish(
+  v.union([
+    v.pipe(v.number(), v.finite()),
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.transform((s) => (s === '' ? null : NUMERIC.test(s) ? Number(s) : NaN)),
+      // Checked after the transform: valibot reports a union branch's own message only when the
+      // branch ends in a validation, so "x" reads "must be a number", not "Expected number | string".
+      v.check((n) => !Number.isNaN(n), 'must be a number'),
+    ),
+  ]),
+);
+
+/** Ids and phone numbers: strings, though a JSON encoder may have turned them into numbers. */
+const TextLike = v.nullish(
+  v.union([
+    v.string(),
+    v.pipe(
+      v.number(),
+      v.transform((n) => String(n)),
+    ),
+  ]),
+);
+
+const Text = v.nullish(v.string());
+
+/**
+ * An object that the WMS (PHP) may send as `[]` when it is empty, as it does for `request_data`,
+ * `custom` and `shippingInfo` in the seed. An empty array reads as null.
+ */
+function objectOrEmptyArray<const TEntries extends v.ObjectEntries>(entries: TEntries) {
+  // A pipe rather than a union, so that an issue inside the object keeps its own path and message.
+  return v.nullish(
+    v.pipe(
+      v.unknown(),
+      v.transform((input) => (Array.isArray(input) && input.length === 0 ? null : input)),
+      // valibot's object schemas take arrays as objects; a non-empty array is not one here.
+      v.check((input) => !Array.isArray(input), 'must be an object'),
+      v.nullable(v.looseObject(entries)),
+    ),
+  );
+}
+
+const AccountId = v.pipe(
+  NumberLike,
+  v.check((n) => n == null || Number.isSafeInteger(n), 'must be a whole number'),
+);
+
+const ShipmentId = v.pipe(v.string('must be a string'), v.trim(), v.nonEmpty('must not be empty'));
+
+/** `status_log_count.failed_delivery`: how many times delivery has failed, this one included. */
+const AttemptCount = v.pipe(
+  NumberLike,
+  v.check(
+    (n) => n == null || (Number.isInteger(n) && n >= 1),
+    'must be a whole number of at least 1',
+  ),
+);
+
+/** Just enough of the event to record it in `fdr_inbox`. */
+export const FdrEventHeader = v.looseObject({
+  resource: v.literal('shipment'),
+  eventSubType: v.literal('failed_delivery'),
+  accountId: v.fallback(AccountId, null),
+  response_data: v.looseObject({
+    externalShipmentID: ShipmentId,
+    // An unreadable account id is not a reason to drop the event: validation looks it up again.
+    account_id: v.fallback(AccountId, null),
+    status_log_count: objectOrEmptyArray({ failed_delivery: AttemptCount }),
+  }),
+});
+export type FdrEventHeader = v.InferOutput<typeof FdrEventHeader>;
+
+export type FdrHeaderResult =
+  | { kind: 'not_fdr' }
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'fdr'; shipmentId: string; attempt: number; accountId: number | null };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Lists every failing path with its message, e.g. `response_data.items.0.quantity: must be …`. */
+function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues.map((issue) => `${v.getDotPath(issue) ?? '(event)'}: ${issue.message}`).join('; ');
+}
+
+/**
+ * Classifies a decoded Pub/Sub message. Other shipment events share the topic, so anything that
+ * is not a shipment `failed_delivery` is `not_fdr` (acknowledged and ignored); an FDR without a
+ * usable shipment id or attempt count is `invalid`, because no redelivery can fix it.
+ */
+export function readFdrHeader(raw: unknown): FdrHeaderResult {
+  if (!isRecord(raw) || raw.resource !== 'shipment' || raw.eventSubType !== 'failed_delivery') {
+    return { kind: 'not_fdr' };
+  }
+  const parsed = v.safeParse(FdrEventHeader, raw);
+  if (!parsed.success) {
+    return { kind: 'invalid', reason: describeIssues(parsed.issues) };
+  }
+  const data = parsed.output.response_data;
+  return {
+    kind: 'fdr',
+    shipmentId: data.externalShipmentID,
+    // The first failure may come before the WMS counts it; a missing count means attempt 1.
+    attempt: data.status_log_count?.failed_delivery ?? 1,
+    // The envelope's own `accountId` is null in the seed; it is only a fallback.
+    accountId: data.account_id ?? parsed.output.accountId ?? null,
+  };
+}
+
+const Item = v.looseObject({
+  productName: Text,
+  quantity: NumberLike,
+  invoiceTotal: NumberLike,
+  lineItemTotal: NumberLike,
+  customerPrice: NumberLike,
+});
+export type FdrItem = v.InferOutput<typeof Item>;
+
+const ShippingAddress = objectOrEmptyArray({
+  customerName: Text,
+  addressLine1: Text,
+  addressLine2: Text,
+  city: Text,
+  state: Text,
+  postalCode: TextLike,
+  countryCode: Text,
+  contactPhone: TextLike,
+});
+
+const ClickPostTrackData = objectOrEmptyArray({
+  remark: Text,
+  additional: objectOrEmptyArray({
+    // Kept as sent: `reasonFromNdrCode` reads numbers and numeric strings alike.
+    ndr_status_code: v.nullish(v.union([v.number(), v.string()])),
+    ndr_status_description: Text,
+    latest_status: objectOrEmptyArray({ remark: Text }),
+  }),
+});
+
+/** The fields of an FDR event the service reads, in the seed's shape and key names. */
+export const FdrEvent = v.looseObject({
+  resource: v.literal('shipment'),
+  eventSubType: v.literal('failed_delivery'),
+  accountSlug: Text,
+  account_slug: Text,
+  accountId: AccountId,
+  response_data: v.looseObject({
+    account_id: AccountId,
+    account_slug: Text,
+    customerOrderNumber: TextLike,
+    vendorOrderNumber: TextLike,
+    externalShipmentID: ShipmentId,
+    customerName: Text,
+    customerContactNumber: TextLike,
+    remarks: Text,
+    paymentType: Text,
+    isCOD: v.nullish(v.union([v.string(), v.number(), v.boolean()])),
+    shippingAddress: ShippingAddress,
+    items: v.nullish(v.array(Item), []),
+    status_log_count: objectOrEmptyArray({ failed_delivery: AttemptCount }),
+    track_payload: objectOrEmptyArray({ clickPostTrackData: ClickPostTrackData }),
+  }),
+});
+export type FdrEvent = v.InferOutput<typeof FdrEvent>;
+
+export type ParseFdrEventResult = { ok: true; event: FdrEvent } | { ok: false; reason: string };
+
+/** Validates a whole FDR event; on failure the reason names every failing path. */
+export function parseFdrEvent(raw: unknown): ParseFdrEventResult {
+  const parsed = v.safeParse(FdrEvent, raw);
+  if (!parsed.success) {
+    return { ok: false, reason: describeIssues(parsed.issues) };
+  }
+  return { ok: true, event: parsed.output };
+}
