@@ -1,0 +1,235 @@
+/**
+ * The Enterprise client against an in-process Gupshup sandbox on a random port: the exact form it
+ * posts, and how each kind of answer (success, Gupshup error, HTTP failure, timeout, abort,
+ * unreachable host, garbage) becomes a SendResult.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { startSandbox, type Sandbox } from '../sandbox/server.ts';
+import { createGupshupClient, type GupshupClient, type SendResult } from './enterprise.ts';
+
+// Characters that form encoding must escape, so a naive body builder would fail the field check.
+const creds = { userid: '2000123456', password: 'pa&ss=word+1' };
+const msg = {
+  to: '919812345678',
+  text: 'Hi Asha, order #A1023 could not be delivered (reason: address issue).\nReply 1 & we retry.',
+  idempotencyKey: 'send-outbox-42',
+};
+
+let sandbox: Sandbox;
+let client: GupshupClient;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0, host: '127.0.0.1' });
+  client = createGupshupClient({ baseUrl: sandbox.url, timeoutMs: 2_000, templateMsgType: 'HSM' });
+});
+
+afterEach(() => {
+  sandbox.reset();
+});
+
+afterAll(async () => {
+  await client.close();
+  await sandbox.close();
+});
+
+/** Polls instead of sleeping: resolves as soon as `condition` holds, fails after `timeoutMs`. */
+async function waitUntil(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error('condition not met in time');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function failure(result: SendResult) {
+  if (result.ok) {
+    throw new Error(`expected a failure, got success ${result.messageId}`);
+  }
+  return result;
+}
+
+describe('sendTemplate', () => {
+  it('posts the SendMessage form and returns the Gupshup message id', async () => {
+    const result = await client.sendTemplate(creds, msg);
+
+    expect(result).toEqual({ ok: true, messageId: expect.any(String), httpStatus: 200 });
+    expect(sandbox.sends).toHaveLength(1);
+    const send = sandbox.sends[0]!;
+    expect(send.params).toEqual({
+      method: 'SendMessage',
+      userid: '2000123456',
+      password: 'pa&ss=word+1',
+      auth_scheme: 'plain',
+      v: '1.1',
+      format: 'json',
+      send_to: '919812345678',
+      msg_type: 'HSM',
+      isTemplate: 'true',
+      msg: msg.text,
+      msg_id: 'send-outbox-42',
+      extra: 'send-outbox-42',
+    });
+    expect(send).toMatchObject({ outcome: 'success', messageId: result.ok && result.messageId });
+    expect(result.ok && result.messageId).toMatch(/^\d{19}-\d{18}$/);
+  });
+
+  it('uses the configured msg_type and strips a leading + from the number', async () => {
+    const textClient = createGupshupClient({
+      baseUrl: sandbox.url,
+      timeoutMs: 2_000,
+      templateMsgType: 'DATA_TEXT',
+    });
+    try {
+      const result = await textClient.sendTemplate(creds, { ...msg, to: '+919812345678' });
+      expect(result.ok).toBe(true);
+      expect(sandbox.sends[0]?.params).toMatchObject({
+        msg_type: 'DATA_TEXT',
+        send_to: '919812345678',
+      });
+    } finally {
+      await textClient.close();
+    }
+  });
+
+  it('treats Gupshup error 100 as retryable', async () => {
+    sandbox.failNext({ kind: 'error', id: '100' });
+
+    const result = failure(await client.sendTemplate(creds, msg));
+
+    expect(result).toMatchObject({ retryable: true, code: 'gupshup_100', httpStatus: 200 });
+  });
+
+  it('treats an invalid number (error 105) as permanent, without echoing the number', async () => {
+    const result = failure(await client.sendTemplate(creds, { ...msg, to: '98123' }));
+
+    expect(result).toEqual({
+      ok: false,
+      retryable: false,
+      code: 'gupshup_105',
+      reason: 'The phone number is not valid',
+      httpStatus: 200,
+    });
+    expect(sandbox.sends[0]).toMatchObject({ outcome: 'error', errorId: '105' });
+  });
+
+  it('treats other Gupshup error ids as permanent and keeps the password out of the reason', async () => {
+    sandbox.failNext({
+      kind: 'error',
+      id: '102',
+      details: 'Authentication failed for 919812345678',
+    });
+
+    const result = failure(await client.sendTemplate(creds, msg));
+
+    expect(result).toMatchObject({ retryable: false, code: 'gupshup_102' });
+    expect(result.reason).not.toContain('919812345678');
+    expect(result.reason).not.toContain(creds.password);
+  });
+
+  it.each([503, 500, 429, 408])('treats HTTP %i as retryable', async (status) => {
+    sandbox.failNext({ kind: 'http', status });
+
+    const result = failure(await client.sendTemplate(creds, msg));
+
+    expect(result).toMatchObject({ retryable: true, code: `http_${status}`, httpStatus: status });
+  });
+
+  it.each([400, 401, 404])('treats HTTP %i as permanent', async (status) => {
+    sandbox.failNext({ kind: 'http', status });
+
+    const result = failure(await client.sendTemplate(creds, msg));
+
+    expect(result).toMatchObject({ retryable: false, code: `http_${status}`, httpStatus: status });
+  });
+
+  it('treats an unreadable 200 body as a retryable bad_response', async () => {
+    // The sandbox answers an injected HTTP failure with a plain-text body.
+    sandbox.failNext({ kind: 'http', status: 200 });
+
+    const result = failure(await client.sendTemplate(creds, msg));
+
+    expect(result).toMatchObject({ retryable: true, code: 'bad_response', httpStatus: 200 });
+  });
+
+  it('keeps working after failures (bodies are consumed, connections reused)', async () => {
+    sandbox.failNext(
+      { kind: 'http', status: 503 },
+      { kind: 'http', status: 400 },
+      { kind: 'error', id: '100' },
+    );
+
+    const results = [];
+    for (let i = 0; i < 4; i += 1) {
+      results.push(await client.sendTemplate(creds, msg));
+    }
+
+    expect(results.map((r) => (r.ok ? 'ok' : r.code))).toEqual([
+      'http_503',
+      'http_400',
+      'gupshup_100',
+      'ok',
+    ]);
+  });
+
+  it('gives up with a retryable timeout when Gupshup is slower than timeoutMs', async () => {
+    const quickClient = createGupshupClient({
+      baseUrl: sandbox.url,
+      timeoutMs: 200,
+      templateMsgType: 'HSM',
+    });
+    sandbox.failNext({ kind: 'delay', ms: 30_000 });
+    try {
+      const started = Date.now();
+      const result = failure(await quickClient.sendTemplate(creds, msg));
+
+      expect(result).toMatchObject({ retryable: true, code: 'timeout' });
+      expect(Date.now() - started).toBeLessThan(1_500);
+    } finally {
+      await quickClient.close();
+    }
+  });
+
+  it('stops a request in flight when the signal aborts', async () => {
+    sandbox.failNext({ kind: 'delay', ms: 30_000 });
+    const controller = new AbortController();
+
+    const pending = client.sendTemplate(creds, msg, controller.signal);
+    await waitUntil(() => sandbox.sends.length === 1);
+    const abortedAt = Date.now();
+    controller.abort();
+    const result = failure(await pending);
+
+    expect(result).toMatchObject({ retryable: true, code: 'aborted' });
+    // Ignoring the signal would only end the request at the 2 s client timeout.
+    expect(Date.now() - abortedAt).toBeLessThan(1_000);
+  });
+
+  it('sends nothing when the signal is already aborted', async () => {
+    const result = failure(await client.sendTemplate(creds, msg, AbortSignal.abort()));
+    await client.sendTemplate(creds, { ...msg, idempotencyKey: 'after-abort' });
+
+    expect(result.code).toBe('aborted');
+    expect(sandbox.sends.map((s) => s.params.msg_id)).toEqual(['after-abort']);
+  });
+
+  it('reports an unreachable Gupshup as a retryable network failure', async () => {
+    const gone = await startSandbox({ port: 0, host: '127.0.0.1' });
+    await gone.close();
+    const deadClient = createGupshupClient({
+      baseUrl: gone.url,
+      timeoutMs: 2_000,
+      templateMsgType: 'HSM',
+    });
+    try {
+      const result = failure(await deadClient.sendTemplate(creds, msg));
+
+      expect(result).toMatchObject({ retryable: true, code: 'network' });
+      expect(result.httpStatus).toBeUndefined();
+    } finally {
+      await deadClient.close();
+    }
+  });
+});

@@ -1,0 +1,396 @@
+/**
+ * Local Gupshup sandbox: a small Fastify server that speaks the Enterprise Gateway protocol
+ * (`/GatewayAPI/rest`, `method=SendMessage` and `method=get_whatsapp_hsm`) and the self-serve
+ * template list (`/sm/api/v1/template/list/:app`), so the service can be run and tested without a
+ * Gupshup account.
+ *
+ * Started in-process by tests (`startSandbox({ port: 0 })`) and by `npm run sandbox`
+ * (src/sandbox/main.ts). It records every SendMessage request, and `failNext` (or
+ * `POST /_sandbox/fail`) queues Gupshup errors, HTTP failures and delays for the next sends.
+ *
+ * Error ids and envelopes follow the reference facts (§1.4); whether Gupshup dedupes `msg_id` is
+ * unconfirmed, so the sandbox answers and records every repeat.
+ */
+import { randomInt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { fastify, type FastifyReply, type FastifyRequest } from 'fastify';
+import * as v from 'valibot';
+
+/**
+ * What the sandbox answered to one SendMessage request: `pending` while an injected delay runs,
+ * `success` with a message id, `error` with a Gupshup error envelope, `http_error` with an
+ * injected HTTP status, `dropped` when the sandbox closed before answering.
+ */
+export type SendOutcome = 'pending' | 'success' | 'error' | 'http_error' | 'dropped';
+
+/** One SendMessage request as received (query and form fields merged, form wins). */
+export interface RecordedSend {
+  at: Date;
+  /** The `method` parameter as sent (its casing varies). */
+  method: string;
+  params: Record<string, string>;
+  outcome: SendOutcome;
+  /** The id answered, when `outcome` is `success`. */
+  messageId?: string;
+  /** The Gupshup error id and details answered, when `outcome` is `error`. */
+  errorId?: string;
+  details?: string;
+  /** The status answered, when `outcome` is `http_error`. */
+  httpStatus?: number;
+}
+
+/** A scripted answer for the next SendMessage request. */
+export type FailureSpec =
+  | { kind: 'error'; id: string; details?: string }
+  | { kind: 'http'; status: number }
+  | { kind: 'delay'; ms: number };
+
+export interface Sandbox {
+  /** Enterprise base URL, ending in /GatewayAPI/rest (what GUPSHUP_ENTERPRISE_URL points at). */
+  url: string;
+  /** `http://host:port`, for the self-serve and control endpoints. */
+  origin: string;
+  /** Every SendMessage request, oldest first, including refused ones. */
+  sends: RecordedSend[];
+  /** Queues answers; each SendMessage request consumes one, in order. */
+  failNext(...specs: FailureSpec[]): void;
+  /** Forgets recorded sends and queued failures. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export class SandboxTemplatesError extends Error {
+  readonly code = 'ERR_SANDBOX_TEMPLATES';
+  constructor(problems: string) {
+    super(`Invalid sandbox templates: ${problems}`);
+    this.name = 'SandboxTemplatesError';
+  }
+}
+
+const GATEWAY_PATH = '/GatewayAPI/rest';
+
+/** Wording of Gupshup's enterprise error ids (facts §1.4), used when a spec gives no details. */
+const ERROR_DETAILS: Record<string, string> = {
+  '100': 'Unknown exception, please retry later',
+  '101': 'Required parameter missing',
+  '102': 'Authentication failed due to invalid userId or password',
+  '103': 'The userid does not exist',
+  '104': 'User is disabled',
+  '105': 'The phone number is not valid',
+  '106': 'Method not supported',
+  '112': 'Phone number field is empty',
+  '123': 'Insufficient credits',
+  '124': 'WhatsApp pack validity expired',
+  '171': 'Action not allowed',
+  '175': 'INTERNATIONAL_PHONE service is disabled',
+};
+
+const SEND_REQUIRED_PARAMS = ['userid', 'password', 'send_to', 'msg', 'msg_type'] as const;
+
+export const FailureSpecSchema = v.variant('kind', [
+  v.object({
+    kind: v.literal('error'),
+    id: v.pipe(v.string(), v.regex(/^\d+$/, 'must be a numeric Gupshup error id')),
+    details: v.optional(v.string()),
+  }),
+  v.object({
+    kind: v.literal('http'),
+    status: v.pipe(v.number(), v.integer(), v.minValue(200), v.maxValue(599)),
+  }),
+  v.object({
+    kind: v.literal('delay'),
+    ms: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(600_000)),
+  }),
+]);
+const FailureSpecsSchema = v.union([FailureSpecSchema, v.array(FailureSpecSchema)]);
+
+/** The self-serve template fields the sandbox relies on; any other field is kept as given. */
+const TemplateSchema = v.looseObject({
+  id: v.string(),
+  elementName: v.string(),
+  data: v.string(),
+  category: v.string(),
+  languageCode: v.string(),
+  status: v.string(),
+  templateType: v.optional(v.string()),
+  externalId: v.optional(v.string()),
+  quality: v.optional(v.string()),
+  header: v.optional(v.string()),
+  footer: v.optional(v.string()),
+  createdOn: v.optional(v.number()),
+  modifiedOn: v.optional(v.number()),
+});
+type SelfServeTemplate = v.InferOutput<typeof TemplateSchema>;
+
+/** Either a whole self-serve list response or just its `templates` array. */
+const TemplatesOptionSchema = v.union([
+  v.array(TemplateSchema),
+  v.looseObject({ templates: v.array(TemplateSchema) }),
+]);
+
+export async function startSandbox(
+  opts: { port?: number; host?: string; templates?: unknown } = {},
+): Promise<Sandbox> {
+  const templates = parseTemplates(opts.templates ?? (await readDefaultTemplates()));
+  const sends: RecordedSend[] = [];
+  const failures: FailureSpec[] = [];
+  const issuedIds = new Set<string>();
+  // Aborted on close so injected delays end instead of holding app.close() open.
+  const closing = new AbortController();
+
+  // No Fastify logger: Gateway requests carry the password in the query string or body, and a
+  // request log would print it.
+  const app = fastify({ logger: false });
+
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(String(body))));
+    },
+  );
+
+  async function handleSendMessage(
+    method: string,
+    params: Record<string, string>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
+    const record: RecordedSend = { at: new Date(), method, params, outcome: 'pending' };
+    sends.push(record);
+    const spec = failures.shift();
+    if (spec?.kind === 'error') {
+      const details = spec.details ?? ERROR_DETAILS[spec.id] ?? 'Error';
+      settle(record, { outcome: 'error', errorId: spec.id, details });
+      return reply.send(errorEnvelope(spec.id, details));
+    }
+    if (spec?.kind === 'http') {
+      settle(record, { outcome: 'http_error', httpStatus: spec.status });
+      return reply
+        .code(spec.status)
+        .type('text/plain')
+        .send(`sandbox: injected HTTP ${spec.status}`);
+    }
+    if (spec?.kind === 'delay') {
+      try {
+        await delay(spec.ms, undefined, { signal: closing.signal });
+      } catch {
+        settle(record, { outcome: 'dropped' });
+        return reply.code(503).type('text/plain').send('sandbox: closing');
+      }
+      // Like Gupshup, carry on even if the caller gave up meanwhile: the message still "goes out".
+    }
+
+    const missing = SEND_REQUIRED_PARAMS.filter((name) => !params[name]);
+    if (missing.length > 0) {
+      return refuse(record, reply, '101');
+    }
+    if (!/^\d{10,15}$/.test(params.send_to ?? '')) {
+      return refuse(record, reply, '105');
+    }
+    const messageId = generateMessageId(issuedIds);
+    settle(record, { outcome: 'success', messageId });
+    return reply.send({
+      response: { id: messageId, phone: params.send_to, details: '', status: 'success' },
+    });
+  }
+
+  function handleTemplateList(params: Record<string, string>, reply: FastifyReply): FastifyReply {
+    if (!params.userid || !params.password) {
+      return reply.send(errorEnvelope('101', ERROR_DETAILS['101'] ?? ''));
+    }
+    const limit = Number(params.limit);
+    const data = templates.map(toEnterpriseTemplate);
+    const page = Number.isInteger(limit) && limit > 0 ? data.slice(0, limit) : data;
+    return reply.send({ data: page, meta: { total: data.length } });
+  }
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: GATEWAY_PATH,
+    handler: (request, reply) => {
+      const params = readGatewayParams(request);
+      const method = params.method ?? '';
+      switch (method.toLowerCase()) {
+        case 'sendmessage':
+          return handleSendMessage(method, params, reply);
+        case 'get_whatsapp_hsm':
+          return handleTemplateList(params, reply);
+        default:
+          return reply.send(errorEnvelope('106', ERROR_DETAILS['106'] ?? ''));
+      }
+    },
+  });
+
+  app.get('/sm/api/v1/template/list/:app', (request, reply) => {
+    // The real endpoint refuses a request without an API key; keep clients honest.
+    if (!request.headers.apikey) {
+      return reply.code(401).send({ status: 'error', message: 'Authentication Failed' });
+    }
+    return reply.send({ status: 'success', templates });
+  });
+
+  app.get('/_sandbox/sends', () => sends.map(redactSend));
+
+  app.post('/_sandbox/fail', (request, reply) => {
+    const parsed = v.safeParse(FailureSpecsSchema, request.body);
+    if (!parsed.success) {
+      return reply.code(400).send({
+        code: 'ERR_SANDBOX_FAILURE_SPEC',
+        message: parsed.issues.map((issue) => issue.message).join('; '),
+      });
+    }
+    const specs = Array.isArray(parsed.output) ? parsed.output : [parsed.output];
+    failures.push(...specs);
+    return reply.send({ queued: failures.length });
+  });
+
+  app.post('/_sandbox/reset', (_request, reply) => {
+    reset();
+    return reply.code(204).send();
+  });
+
+  function reset(): void {
+    sends.length = 0;
+    failures.length = 0;
+  }
+
+  const host = opts.host ?? '127.0.0.1';
+  await app.listen({ port: opts.port ?? 0, host });
+  const { port } = app.server.address() as AddressInfo;
+  const origin = `http://${reachableHost(host)}:${port}`;
+
+  return {
+    url: `${origin}${GATEWAY_PATH}`,
+    origin,
+    sends,
+    failNext: (...specs) => {
+      failures.push(...specs);
+    },
+    reset,
+    close: async () => {
+      closing.abort();
+      await app.close();
+    },
+  };
+}
+
+async function readDefaultTemplates(): Promise<unknown> {
+  // A copy of the self-serve fixture lives next to this file so the sandbox never reads test/.
+  const text = await readFile(new URL('./templates.json', import.meta.url), 'utf8');
+  return JSON.parse(text) as unknown;
+}
+
+function parseTemplates(input: unknown): SelfServeTemplate[] {
+  const parsed = v.safeParse(TemplatesOptionSchema, input);
+  if (!parsed.success) {
+    const problems = parsed.issues.map(
+      (issue) => `${v.getDotPath(issue) ?? '(root)'}: ${issue.message}`,
+    );
+    throw new SandboxTemplatesError(problems.join('; '));
+  }
+  return Array.isArray(parsed.output) ? parsed.output : parsed.output.templates;
+}
+
+/** Query and form fields merged; only a form body counts (a JSON body is not Gateway protocol). */
+function readGatewayParams(request: FastifyRequest): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [key, value] of new URL(request.url, 'http://sandbox').searchParams) {
+    params[key] = value;
+  }
+  const contentType = request.headers['content-type'] ?? '';
+  if (contentType.startsWith('application/x-www-form-urlencoded') && isStringRecord(request.body)) {
+    Object.assign(params, request.body);
+  }
+  return params;
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.values(value).every((item) => typeof item === 'string')
+  );
+}
+
+function refuse(record: RecordedSend, reply: FastifyReply, id: string): FastifyReply {
+  const details = ERROR_DETAILS[id] ?? 'Error';
+  settle(record, { outcome: 'error', errorId: id, details });
+  return reply.send(errorEnvelope(id, details));
+}
+
+/** Completes a record in place: tests may hold it from the moment the request arrived. */
+function settle(
+  record: RecordedSend,
+  answer: Omit<RecordedSend, 'at' | 'method' | 'params'>,
+): void {
+  Object.assign(record, answer);
+}
+
+function errorEnvelope(id: string, details: string) {
+  return { response: { id, phone: '', details, status: 'error' } };
+}
+
+/** Gupshup ids look like `4917235501923374210-118734002957163221` (19 digits, dash, 18 digits). */
+function generateMessageId(issued: Set<string>): string {
+  for (;;) {
+    const id = `${randomDigits(19)}-${randomDigits(18)}`;
+    if (!issued.has(id)) {
+      issued.add(id);
+      return id;
+    }
+  }
+}
+
+function randomDigits(count: number): string {
+  let digits = String(randomInt(1, 10));
+  while (digits.length < count) {
+    digits += String(randomInt(0, 10));
+  }
+  return digits;
+}
+
+/**
+ * The self-serve list shows quick-reply buttons appended to the body as ` | [Title]`; the
+ * enterprise list carries the bare body and a `button_type` instead.
+ */
+function toEnterpriseTemplate(template: SelfServeTemplate) {
+  const buttons = /(?:\s*\|\s*\[[^\]]*\])+\s*$/.exec(template.data);
+  const body = buttons ? template.data.slice(0, buttons.index) : template.data;
+  return {
+    id: template.externalId ?? template.id,
+    name: template.elementName,
+    category: template.category,
+    language: template.languageCode,
+    type: template.templateType ?? 'TEXT',
+    body,
+    ...(template.header === undefined ? {} : { header: template.header }),
+    ...(template.footer === undefined ? {} : { footer: template.footer }),
+    button_type: buttons ? 'QUICK_REPLY' : 'NONE',
+    quality_score: template.quality ?? 'UNKNOWN',
+    status: template.status,
+    creation_time: template.createdOn ?? null,
+    updation_time: template.modifiedOn ?? null,
+  };
+}
+
+/** The control endpoint may be shown in a browser or pasted into a ticket: hide the password. */
+function redactSend(send: RecordedSend): RecordedSend {
+  if (send.params.password === undefined) {
+    return send;
+  }
+  return { ...send, params: { ...send.params, password: '[redacted]' } };
+}
+
+/** A wildcard listen address is not something a client can connect to. */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') {
+    return '127.0.0.1';
+  }
+  if (host === '::') {
+    return '[::1]';
+  }
+  return host.includes(':') ? `[${host}]` : host;
+}
