@@ -3,6 +3,7 @@
  * Pub/Sub, logger), built once per process and closed in reverse order.
  */
 import { PubSub } from '@google-cloud/pubsub';
+import type { RedisOptions as WorkerRedisOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 
 import type { Config } from './config.ts';
@@ -18,16 +19,16 @@ export interface Deps {
   /** Producer connection: fails fast while Redis is down instead of queueing commands. */
   redis: Redis;
   /** Options for connections BullMQ workers create for themselves (blocking, retry forever). */
-  workerConnection: RedisOptions;
+  workerConnection: WorkerRedisOptions;
   queues: Queues;
   pubsub: PubSub;
   close(): Promise<void>;
 }
 
-export function redisOptions(url: string): RedisOptions {
+export function redisOptions(url: string): WorkerRedisOptions & RedisOptions {
   const u = new URL(url);
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
-  return {
+  const options: WorkerRedisOptions & RedisOptions = {
     host: u.hostname,
     port: u.port ? Number(u.port) : 6379,
     username: u.username ? decodeURIComponent(u.username) : undefined,
@@ -35,6 +36,7 @@ export function redisOptions(url: string): RedisOptions {
     db: Number.isInteger(db) ? db : 0,
     tls: u.protocol === 'rediss:' ? {} : undefined,
   };
+  return options;
 }
 
 export function createPubSub(config: Config): PubSub {
@@ -56,8 +58,10 @@ export function createDeps(config: Config, log: Log = createLog(config.LOG_LEVEL
     connectTimeout: 5_000,
   });
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  const workerConnection: RedisOptions = { ...base, maxRetriesPerRequest: null };
-  const queues = createQueues(redis, config);
+  const workerConnection: WorkerRedisOptions = { ...base, maxRetriesPerRequest: null };
+  const queues = createQueues(redis, config, (queue, err) =>
+    log.warn({ queue, err: err.message }, 'queue connection error'),
+  );
   const pubsub = createPubSub(config);
   return {
     config,

@@ -6,6 +6,8 @@ import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import * as v from 'valibot';
 
 import type { Config } from '../config.ts';
+import { PermanentError } from '../errors.ts';
+import { withTimeout } from '../timeout.ts';
 import { activityEmit } from './activity-emit.ts';
 import type { QueueDefinition } from './definition.ts';
 import { dlrProcess } from './dlr-process.ts';
@@ -28,6 +30,8 @@ export type QueueName = keyof typeof CATALOG;
 export const QUEUE_NAMES = Object.keys(CATALOG) as QueueName[];
 export type PayloadOf<N extends QueueName> = v.InferOutput<(typeof CATALOG)[N]['payload']>;
 
+const ENQUEUE_TIMEOUT_MS = 3_000;
+
 export type Queues = { [N in QueueName]: Queue<PayloadOf<N>> };
 
 /** Completed jobs are kept briefly (MySQL holds the durable record); failed ones for a week. */
@@ -36,13 +40,20 @@ const RETENTION: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3_600 },
 };
 
-export function createQueues(connection: ConnectionOptions, config: Config): Queues {
-  const make = <N extends QueueName>(name: N) =>
-    new Queue<PayloadOf<N>>(name, {
+export function createQueues(
+  connection: ConnectionOptions,
+  config: Config,
+  onError: (queue: QueueName, err: Error) => void = () => undefined,
+): Queues {
+  const make = <N extends QueueName>(name: N) => {
+    const queue = new Queue<PayloadOf<N>>(name, {
       connection,
       prefix: config.QUEUE_PREFIX,
       defaultJobOptions: { ...RETENTION, ...CATALOG[name].options(config) },
     });
+    queue.on('error', (err) => onError(name, err));
+    return queue;
+  };
   return {
     'fdr.validate': make('fdr.validate'),
     'message.send': make('message.send'),
@@ -65,10 +76,28 @@ export async function enqueue<N extends QueueName>(
   const def = CATALOG[name] as unknown as QueueDefinition<PayloadOf<N>>;
   const data = v.parse(def.payload, payload);
   const queue = queues[name] as unknown as Queue<PayloadOf<N>>;
-  const job = await queue.add(name as never, data as never, { jobId: def.jobId(data), ...options });
+  // BullMQ waits for a connection that is down; callers (ingress above all) must fail fast
+  // instead, so that Pub/Sub redelivers and HTTP callers get an answer.
+  const job = await withTimeout(
+    queue.add(name as never, data as never, { jobId: def.jobId(data), ...options }),
+    ENQUEUE_TIMEOUT_MS,
+    `enqueue on ${name}`,
+  );
   return job.id ?? def.jobId(data);
 }
 
 export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
+}
+
+/** Validates a job's data against its queue schema; a malformed job fails at once, visibly. */
+export function parsePayload<N extends QueueName>(name: N, data: unknown): PayloadOf<N> {
+  const result = v.safeParse(CATALOG[name].payload, data);
+  if (!result.success) {
+    throw new PermanentError(
+      'ERR_JOB_PAYLOAD',
+      `${name} job data is invalid: ${result.issues.map((i) => i.message).join('; ')}`,
+    );
+  }
+  return result.output;
 }

@@ -1,0 +1,93 @@
+/**
+ * `POST /pubsub/push`: the push face of FDR ingress, for a Pub/Sub push subscription. Takes the
+ * standard push envelope; when PUBSUB_PUSH_AUDIENCE is set, the Google-signed OIDC token in
+ * `Authorization` must verify (signature, issuer, audience, and the service account email when
+ * PUBSUB_PUSH_SERVICE_ACCOUNT is set). Answers 204 once the event is recorded and queued (or
+ * is not ours), 503 when MySQL or Redis is unavailable, so Pub/Sub redelivers.
+ */
+import type { FastifyInstance } from 'fastify';
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import * as v from 'valibot';
+
+import type { Config } from '../../config.ts';
+import type { Db } from '../../db/client.ts';
+import { coerceError, HttpError } from '../../errors.ts';
+import type { Log } from '../../log.ts';
+import { ingestFdrMessage } from '../../pubsub/ingest.ts';
+import type { Queues } from '../../queues/index.ts';
+import { bearerToken } from '../auth.ts';
+import { parseBody } from '../validation.ts';
+
+const PushEnvelope = v.object({
+  message: v.object({
+    data: v.optional(v.pipe(v.string(), v.base64('message.data must be base64')), ''),
+    messageId: v.optional(v.string()),
+    message_id: v.optional(v.string()),
+    attributes: v.optional(v.nullable(v.record(v.string(), v.string()))),
+    publishTime: v.optional(v.string()),
+  }),
+  subscription: v.optional(v.string()),
+});
+
+const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
+
+export interface PushVerifier {
+  verify(token: string): Promise<void>;
+}
+
+export function createPushVerifier(config: Config, keys?: JWTVerifyGetKey): PushVerifier | null {
+  const audience = config.PUBSUB_PUSH_AUDIENCE;
+  if (!audience) {
+    return null;
+  }
+  const jwks = keys ?? createRemoteJWKSet(new URL(config.GOOGLE_JWKS_URL));
+  return {
+    async verify(token) {
+      const { payload } = await jwtVerify(token, jwks, { issuer: GOOGLE_ISSUERS, audience });
+      const expected = config.PUBSUB_PUSH_SERVICE_ACCOUNT;
+      if (expected && (payload.email !== expected || payload.email_verified !== true)) {
+        throw new Error('token was not issued to the expected service account');
+      }
+    },
+  };
+}
+
+export function pubsubPushRoutes(deps: {
+  db: Db;
+  queues: Queues;
+  log: Log;
+  verifier: PushVerifier | null;
+}) {
+  return async (app: FastifyInstance): Promise<void> => {
+    app.post('/pubsub/push', async (request, reply) => {
+      if (deps.verifier) {
+        const token = bearerToken(request);
+        if (!token) {
+          throw new HttpError(401, 'ERR_UNAUTHORIZED', 'a Google OIDC bearer token is required');
+        }
+        try {
+          await deps.verifier.verify(token);
+        } catch (err) {
+          request.log.warn({ err: coerceError(err).message }, 'push token rejected');
+          throw new HttpError(401, 'ERR_UNAUTHORIZED', 'the push token did not verify');
+        }
+      }
+      const envelope = parseBody(PushEnvelope, request.body);
+      const messageId = envelope.message.messageId ?? envelope.message.message_id ?? null;
+      try {
+        const result = await ingestFdrMessage(
+          deps,
+          Buffer.from(envelope.message.data, 'base64'),
+          messageId,
+        );
+        return reply.code(204).header('x-ingest-status', result.status).send();
+      } catch (err) {
+        request.log.error(
+          { pubsubMessageId: messageId, err: coerceError(err).message },
+          'FDR push ingest failed',
+        );
+        throw new HttpError(503, 'ERR_UNAVAILABLE', 'the event could not be recorded; retry later');
+      }
+    });
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The Pub/Sub pull subscriber (role `subscriber`): streams FDR events from FDR_SUBSCRIPTION into
+ * the inbox. A message is acked after `ingestFdrMessage` resolves and nacked when it throws
+ * (MySQL or Redis unavailable), so Pub/Sub redelivers it.
+ */
+import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
+
+import type { Config } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import { coerceError } from '../errors.ts';
+import type { Log } from '../log.ts';
+import type { Queues } from '../queues/index.ts';
+import { ingestFdrMessage } from './ingest.ts';
+import { ensureSubscription } from './topics.ts';
+
+export interface FdrSubscriber {
+  subscription: Subscription;
+  close(): Promise<void>;
+}
+
+export async function startFdrSubscriber(deps: {
+  config: Config;
+  db: Db;
+  queues: Queues;
+  pubsub: PubSub;
+  log: Log;
+}): Promise<FdrSubscriber> {
+  const { config, pubsub, log } = deps;
+  const subscription = config.PUBSUB_EMULATOR_HOST
+    ? await ensureSubscription(pubsub, config.FDR_TOPIC, config.FDR_SUBSCRIPTION)
+    : pubsub.subscription(config.FDR_SUBSCRIPTION);
+  subscription.setOptions({ flowControl: { maxMessages: 100, allowExcessMessages: false } });
+
+  const inFlight = new Set<Promise<void>>();
+  const handle = async (message: Message): Promise<void> => {
+    try {
+      await ingestFdrMessage(deps, message.data, message.id);
+      message.ack();
+    } catch (err) {
+      log.error(
+        { pubsubMessageId: message.id, err: coerceError(err).message },
+        'FDR ingest failed; nacked for redelivery',
+      );
+      message.nack();
+    }
+  };
+  subscription.on('message', (message: Message) => {
+    const p = handle(message).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  });
+  subscription.on('error', (err: Error) =>
+    log.error({ err: err.message }, 'FDR subscription error'),
+  );
+  log.info({ subscription: config.FDR_SUBSCRIPTION }, 'FDR subscriber listening');
+
+  return {
+    subscription,
+    async close() {
+      subscription.removeAllListeners('message');
+      await Promise.allSettled([...inFlight]);
+      await subscription.close();
+    },
+  };
+}

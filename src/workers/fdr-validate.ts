@@ -1,0 +1,166 @@
+/**
+ * `fdr.validate`: turns one recorded FDR event (an `fdr_inbox` row) into at most one WhatsApp
+ * message. Enqueued by the Pub/Sub ingress; enqueues `message.send` for the outbox row it writes,
+ * or records on the timeline why no message goes out (WhatsApp off, unknown reason, no template,
+ * invalid phone number, …).
+ *
+ * Idempotency: the outbox key is the shipment and failed-delivery attempt, so however often the
+ * event arrives or this job runs, one attempt yields one message.
+ */
+import type { Processor } from 'bullmq';
+
+import { recordActivity } from '../activity.ts';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import { findInbox, markInbox, type InboxRow } from '../db/inbox.ts';
+import { insertOutbox } from '../db/outbox.ts';
+import { findDefaultTemplate, findTemplate } from '../db/templates.ts';
+import { PermanentError } from '../errors.ts';
+import { parseFdrEvent } from '../fdr/event.ts';
+import { normalizePhone } from '../fdr/phone.ts';
+import { decideReason } from '../fdr/reason.ts';
+import { FDR_REASON_LABELS } from '../fdr/reasons.ts';
+import { extractVariables, renderTemplate } from '../fdr/render.ts';
+import type { Log } from '../log.ts';
+import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
+import type { SettingsCache } from '../settings-cache.ts';
+
+export type SkipCode =
+  | 'invalid_event'
+  | 'attempt_limit'
+  | 'no_account'
+  | 'unknown_reason'
+  | 'whatsapp_disabled'
+  | 'no_template'
+  | 'invalid_phone'
+  | 'missing_variable'
+  | 'unmapped_placeholder'
+  | 'too_long';
+
+interface Deps {
+  config: Config;
+  db: Db;
+  queues: Queues;
+  settings: SettingsCache;
+  log: Log;
+}
+
+export function processFdrValidate(deps: Deps): Processor {
+  const { config, db, queues, log } = deps;
+  return async (job) => {
+    const { inboxId } = parsePayload('fdr.validate', job.data);
+    const inbox = await findInbox(db, inboxId);
+    if (!inbox) {
+      throw new PermanentError('ERR_INBOX_MISSING', `fdr_inbox row ${inboxId} does not exist`);
+    }
+    if (inbox.status !== 'received') {
+      return { status: 'duplicate', inboxStatus: inbox.status };
+    }
+    const skip = (code: SkipCode, reason: string) => skipEvent(deps, inbox, code, reason);
+
+    const parsed = parseFdrEvent(JSON.parse(inbox.payload));
+    if (!parsed.ok) {
+      return skip('invalid_event', `the FDR event is invalid: ${parsed.reason}`);
+    }
+    const event = parsed.event;
+    if (inbox.attempt > config.MAX_FDR_ATTEMPTS) {
+      return skip(
+        'attempt_limit',
+        `failed-delivery attempt ${inbox.attempt} is beyond the limit of ${config.MAX_FDR_ATTEMPTS}`,
+      );
+    }
+    if (inbox.accountId === null) {
+      return skip('no_account', 'the event names no account_id');
+    }
+    const decision = decideReason(event);
+    if (!decision) {
+      return skip(
+        'unknown_reason',
+        'the failed-delivery reason could not be decided from the NDR code or remarks',
+      );
+    }
+    const { reason } = decision;
+    const settings = await deps.settings.get(inbox.accountId);
+    const reasonSetting = settings.reasons[reason];
+    if (!reasonSetting.enabled) {
+      return skip(
+        'whatsapp_disabled',
+        `WhatsApp is not enabled for ${FDR_REASON_LABELS[reason]} on account ${inbox.accountId}`,
+      );
+    }
+    const template = reasonSetting.templateId
+      ? await findTemplate(db, reasonSetting.templateId)
+      : await findDefaultTemplate(db, reason);
+    if (!template) {
+      return skip(
+        'no_template',
+        `no template is available for ${FDR_REASON_LABELS[reason]} (template ${reasonSetting.templateId ?? 'default'})`,
+      );
+    }
+    const rawPhone =
+      event.response_data.customerContactNumber ??
+      event.response_data.shippingAddress?.contactPhone;
+    const countryCode = event.response_data.shippingAddress?.countryCode ?? config.DEFAULT_COUNTRY;
+    const to = normalizePhone(rawPhone, countryCode);
+    if (!to) {
+      return skip('invalid_phone', 'the customer phone number is missing or invalid');
+    }
+    const values = extractVariables(event, settings, countryCode);
+    const rendered = renderTemplate(template.body, template.mapping, values);
+    if (!rendered.ok) {
+      return skip(rendered.code, `template ${template.id} cannot be rendered: ${rendered.reason}`);
+    }
+
+    const { id: outboxId, created } = await insertOutbox(db, {
+      idempotencyKey: `fdr-${inbox.shipmentId}-${inbox.attempt}`,
+      kind: 'fdr_template',
+      shipmentId: inbox.shipmentId,
+      accountId: inbox.accountId,
+      inboxId: inbox.id,
+      reason,
+      connectionId: settings.senderConnectionId,
+      templateId: template.id,
+      toNumber: to,
+      customerName:
+        event.response_data.shippingAddress?.customerName ??
+        event.response_data.customerName ??
+        null,
+      body: rendered.text,
+    });
+    // Enqueued before the inbox is marked: a crash in between re-runs this job, which finds the
+    // same outbox row (same key) and re-adds the same job id, a no-op.
+    await enqueue(queues, 'message.send', { outboxId });
+    await markInbox(db, inbox.id, 'processed', null);
+    log.info(
+      {
+        inboxId,
+        outboxId,
+        shipmentId: inbox.shipmentId,
+        attempt: inbox.attempt,
+        reason,
+        templateId: template.id,
+        created,
+      },
+      'FDR message queued',
+    );
+    return { status: 'queued', outboxId, reason };
+  };
+}
+
+async function skipEvent(deps: Deps, inbox: InboxRow, code: SkipCode, reason: string) {
+  await recordActivity(deps, {
+    key: `fdr-skipped-${inbox.id}`,
+    shipmentId: inbox.shipmentId,
+    accountId: inbox.accountId,
+    kind: 'whatsapp_not_sent',
+    title: `WhatsApp notification not sent: ${reason}`,
+    details: { code, reason, attempt: inbox.attempt },
+    occurredAt: new Date(),
+  });
+  await markInbox(deps.db, inbox.id, 'skipped', `${code}: ${reason}`);
+  deps.log.info(
+    { inboxId: inbox.id, shipmentId: inbox.shipmentId, attempt: inbox.attempt, code },
+    'FDR event skipped',
+  );
+  return { status: 'skipped', code };
+}

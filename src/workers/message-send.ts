@@ -1,0 +1,169 @@
+/**
+ * `message.send`: sends one outbox message through Gupshup Enterprise `SendMessage`. Enqueued by
+ * `fdr.validate` (and by the sweeper for rows whose job was lost). On success it stores the
+ * Gupshup id in `whatsapp_status_logs` and the outbox, and records "<platform> notified <customer>"
+ * on the timeline. Transient failures (Gupshup error 100, HTTP 5xx/429, timeouts) are retried with
+ * backoff; any other Gupshup error fails the job at once, with its reason on the timeline.
+ *
+ * Nothing is sent twice once its outcome is known: a sent or failed outbox row cannot be claimed
+ * again. Our idempotency key travels in `msg_id` and `extra`.
+ */
+import type { Processor } from 'bullmq';
+
+import { recordActivity } from '../activity.ts';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import {
+  claimOutbox,
+  findOutbox,
+  markOutboxError,
+  markOutboxSent,
+  type OutboxRow,
+} from '../db/outbox.ts';
+import { whatsappStatusLogs } from '../db/schema.ts';
+import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
+import { PermanentError, RetryableError } from '../errors.ts';
+import { nationalNumber } from '../fdr/phone.ts';
+import type { GupshupClient } from '../gupshup/enterprise.ts';
+import type { Log } from '../log.ts';
+import { parsePayload, type Queues } from '../queues/index.ts';
+import { resolveSender } from '../senders.ts';
+
+/** Status of a message Gupshup accepted but has not reported on yet (below SENT). */
+export const SUBMITTED = 'SUBMITTED';
+
+interface Deps {
+  config: Config;
+  db: Db;
+  queues: Queues;
+  gupshup: GupshupClient;
+  decrypt: ((ciphertext: string) => string) | null;
+  log: Log;
+}
+
+export function processMessageSend(deps: Deps): Processor {
+  const { config, db, gupshup, log } = deps;
+  return async (job, _token, signal) => {
+    const { outboxId } = parsePayload('message.send', job.data);
+    const outbox = await findOutbox(db, outboxId);
+    if (!outbox) {
+      throw new PermanentError(
+        'ERR_OUTBOX_MISSING',
+        `notification_outbox row ${outboxId} does not exist`,
+      );
+    }
+    if (outbox.status === 'sent' || outbox.status === 'failed') {
+      return { status: `already_${outbox.status}` };
+    }
+    const lookup = await resolveSender(
+      config,
+      db,
+      outbox.accountId,
+      outbox.connectionId,
+      deps.decrypt,
+    );
+    if (!lookup.ok) {
+      await failForGood(deps, outbox, lookup.code, lookup.reason);
+      throw new PermanentError(lookup.code, `${lookup.code}: ${lookup.reason}`);
+    }
+    const { sender } = lookup;
+    if (!(await claimOutbox(db, outboxId))) {
+      return { status: 'not_claimable' };
+    }
+    const result = await gupshup.sendTemplate(
+      { userid: sender.userid, password: sender.password },
+      { to: outbox.toNumber, text: outbox.body, idempotencyKey: outbox.idempotencyKey },
+      signal,
+    );
+
+    if (result.ok) {
+      const sentAt = new Date();
+      await db.transaction(async (tx) => {
+        const [statusLog] = await tx
+          .insert(whatsappStatusLogs)
+          .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId: result.messageId })
+          .$returningId();
+        await markOutboxSent(tx, outboxId, result.messageId, statusLog!.id, sentAt);
+      });
+      const who =
+        sender.connectionId === DEFAULT_CONNECTION_ID ? config.PLATFORM_NAME : sender.appName;
+      await recordActivity(deps, {
+        key: `notified-${outboxId}`,
+        shipmentId: outbox.shipmentId,
+        accountId: outbox.accountId,
+        kind: 'whatsapp_notified',
+        title: `${who} notified ${outbox.customerName ?? 'the customer'}`,
+        details: {
+          appName: sender.appName,
+          fromNumber: sender.waNumber,
+          toNumber: nationalNumber(outbox.toNumber, config.DEFAULT_COUNTRY) ?? outbox.toNumber,
+          sentOn: sentAt.toISOString(),
+          messageId: result.messageId,
+          reason: outbox.reason,
+          templateId: outbox.templateId,
+        },
+        occurredAt: sentAt,
+      });
+      log.info(
+        {
+          outboxId,
+          shipmentId: outbox.shipmentId,
+          messageId: result.messageId,
+          attempt: job.attemptsMade + 1,
+        },
+        'WhatsApp message sent',
+      );
+      return { status: 'sent', messageId: result.messageId };
+    }
+
+    const message = `${result.code}: ${result.reason}`;
+    if (!result.retryable) {
+      await failForGood(deps, outbox, result.code, result.reason);
+      throw new PermanentError(result.code, message);
+    }
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (lastAttempt) {
+      await failForGood(
+        deps,
+        outbox,
+        result.code,
+        `${result.reason} (after ${job.attemptsMade + 1} attempts)`,
+      );
+    } else {
+      await markOutboxError(db, outboxId, 'sending', result.code, result.reason);
+    }
+    log.warn(
+      {
+        outboxId,
+        shipmentId: outbox.shipmentId,
+        code: result.code,
+        attempt: job.attemptsMade + 1,
+        lastAttempt,
+      },
+      'WhatsApp send failed; will retry unless this was the last attempt',
+    );
+    throw new RetryableError(result.code, message);
+  };
+}
+
+async function failForGood(
+  deps: Deps,
+  outbox: OutboxRow,
+  code: string,
+  reason: string,
+): Promise<void> {
+  await markOutboxError(deps.db, outbox.id, 'failed', code, reason);
+  await recordActivity(deps, {
+    key: `send-failed-${outbox.id}`,
+    shipmentId: outbox.shipmentId,
+    accountId: outbox.accountId,
+    kind: 'whatsapp_failed',
+    title: `WhatsApp notification failed: ${reason}`,
+    details: { code, reason, templateId: outbox.templateId },
+    occurredAt: new Date(),
+  });
+  deps.log.warn(
+    { outboxId: outbox.id, shipmentId: outbox.shipmentId, code },
+    'WhatsApp message failed for good',
+  );
+}

@@ -1,0 +1,26 @@
+/** The spec's own payloads, and variants built from them for tests. */
+import { readFileSync } from 'node:fs';
+
+export function readFixture<T = unknown>(name: string): T {
+  return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as T;
+}
+
+type Json = Record<string, unknown>;
+
+/** The seed FDR event, optionally for another shipment, attempt or account. */
+export function fdrEvent(
+  changes: { shipmentId?: string; attempt?: number; accountId?: number } = {},
+): Json {
+  const event = readFixture<Json>('fdr-event.json');
+  const data = event.response_data as Json;
+  if (changes.shipmentId) {
+    data.externalShipmentID = changes.shipmentId;
+  }
+  if (changes.attempt !== undefined) {
+    (data.status_log_count as Json).failed_delivery = changes.attempt;
+  }
+  if (changes.accountId !== undefined) {
+    data.account_id = changes.accountId;
+  }
+  return event;
+}
