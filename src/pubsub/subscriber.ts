@@ -32,20 +32,8 @@ export async function startFdrSubscriber(deps: {
   subscription.setOptions({ flowControl: { maxMessages: 100, allowExcessMessages: false } });
 
   const inFlight = new Set<Promise<void>>();
-  const handle = async (message: Message): Promise<void> => {
-    try {
-      await ingestFdrMessage(deps, message.data, message.id);
-      message.ack();
-    } catch (err) {
-      log.error(
-        { pubsubMessageId: message.id, err: coerceError(err).message },
-        'FDR ingest failed; nacked for redelivery',
-      );
-      message.nack();
-    }
-  };
   subscription.on('message', (message: Message) => {
-    const p = handle(message).finally(() => inFlight.delete(p));
+    const p = handleFdrMessage(deps, message).finally(() => inFlight.delete(p));
     inFlight.add(p);
   });
   subscription.on('error', (err: Error) =>
@@ -61,4 +49,23 @@ export async function startFdrSubscriber(deps: {
       await subscription.close();
     },
   };
+}
+
+type IngestDeps = Parameters<typeof ingestFdrMessage>[0];
+
+/** Acks the message once it is recorded and queued; nacks it when that fails, for redelivery. */
+export async function handleFdrMessage(
+  deps: IngestDeps,
+  message: Pick<Message, 'id' | 'data' | 'ack' | 'nack'>,
+): Promise<void> {
+  try {
+    await ingestFdrMessage(deps, message.data, message.id);
+    message.ack();
+  } catch (err) {
+    deps.log.error(
+      { pubsubMessageId: message.id, err: coerceError(err).message },
+      'FDR ingest failed; nacked for redelivery',
+    );
+    message.nack();
+  }
 }
