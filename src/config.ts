@@ -121,7 +121,28 @@ export const ConfigSchema = v.object({
   DEFAULT_COUNTRY: v.optional(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/)), 'IN'),
   MAX_FDR_ATTEMPTS: int(3, 1),
 
+  GUPSHUP_DEFAULT_TWO_WAY_USERID: optionalString,
+  GUPSHUP_DEFAULT_TWO_WAY_PASSWORD: optionalString,
+  WEBHOOK_MAX_EVENTS: int(20, 1),
+  REPLY_SETTLE_SECONDS: int(30, 0),
+  CONVERSATION_MAX_AGE_DAYS: int(7, 1),
+  DATE_CHOICE_COUNT: int(3, 1),
+  DATE_CHOICE_HORIZON_DAYS: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toNumber(),
+      v.integer('must be a whole number'),
+      v.minValue(1, 'must be at least 1'),
+      v.maxValue(6, 'couriers accept at most 6 days ahead'),
+    ),
+    '6',
+  ),
+  DATE_CHOICE_SKIP_SUNDAYS: bool(false),
+
   WMS_API_URL: optionalUrl(),
+  WMS_API_TOKEN: optionalString,
+  WMS_TIMEOUT_MS: int(10_000, 100),
   PORTAL_BASE_URL: optionalUrl(),
   PUBLIC_BASE_URL: optionalUrl(),
   WEBHOOK_TOKEN: optionalString,

@@ -167,6 +167,8 @@ export const notificationOutbox = mysqlTable(
     shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
     accountId: int('account_id').notNull(),
     inboxId: bigint('inbox_id', { mode: 'number', unsigned: true }),
+    /** For follow-up (session) messages: the conversation they belong to. */
+    conversationId: bigint('conversation_id', { mode: 'number', unsigned: true }),
     reason: varchar('reason', { length: 64 }),
     connectionId: varchar('connection_id', { length: 64 }).notNull(),
     templateId: varchar('template_id', { length: 128 }),
@@ -214,4 +216,79 @@ export const shipmentActivity = mysqlTable(
     index('shipment_activity_shipment').on(t.shipmentId, t.occurredAt),
     index('shipment_activity_unpublished').on(t.publishedAt, t.createdAt),
   ],
+);
+
+/**
+ * Raw Gupshup webhook events (delivery reports and inbound messages), normalised, stored before
+ * the webhook answers. `event_key` makes a repeated callback a no-op.
+ */
+export const webhookEvents = mysqlTable(
+  'webhook_events',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    eventKey: varchar('event_key', { length: 191 }).notNull().unique('webhook_events_key'),
+    /** dlr | inbound */
+    kind: varchar('kind', { length: 16 }).notNull(),
+    /** The normalised event as JSON (see src/webhook/events.ts). */
+    payload: mediumtext('payload').notNull(),
+    /** received → processed | ignored | failed */
+    status: varchar('status', { length: 16 }).notNull().default('received'),
+    note: varchar('note', { length: 512 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('webhook_events_status_created').on(t.status, t.createdAt)],
+);
+
+/**
+ * One conversation per FDR template message sent: what the customer's replies bind to, and what
+ * the service is waiting for from them (a date, a concern).
+ */
+export const whatsappConversations = mysqlTable(
+  'whatsapp_conversations',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    outboxId: bigint('outbox_id', { mode: 'number', unsigned: true })
+      .notNull()
+      .unique('whatsapp_conversations_outbox'),
+    shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
+    accountId: int('account_id').notNull(),
+    customerNumber: varchar('customer_number', { length: 20 }).notNull(),
+    connectionId: varchar('connection_id', { length: 64 }).notNull(),
+    /** null | date | concern */
+    awaiting: varchar('awaiting', { length: 16 }),
+    /** JSON array of YYYY-MM-DD offered to the customer. */
+    offeredDates: text('offered_dates'),
+    /** The latest reply that asks for an action; only it is acted on (settle window). */
+    lastActionableReplyId: bigint('last_actionable_reply_id', { mode: 'number', unsigned: true }),
+    closedAt: datetime('closed_at', { mode: 'date', fsp: 3 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('whatsapp_conversations_number').on(t.customerNumber, t.createdAt)],
+);
+
+/** Every customer reply bound to a conversation, and what became of it. */
+export const whatsappReplies = mysqlTable(
+  'whatsapp_replies',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    webhookEventId: bigint('webhook_event_id', { mode: 'number', unsigned: true })
+      .notNull()
+      .unique('whatsapp_replies_event'),
+    conversationId: bigint('conversation_id', { mode: 'number', unsigned: true }).notNull(),
+    shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
+    /** The inbound message type: text, button, interactive, image, document, location, … */
+    type: varchar('type', { length: 16 }).notNull(),
+    /** The classified intent: reattempt, reschedule, date, cancel, raise_concern, text, media … */
+    intent: varchar('intent', { length: 32 }).notNull(),
+    summary: varchar('summary', { length: 512 }),
+    receivedAt: datetime('received_at', { mode: 'date', fsp: 3 }).notNull(),
+    /** pending → acted | superseded | logged | declined */
+    state: varchar('state', { length: 16 }).notNull().default('pending'),
+    action: varchar('action', { length: 32 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('whatsapp_replies_conversation').on(t.conversationId, t.id)],
 );

@@ -1,0 +1,61 @@
+/** Queries on `webhook_events`, the durable record of what Gupshup posted to the webhook. */
+import { and, eq, lt } from 'drizzle-orm';
+
+import type { WebhookEvent } from '../webhook/events.ts';
+import type { Db } from './client.ts';
+import { webhookEvents } from './schema.ts';
+
+export type WebhookEventRow = typeof webhookEvents.$inferSelect;
+
+/** Records the event unless its key exists; returns the row id and whether it is new. */
+export async function recordWebhookEvent(
+  db: Db,
+  eventKey: string,
+  event: WebhookEvent,
+): Promise<{ id: number; created: boolean; status: string }> {
+  const [result] = await db
+    .insert(webhookEvents)
+    .ignore()
+    .values({ eventKey, kind: event.kind, payload: JSON.stringify(event) });
+  const [row] = await db
+    .select({ id: webhookEvents.id, status: webhookEvents.status })
+    .from(webhookEvents)
+    .where(eq(webhookEvents.eventKey, eventKey));
+  if (!row) {
+    throw new Error(`webhook event ${eventKey} was not stored`);
+  }
+  return { id: row.id, created: result.affectedRows === 1, status: row.status };
+}
+
+export async function findWebhookEvent(
+  db: Db,
+  id: number,
+): Promise<{ row: WebhookEventRow; event: WebhookEvent } | null> {
+  const [row] = await db.select().from(webhookEvents).where(eq(webhookEvents.id, id));
+  return row ? { row, event: JSON.parse(row.payload) as WebhookEvent } : null;
+}
+
+export async function markWebhookEvent(
+  db: Db,
+  id: number,
+  status: 'processed' | 'ignored' | 'failed',
+  note: string | null,
+): Promise<void> {
+  await db
+    .update(webhookEvents)
+    .set({ status, note: note?.slice(0, 512) ?? null })
+    .where(eq(webhookEvents.id, id));
+}
+
+/** Events stored before `olderThan` and not yet handled (for the sweeper). */
+export async function listReceivedWebhookEvents(
+  db: Db,
+  olderThan: Date,
+  limit: number,
+): Promise<{ id: number; kind: string }[]> {
+  return db
+    .select({ id: webhookEvents.id, kind: webhookEvents.kind })
+    .from(webhookEvents)
+    .where(and(eq(webhookEvents.status, 'received'), lt(webhookEvents.createdAt, olderThan)))
+    .limit(limit);
+}
