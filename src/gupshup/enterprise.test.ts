@@ -1,7 +1,7 @@
 /**
  * The Enterprise client against an in-process Gupshup sandbox on a random port: the exact form it
- * posts, and how each kind of answer (success, Gupshup error, HTTP failure, timeout, abort,
- * unreachable host, garbage) becomes a SendResult.
+ * posts for templates and session texts, and how each kind of answer (success, Gupshup error, HTTP
+ * failure, timeout, abort, unreachable host, garbage) becomes a SendResult.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -231,5 +231,78 @@ describe('sendTemplate', () => {
     } finally {
       await deadClient.close();
     }
+  });
+});
+
+describe('sendText', () => {
+  const text = { to: '+919812345678', text: 'Reply 1, 2 or 3 & we act.', idempotencyKey: 'k-7' };
+
+  it('posts a DATA_TEXT SendMessage without isTemplate or data_encoding for ASCII text', async () => {
+    const result = await client.sendText(creds, text);
+
+    expect(result).toEqual({ ok: true, messageId: expect.any(String), httpStatus: 200 });
+    expect(sandbox.sends[0]?.params).toEqual({
+      method: 'SendMessage',
+      userid: '2000123456',
+      password: 'pa&ss=word+1',
+      auth_scheme: 'plain',
+      v: '1.1',
+      format: 'json',
+      send_to: '919812345678',
+      msg_type: 'DATA_TEXT',
+      msg: text.text,
+      msg_id: 'k-7',
+      extra: 'k-7',
+    });
+  });
+
+  it.each([
+    ['an emoji', 'Thanks! 👍'],
+    ['Devanagari', 'धन्यवाद, हम कल फिर आएंगे'],
+    ['a Latin-1 letter', 'Café closed'],
+  ])('adds data_encoding=Unicode_text for %s', async (_label, body) => {
+    const result = await client.sendText(creds, { ...text, text: body });
+
+    expect(result.ok).toBe(true);
+    expect(sandbox.sends[0]?.params).toMatchObject({
+      msg_type: 'DATA_TEXT',
+      data_encoding: 'Unicode_text',
+      msg: body,
+    });
+    expect(sandbox.sends[0]?.params.isTemplate).toBeUndefined();
+  });
+
+  it('keeps newlines and tabs as plain ASCII', async () => {
+    await client.sendText(creds, { ...text, text: '1. Reattempt\n2. Reschedule\t(6 days)' });
+
+    expect(sandbox.sends[0]?.params.data_encoding).toBeUndefined();
+  });
+
+  it('classifies failures exactly like template sends', async () => {
+    sandbox.failNext(
+      { kind: 'error', id: '100' },
+      { kind: 'http', status: 503 },
+      { kind: 'http', status: 401 },
+    );
+
+    const results = [];
+    for (let i = 0; i < 3; i += 1) {
+      results.push(failure(await client.sendText(creds, text)));
+    }
+    results.push(failure(await client.sendText(creds, { ...text, to: '98123' })));
+
+    expect(results.map((r) => [r.code, r.retryable])).toEqual([
+      ['gupshup_100', true],
+      ['http_503', true],
+      ['http_401', false],
+      ['gupshup_105', false],
+    ]);
+  });
+
+  it('honours the abort signal', async () => {
+    const result = failure(await client.sendText(creds, text, AbortSignal.abort()));
+
+    expect(result.code).toBe('aborted');
+    expect(sandbox.sends).toHaveLength(0);
   });
 });

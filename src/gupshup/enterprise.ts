@@ -1,12 +1,15 @@
 /**
  * Gupshup Enterprise Gateway client (`media.smsgupshup.com/GatewayAPI/rest`): sends one WhatsApp
- * template message with `method=SendMessage` and turns every outcome — Gupshup success, Gupshup
- * error envelope, HTTP failure, timeout, network failure, caller abort — into a `SendResult`, so
- * the caller decides between "done", "retry" and "give up" without catching anything.
+ * message with `method=SendMessage` — a template (`sendTemplate`, through the HSM account) or a
+ * session text inside the 24-hour window (`sendText`, through the two-way account) — and turns
+ * every outcome — Gupshup success, Gupshup error envelope, HTTP failure, timeout, network failure,
+ * caller abort — into a `SendResult`, so the caller decides between "done", "retry" and "give up"
+ * without catching anything.
  *
  * Created once per process from config (GUPSHUP_ENTERPRISE_URL, GUPSHUP_TIMEOUT_MS,
- * GUPSHUP_TEMPLATE_MSG_TYPE) and used by the `message.send` worker. Tests drive it against the
- * local sandbox in src/sandbox/server.ts, which speaks the same protocol.
+ * GUPSHUP_TEMPLATE_MSG_TYPE) and used by the `message.send` worker (templates) and the reply
+ * follow-ups (session texts). Tests drive it against the local sandbox in src/sandbox/server.ts,
+ * which speaks the same protocol.
  */
 import { Pool } from 'undici';
 import * as v from 'valibot';
@@ -17,10 +20,24 @@ export interface SenderCredentials {
   password: string;
 }
 
+/** One rendered template message (`msg_type` from config, `isTemplate=true`). */
 export interface TemplateSend {
   /** MSISDN with country code, digits only (a leading `+` is tolerated and stripped). */
   to: string;
   /** The fully rendered template text; Gupshup matches it against the approved template. */
+  text: string;
+  /** Our own stable key for this message, sent as both `msg_id` and `extra` (echoed in DLRs). */
+  idempotencyKey: string;
+}
+
+/**
+ * One session (non-template) text: only deliverable while the customer's 24-hour window is open.
+ * The same fields as a template send; `text` is free text.
+ */
+export interface TextSend {
+  /** MSISDN with country code, digits only (a leading `+` is tolerated and stripped). */
+  to: string;
+  /** Free text; emoji or non-Latin script switch the request to `data_encoding=Unicode_text`. */
   text: string;
   /** Our own stable key for this message, sent as both `msg_id` and `extra` (echoed in DLRs). */
   idempotencyKey: string;
@@ -42,6 +59,11 @@ export interface GupshupClient {
     msg: TemplateSend,
     signal?: AbortSignal,
   ): Promise<SendResult>;
+  /**
+   * Sends a session text (`msg_type=DATA_TEXT`, no `isTemplate`). Session messages normally go
+   * through the two-way account: the caller passes whichever credentials apply.
+   */
+  sendText(creds: SenderCredentials, msg: TextSend, signal?: AbortSignal): Promise<SendResult>;
   /** Waits for requests in flight, then closes the connection pool. */
   close(): Promise<void>;
 }
@@ -81,45 +103,70 @@ export function createGupshupClient(opts: {
     bodyTimeout: opts.timeoutMs,
   });
 
+  async function send(form: URLSearchParams, signal?: AbortSignal): Promise<SendResult> {
+    if (signal?.aborted) {
+      return abortedResult();
+    }
+    const deadline = AbortSignal.timeout(opts.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    try {
+      const res = await pool.request({
+        method: 'POST',
+        path,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: form.toString(),
+        signal: combined,
+      });
+      if (res.statusCode < 200 || res.statusCode >= 300) {
+        // Error pages are not needed, but the body must be drained to free the connection.
+        await res.body.dump();
+        return classifyHttpStatus(res.statusCode);
+      }
+      return parseSendResponse(res.statusCode, await res.body.text());
+    } catch (thrown) {
+      return classifyThrown(thrown, signal, deadline);
+    }
+  }
+
   return {
-    async sendTemplate(creds, msg, signal) {
-      if (signal?.aborted) {
-        return abortedResult();
-      }
-      const deadline = AbortSignal.timeout(opts.timeoutMs);
-      const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
-      const form = buildSendForm(creds, msg, opts.templateMsgType);
-      try {
-        const res = await pool.request({
-          method: 'POST',
-          path,
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            accept: 'application/json',
-          },
-          body: form.toString(),
-          signal: combined,
-        });
-        if (res.statusCode < 200 || res.statusCode >= 300) {
-          // Error pages are not needed, but the body must be drained to free the connection.
-          await res.body.dump();
-          return classifyHttpStatus(res.statusCode);
-        }
-        return parseSendResponse(res.statusCode, await res.body.text());
-      } catch (thrown) {
-        return classifyThrown(thrown, signal, deadline);
-      }
-    },
+    sendTemplate: (creds, msg, signal) =>
+      send(buildTemplateForm(creds, msg, opts.templateMsgType), signal),
+    sendText: (creds, msg, signal) => send(buildTextForm(creds, msg), signal),
     close: () => pool.close(),
   };
 }
 
-function buildSendForm(
+function buildTemplateForm(
   creds: SenderCredentials,
   msg: TemplateSend,
   templateMsgType: string,
 ): URLSearchParams {
   return new URLSearchParams({
+    ...commonFields(creds, msg.to),
+    msg_type: templateMsgType,
+    isTemplate: 'true',
+    msg: msg.text,
+    ...correlationFields(msg.idempotencyKey),
+  });
+}
+
+function buildTextForm(creds: SenderCredentials, msg: TextSend): URLSearchParams {
+  return new URLSearchParams({
+    ...commonFields(creds, msg.to),
+    msg_type: 'DATA_TEXT',
+    // Gupshup's default `text` encoding mangles emoji and Indic scripts; plain ASCII keeps the
+    // default so the request stays the smallest one that works.
+    ...(isAscii(msg.text) ? {} : { data_encoding: 'Unicode_text' }),
+    msg: msg.text,
+    ...correlationFields(msg.idempotencyKey),
+  });
+}
+
+function commonFields(creds: SenderCredentials, to: string): Record<string, string> {
+  return {
     method: 'SendMessage',
     userid: creds.userid,
     password: creds.password,
@@ -127,14 +174,17 @@ function buildSendForm(
     v: '1.1',
     format: 'json',
     // Gupshup wants digits only; an E.164 `+` would be refused as an invalid number (id 105).
-    send_to: msg.to.replace(/^\+/, ''),
-    msg_type: templateMsgType,
-    isTemplate: 'true',
-    msg: msg.text,
-    // Both carry our key: `extra` comes back in DLRs, `msg_id` may let Gupshup dedupe a retry.
-    msg_id: msg.idempotencyKey,
-    extra: msg.idempotencyKey,
-  });
+    send_to: to.replace(/^\+/, ''),
+  };
+}
+
+/** Both carry our key: `extra` comes back in DLRs, `msg_id` may let Gupshup dedupe a retry. */
+function correlationFields(idempotencyKey: string): Record<string, string> {
+  return { msg_id: idempotencyKey, extra: idempotencyKey };
+}
+
+function isAscii(text: string): boolean {
+  return !/[^\p{ASCII}]/u.test(text);
 }
 
 /** 4xx except 408/429 is permanent; 5xx, 408 and 429 are worth another try. */

@@ -2,13 +2,21 @@
  * `npm run sandbox`: runs the local Gupshup sandbox (src/sandbox/server.ts) until SIGINT/SIGTERM.
  * Point GUPSHUP_ENTERPRISE_URL at the printed URL to send through it.
  *
- * This entry point reads its own two variables instead of going through src/config.ts: the
- * sandbox is a developer tool, not part of the service, and must start without the service's
- * configuration.
+ * With SANDBOX_CALLBACK_URL (the service's webhook, token included, e.g.
+ * `http://app:3000/api/_ah/v1/message?token=dev-webhook-token`) every successful send is followed
+ * by SENT, DELIVERED and READ reports after SANDBOX_DLR_DELAYS_MS (`300,800,1500` by default; an
+ * empty entry keeps its default, a negative one skips that report), and `POST /_sandbox/reply`
+ * delivers a customer's reply, so a demo shows the whole conversation.
+ *
+ * This entry point reads its own variables instead of going through src/config.ts: the sandbox is
+ * a developer tool, not part of the service, and must start without the service's configuration.
  */
 import * as v from 'valibot';
 
+import type { CallbackRecord, DlrDelays } from './callbacks.ts';
 import { startSandbox } from './server.ts';
+
+const DELAYS_FORMAT = /^(-?\d+)?(,(-?\d+)?){0,2}$/;
 
 const SandboxEnvSchema = v.object({
   SANDBOX_PORT: v.optional(
@@ -26,12 +34,56 @@ const SandboxEnvSchema = v.object({
     v.pipe(v.string(), v.trim(), v.nonEmpty('must not be empty')),
     '0.0.0.0',
   ),
+  SANDBOX_CALLBACK_URL: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.url('must be an absolute URL'),
+      v.check(
+        (url) => !URL.canParse(url) || /^https?:$/.test(new URL(url).protocol),
+        'must be http or https',
+      ),
+    ),
+  ),
+  SANDBOX_DLR_DELAYS_MS: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((text) => text.replace(/\s+/g, '')),
+      v.regex(
+        DELAYS_FORMAT,
+        'must be up to three comma-separated whole numbers of ms (SENT,DELIVERED,READ), e.g. 300,800,1500',
+      ),
+      v.transform(parseDelays),
+    ),
+  ),
 });
+
+/** `300,,-1` → SENT after 300 ms, DELIVERED after its default, no READ. */
+function parseDelays(text: string): DlrDelays {
+  const [sent, delivered, read] = text
+    .split(',')
+    .map((part) => (part === '' ? undefined : Number(part)));
+  return { sent, delivered, read };
+}
+
+/** The webhook URL carries its token in the query string: never print it. */
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}${parsed.search ? '?[redacted]' : ''}`;
+}
+
+function describeCallback(record: CallbackRecord): string {
+  const answer = record.status === 0 ? 'no answer' : `HTTP ${record.status}`;
+  const attempt = record.attempt > 1 ? ` (attempt ${record.attempt})` : '';
+  return `callback ${record.label} → ${answer}${attempt}`;
+}
 
 // An empty variable counts as unset, so `SANDBOX_PORT= npm run sandbox` keeps the default.
 const parsed = v.safeParse(SandboxEnvSchema, {
   SANDBOX_PORT: process.env.SANDBOX_PORT || undefined,
   SANDBOX_HOST: process.env.SANDBOX_HOST || undefined,
+  SANDBOX_CALLBACK_URL: process.env.SANDBOX_CALLBACK_URL || undefined,
+  SANDBOX_DLR_DELAYS_MS: process.env.SANDBOX_DLR_DELAYS_MS || undefined,
 });
 if (!parsed.success) {
   const problems = parsed.issues.map(
@@ -41,13 +93,30 @@ if (!parsed.success) {
   process.exit(1);
 }
 
+const env = parsed.output;
 const sandbox = await startSandbox({
-  port: parsed.output.SANDBOX_PORT,
-  host: parsed.output.SANDBOX_HOST,
+  port: env.SANDBOX_PORT,
+  host: env.SANDBOX_HOST,
+  ...(env.SANDBOX_CALLBACK_URL
+    ? {
+        callback: {
+          url: env.SANDBOX_CALLBACK_URL,
+          ...(env.SANDBOX_DLR_DELAYS_MS ? { delaysMs: env.SANDBOX_DLR_DELAYS_MS } : {}),
+        },
+      }
+    : {}),
+  onCallback: (record) => console.log(describeCallback(record)),
 });
 console.log(`Gupshup sandbox listening: GUPSHUP_ENTERPRISE_URL=${sandbox.url}`);
 console.log(
-  `Control: GET ${sandbox.origin}/_sandbox/sends, POST /_sandbox/fail, POST /_sandbox/reset`,
+  env.SANDBOX_CALLBACK_URL
+    ? `Posting delivery reports and replies to ${redactUrl(env.SANDBOX_CALLBACK_URL)}`
+    : 'No SANDBOX_CALLBACK_URL: delivery reports are off until POST /_sandbox/callback',
+);
+console.log(
+  `Control: GET ${sandbox.origin}/_sandbox/sends, GET /_sandbox/callbacks, POST /_sandbox/fail, ` +
+    'POST /_sandbox/dlr, POST /_sandbox/message-ids, POST /_sandbox/reply, ' +
+    'POST|DELETE /_sandbox/callback, POST /_sandbox/reset',
 );
 
 function shutDown(signal: NodeJS.Signals): void {

@@ -1,13 +1,24 @@
 /**
  * The Gupshup sandbox over real HTTP: SendMessage validation and recording, the enterprise and
- * self-serve template lists, and the control endpoints used when running it by hand.
+ * self-serve template lists, the control endpoints used when running it by hand, and the
+ * callbacks it posts to a tiny in-test webhook (delivery reports in every variant, simulated
+ * replies, retries when the webhook is down).
  */
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 import { type Dispatcher, request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { SandboxTemplatesError, startSandbox, type Sandbox } from './server.ts';
+import {
+  buttonReply,
+  type DlrEvent,
+  SandboxCallbackError,
+  SandboxTemplatesError,
+  startSandbox,
+  type Sandbox,
+} from './server.ts';
 
 interface Envelope {
   response: { id: string; phone: string; details: string; status: string };
@@ -378,5 +389,525 @@ describe('control endpoints', () => {
     expect(sandbox.sends).toHaveLength(0);
     const { status } = await callGateway(validSend);
     expect(status).toBe(200);
+  });
+});
+
+/** One request the in-test webhook received. */
+interface Received {
+  method: string;
+  url: URL;
+  contentType: string;
+  body: string;
+}
+
+interface Receiver {
+  /** The webhook URL, with a token in the query string like the service's. */
+  url: string;
+  received: Received[];
+  /** Statuses for the next requests, in order; 202 once they run out. */
+  answerNext(...statuses: number[]): void;
+  close(): Promise<void>;
+}
+
+async function startReceiver(): Promise<Receiver> {
+  const received: Received[] = [];
+  const statuses: number[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      received.push({
+        method: req.method ?? '',
+        url: new URL(req.url ?? '/', 'http://receiver'),
+        contentType: req.headers['content-type'] ?? '',
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      res.statusCode = statuses.shift() ?? 202;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/api/_ah/v1/message?token=dev-webhook-token`,
+    received,
+    answerNext: (...next) => {
+      statuses.push(...next);
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A URL nothing listens on: a receiver started and closed again. */
+async function deadUrl(): Promise<string> {
+  const gone = await startReceiver();
+  await gone.close();
+  return gone.url;
+}
+
+/** The events of one report POST: form field `response` holding a JSON array string. */
+function eventsOf(req: Received): DlrEvent[] {
+  expect(req.method).toBe('POST');
+  expect(req.contentType).toBe('application/x-www-form-urlencoded');
+  const form = new URLSearchParams(req.body);
+  expect([...form.keys()]).toEqual(['response']);
+  const events: unknown = JSON.parse(form.get('response') ?? '');
+  expect(Array.isArray(events)).toBe(true);
+  return events as DlrEvent[];
+}
+
+function typesOf(received: Received[]): string[] {
+  return received.map((req) =>
+    eventsOf(req)
+      .map((event) => event.eventType)
+      .join(','),
+  );
+}
+
+/** Sends one message through the Gateway and returns the id the sandbox answered. */
+async function sendOne(target: Sandbox = sandbox, sendTo = '919812345678'): Promise<string> {
+  const { json } = await callGateway({ ...validSend, send_to: sendTo }, 'POST', target);
+  return (json as Envelope).response.id;
+}
+
+const fastDelays = { sent: 5, delivered: 10, read: 15 };
+
+describe('delivery reports', () => {
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+  });
+
+  beforeEach(() => {
+    sandbox.setCallback({ url: receiver.url, delaysMs: fastDelays });
+  });
+
+  afterEach(() => {
+    sandbox.setCallback(null);
+    sandbox.reset();
+    receiver.received.length = 0;
+  });
+
+  afterAll(async () => {
+    await receiver.close();
+  });
+
+  it("posts SENT, DELIVERED, READ in order, each shaped like the seed's report", async () => {
+    const fixture = (await readJson('../../test/fixtures/gupshup-dlr-sent.json')) as {
+      response: string;
+    };
+    const seedKeys = Object.keys((JSON.parse(fixture.response) as object[])[0] ?? {});
+    const sentAt = Date.now();
+
+    const id = await sendOne();
+    await waitUntil(() => sandbox.callbacks.length === 3);
+
+    const events = receiver.received.map((req) => {
+      const batch = eventsOf(req);
+      expect(batch).toHaveLength(1);
+      return batch[0]!;
+    });
+    expect(events).toEqual([
+      {
+        srcAddr: 'TESTSM',
+        channel: 'WHATSAPP',
+        externalId: id,
+        cause: 'SENT',
+        errorCode: '025',
+        destAddr: '919812345678',
+        eventType: 'SENT',
+        eventTs: expect.any(Number),
+      },
+      expect.objectContaining({
+        externalId: id,
+        eventType: 'DELIVERED',
+        cause: 'SUCCESS',
+        errorCode: '000',
+      }),
+      expect.objectContaining({
+        externalId: id,
+        eventType: 'READ',
+        cause: 'READ',
+        errorCode: '026',
+      }),
+    ]);
+    for (const event of events) {
+      expect(Object.keys(event)).toEqual(seedKeys);
+      expect(event.eventTs).toBeGreaterThanOrEqual(sentAt);
+      expect(event.eventTs).toBeLessThanOrEqual(Date.now());
+    }
+    const times = events.map((event) => event.eventTs);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    // The token stays on the URL the service checks; nothing of the Gateway login is posted.
+    expect(receiver.received[0]?.url.pathname).toBe('/api/_ah/v1/message');
+    expect(receiver.received[0]?.url.searchParams.get('token')).toBe('dev-webhook-token');
+    expect(sandbox.callbacks.map((c) => [c.kind, c.status, c.attempt])).toEqual([
+      ['dlr', 202, 1],
+      ['dlr', 202, 1],
+      ['dlr', 202, 1],
+    ]);
+    expect(sandbox.callbacks.map((c) => c.body)).toEqual(receiver.received.map((r) => r.body));
+    expect(sandbox.callbacks.some((c) => c.body.includes(validSend.password))).toBe(false);
+  });
+
+  it('posts one FAILED report instead, for the next send only', async () => {
+    sandbox.nextDlr({ fail: { errorCode: '003', cause: 'UNKNOWN_SUBSCRIBER' } });
+
+    const failed = await sendOne();
+    await waitUntil(() => receiver.received.length === 1);
+    const next = await sendOne();
+    await waitUntil(() => receiver.received.length === 4);
+
+    const events = receiver.received.flatMap(eventsOf);
+    expect(events.filter((e) => e.externalId === failed)).toEqual([
+      expect.objectContaining({
+        eventType: 'FAILED',
+        cause: 'UNKNOWN_SUBSCRIBER',
+        errorCode: '003',
+        destAddr: '919812345678',
+      }),
+    ]);
+    expect(events.filter((e) => e.externalId === next).map((e) => e.eventType)).toEqual([
+      'SENT',
+      'DELIVERED',
+      'READ',
+    ]);
+  });
+
+  it('posts every report twice with duplicate', async () => {
+    sandbox.nextDlr({ duplicate: true });
+
+    await sendOne();
+    await waitUntil(() => receiver.received.length === 6);
+
+    expect(typesOf(receiver.received)).toEqual([
+      'SENT',
+      'SENT',
+      'DELIVERED',
+      'DELIVERED',
+      'READ',
+      'READ',
+    ]);
+    expect(receiver.received[0]?.body).toBe(receiver.received[1]?.body);
+  });
+
+  it('posts READ, DELIVERED, SENT with reverse, keeping their true event times', async () => {
+    sandbox.nextDlr({ reverse: true });
+
+    await sendOne();
+    await waitUntil(() => receiver.received.length === 3);
+
+    expect(typesOf(receiver.received)).toEqual(['READ', 'DELIVERED', 'SENT']);
+    const times = receiver.received.map((req) => eventsOf(req)[0]?.eventTs ?? 0);
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+  });
+
+  it('posts all three reports in one POST with batch', async () => {
+    sandbox.nextDlr({ batch: true });
+
+    const id = await sendOne();
+    await waitUntil(() => receiver.received.length === 1);
+    // A second send with the normal sequence proves nothing else was coming for the first.
+    await sendOne();
+    await waitUntil(() => receiver.received.length === 4);
+
+    const batch = eventsOf(receiver.received[0]!);
+    expect(batch.map((e) => [e.externalId, e.eventType])).toEqual([
+      [id, 'SENT'],
+      [id, 'DELIVERED'],
+      [id, 'READ'],
+    ]);
+  });
+
+  it('answers and reports the ids given to nextMessageIds, then generated ones', async () => {
+    sandbox.nextMessageIds('4921687316728868875', '4921687316728868876-376937873247896674');
+
+    const ids = [await sendOne(), await sendOne(), await sendOne()];
+    await waitUntil(() => receiver.received.length === 9);
+
+    expect(ids.slice(0, 2)).toEqual([
+      '4921687316728868875',
+      '4921687316728868876-376937873247896674',
+    ]);
+    expect(ids[2]).toMatch(/^\d{19}-\d{18}$/);
+    expect(sandbox.sends.map((s) => s.messageId)).toEqual(ids);
+    const reported = new Set(receiver.received.flatMap(eventsOf).map((e) => e.externalId));
+    expect(reported).toEqual(new Set(ids));
+  });
+
+  it('keeps queued ids and specs for successful sends only', async () => {
+    sandbox.nextMessageIds('4921687316728868875');
+    sandbox.nextDlr({ fail: { errorCode: '007', cause: 'BLOCKED' } });
+    sandbox.failNext({ kind: 'error', id: '100' });
+
+    const refused = await callGateway(validSend);
+    const id = await sendOne();
+    await waitUntil(() => receiver.received.length === 1);
+
+    expect((refused.json as Envelope).response.status).toBe('error');
+    expect(id).toBe('4921687316728868875');
+    expect(eventsOf(receiver.received[0]!)[0]).toMatchObject({
+      externalId: id,
+      eventType: 'FAILED',
+      errorCode: '007',
+    });
+  });
+
+  it('posts nothing once the callback is removed, and refuses a malformed one', async () => {
+    sandbox.setCallback(null);
+    const silent = await sendOne();
+    sandbox.setCallback({ url: receiver.url, delaysMs: { sent: 5, delivered: null, read: -1 } });
+    const loud = await sendOne();
+    sandbox.setCallback({ url: receiver.url, delaysMs: fastDelays });
+    const last = await sendOne();
+    await waitUntil(() => receiver.received.length === 4);
+
+    const events = receiver.received.flatMap(eventsOf);
+    expect(events.filter((e) => e.externalId === silent)).toEqual([]);
+    expect(events.filter((e) => e.externalId === loud).map((e) => e.eventType)).toEqual(['SENT']);
+    expect(events.filter((e) => e.externalId === last)).toHaveLength(3);
+    expect(() => sandbox.setCallback({ url: 'not a url' })).toThrow(SandboxCallbackError);
+    expect(() => sandbox.setCallback({ url: 'ftp://x/y' })).toThrow(SandboxCallbackError);
+  });
+
+  it('retries a report the webhook refused with 5xx, 200 ms apart, until it answers 2xx', async () => {
+    receiver.answerNext(503, 500);
+    sandbox.setCallback({ url: receiver.url, delaysMs: { sent: 5, delivered: null, read: null } });
+
+    await sendOne();
+    await waitUntil(() => sandbox.callbacks.length === 3);
+
+    expect(sandbox.callbacks.map((c) => [c.status, c.attempt])).toEqual([
+      [503, 1],
+      [500, 2],
+      [202, 3],
+    ]);
+    const gaps = sandbox.callbacks
+      .slice(1)
+      .map((c, i) => c.at.getTime() - (sandbox.callbacks[i]?.at.getTime() ?? 0));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(190);
+    expect(new Set(receiver.received.map((r) => r.body)).size).toBe(1);
+  });
+
+  it('records a refused connection with status 0 and retries it 3 times without crashing', async () => {
+    sandbox.setCallback({
+      url: await deadUrl(),
+      delaysMs: { sent: 5, delivered: null, read: null },
+    });
+
+    await sendOne();
+    await waitUntil(() => sandbox.callbacks.length === 4, 3_000);
+
+    expect(sandbox.callbacks.map((c) => [c.kind, c.status, c.attempt])).toEqual([
+      ['dlr', 0, 1],
+      ['dlr', 0, 2],
+      ['dlr', 0, 3],
+      ['dlr', 0, 4],
+    ]);
+    // Still serving.
+    expect((await callGateway(validSend)).status).toBe(200);
+  });
+
+  it('cancels reports not yet posted on reset', async () => {
+    sandbox.setCallback({ url: receiver.url, delaysMs: { sent: 5, delivered: 20, read: null } });
+    const cancelled = await sendOne();
+    await waitUntil(() => receiver.received.length === 1);
+
+    sandbox.reset();
+    expect(sandbox.callbacks).toEqual([]);
+    // Its SENT comes well after the cancelled DELIVERED was due: if that were still coming, it
+    // would be here by then.
+    sandbox.setCallback({ url: receiver.url, delaysMs: { sent: 60, delivered: null, read: null } });
+    const later = await sendOne();
+    await waitUntil(() => receiver.received.length === 2);
+
+    expect(receiver.received.flatMap(eventsOf).map((e) => [e.externalId, e.eventType])).toEqual([
+      [cancelled, 'SENT'],
+      [later, 'SENT'],
+    ]);
+    expect(sandbox.callbacks).toHaveLength(1);
+  });
+
+  it('starts with a callback from the options and cancels pending reports on close', async () => {
+    const own = await startSandbox({
+      port: 0,
+      host: '127.0.0.1',
+      callback: { url: receiver.url, delaysMs: { sent: 5, delivered: 60_000, read: 60_000 } },
+    });
+    await sendOne(own);
+    await waitUntil(() => own.callbacks.length === 1);
+
+    const started = Date.now();
+    await own.close();
+
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(own.callbacks.map((c) => c.label)).toEqual([
+      expect.stringMatching(/^SENT \d{19}-\d{18}$/),
+    ]);
+  });
+});
+
+describe('simulated replies', () => {
+  let receiver: Receiver;
+  const seedReply = buttonReply({
+    mobile: '919650186697',
+    waNumber: '919319278973',
+    replyId: '4921687316728868875',
+    messageId: '376937873247896673',
+    text: 'Select new delivery date',
+  });
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+  });
+
+  beforeEach(() => {
+    sandbox.setCallback({ url: receiver.url, delaysMs: fastDelays });
+  });
+
+  afterEach(() => {
+    sandbox.setCallback(null);
+    sandbox.reset();
+    receiver.received.length = 0;
+  });
+
+  afterAll(async () => {
+    await receiver.close();
+  });
+
+  it('POSTs a form body by default', async () => {
+    const record = await sandbox.simulateReply(seedReply);
+
+    expect(record).toMatchObject({ kind: 'reply', status: 202, attempt: 1, label: 'reply button' });
+    const [req] = receiver.received;
+    expect(req).toMatchObject({ method: 'POST', contentType: 'application/x-www-form-urlencoded' });
+    expect(Object.fromEntries(new URLSearchParams(req?.body))).toEqual(seedReply);
+    expect(JSON.parse(seedReply.button ?? '')).toEqual({ text: 'Select new delivery date' });
+    expect(req?.url.searchParams.get('token')).toBe('dev-webhook-token');
+  });
+
+  it('POSTs JSON with as json', async () => {
+    await sandbox.simulateReply(seedReply, 'json');
+
+    const [req] = receiver.received;
+    expect(req).toMatchObject({ method: 'POST', contentType: 'application/json' });
+    expect(JSON.parse(req?.body ?? '')).toEqual(seedReply);
+  });
+
+  it('GETs a query string with as query, keeping the token', async () => {
+    await sandbox.simulateReply(seedReply, 'query');
+
+    const [req] = receiver.received;
+    expect(req).toMatchObject({ method: 'GET', body: '' });
+    expect(Object.fromEntries(req?.url.searchParams ?? [])).toEqual({
+      token: 'dev-webhook-token',
+      ...seedReply,
+    });
+  });
+
+  it('is reachable through POST /_sandbox/reply', async () => {
+    receiver.answerNext(401);
+
+    const { status, json } = await postControl('/_sandbox/reply', { body: seedReply, as: 'json' });
+
+    expect(status).toBe(200);
+    // 401 is not 2xx, so it was retried once and then accepted.
+    expect(json).toEqual({ status: 202, attempts: 2 });
+    expect(sandbox.callbacks.map((c) => c.status)).toEqual([401, 202]);
+    expect(receiver.received.map((r) => r.contentType)).toEqual([
+      'application/json',
+      'application/json',
+    ]);
+  });
+
+  it('records a refused reply with status 0 after its retries', async () => {
+    sandbox.setCallback({ url: await deadUrl() });
+
+    const record = await sandbox.simulateReply(seedReply);
+
+    expect(record).toMatchObject({ kind: 'reply', status: 0, attempt: 4 });
+    expect(sandbox.callbacks.map((c) => c.status)).toEqual([0, 0, 0, 0]);
+  });
+
+  it('refuses to reply without a callback, in process and over HTTP', async () => {
+    sandbox.setCallback(null);
+
+    await expect(sandbox.simulateReply(seedReply)).rejects.toBeInstanceOf(SandboxCallbackError);
+    const { status, json } = await postControl('/_sandbox/reply', { body: seedReply });
+    expect(status).toBe(409);
+    expect(json).toMatchObject({ code: 'ERR_SANDBOX_CALLBACK' });
+    expect((await postControl('/_sandbox/reply', { body: { type: 1 } })).status).toBe(400);
+  });
+});
+
+describe('callback control endpoints', () => {
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+  });
+
+  afterEach(() => {
+    sandbox.setCallback(null);
+    sandbox.reset();
+    receiver.received.length = 0;
+  });
+
+  afterAll(async () => {
+    await receiver.close();
+  });
+
+  it('sets the callback, queues specs and ids, and lists callbacks over HTTP', async () => {
+    expect(
+      (await postControl('/_sandbox/callback', { url: receiver.url, delaysMs: fastDelays })).status,
+    ).toBe(204);
+    expect(
+      (await postControl('/_sandbox/message-ids', { ids: ['4921687316728868875'] })).json,
+    ).toEqual({ queued: 1 });
+    expect(
+      (
+        await postControl('/_sandbox/dlr', [
+          { batch: true },
+          { fail: { errorCode: '003', cause: 'UNKNOWN_SUBSCRIBER' } },
+        ])
+      ).json,
+    ).toEqual({ queued: 2 });
+
+    const first = await sendOne();
+    const second = await sendOne();
+    await waitUntil(() => receiver.received.length === 2);
+
+    expect(first).toBe('4921687316728868875');
+    const res = await request(`${sandbox.origin}/_sandbox/callbacks`);
+    const listed = (await res.body.json()) as { kind: string; status: number; label: string }[];
+    expect(listed.map((c) => [c.kind, c.status]).sort()).toEqual([
+      ['dlr', 202],
+      ['dlr', 202],
+    ]);
+    expect(listed.map((c) => c.label).sort()).toEqual([
+      `FAILED ${second}`,
+      `SENT,DELIVERED,READ ${first}`,
+    ]);
+  });
+
+  it('removes the callback with DELETE and rejects malformed control bodies', async () => {
+    sandbox.setCallback({ url: receiver.url, delaysMs: fastDelays });
+    const removed = await request(`${sandbox.origin}/_sandbox/callback`, { method: 'DELETE' });
+    expect(removed.statusCode).toBe(204);
+    await removed.body.dump();
+    await expect(sandbox.simulateReply({ type: 'text' })).rejects.toBeInstanceOf(
+      SandboxCallbackError,
+    );
+
+    expect((await postControl('/_sandbox/callback', { url: 'nope' })).status).toBe(400);
+    expect((await postControl('/_sandbox/dlr', { fail: { errorCode: 3 } })).json).toMatchObject({
+      code: 'ERR_SANDBOX_DLR_SPEC',
+    });
+    expect((await postControl('/_sandbox/message-ids', { ids: [''] })).status).toBe(400);
   });
 });

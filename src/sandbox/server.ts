@@ -8,6 +8,12 @@
  * (src/sandbox/main.ts). It records every SendMessage request, and `failNext` (or
  * `POST /_sandbox/fail`) queues Gupshup errors, HTTP failures and delays for the next sends.
  *
+ * With a `callback` URL it also plays Gupshup's side of the conversation: after each successful
+ * send it posts SENT, DELIVERED and READ reports to the service's webhook (src/sandbox/callbacks.ts;
+ * `nextDlr` asks for a failure, duplicates, reversed order or one batch), and `simulateReply`
+ * posts a customer's message (src/sandbox/replies.ts builds the seed's shapes). Every callback
+ * attempt and the webhook's answer land in `callbacks`.
+ *
  * Error ids and envelopes follow the reference facts (§1.4); whether Gupshup dedupes `msg_id` is
  * unconfirmed, so the sandbox answers and records every repeat.
  */
@@ -18,6 +24,33 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { fastify, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as v from 'valibot';
+
+import {
+  buildDlrRequest,
+  buildReplyRequest,
+  type CallbackOptions,
+  CallbackOptionsSchema,
+  type CallbackRecord,
+  createCallbackPoster,
+  DEFAULT_SRC_ADDR,
+  type DlrPost,
+  type DlrSpec,
+  DlrSpecSchema,
+  planDlrReports,
+  type ReplyEncoding,
+  SandboxCallbackError,
+} from './callbacks.ts';
+
+export {
+  type CallbackOptions,
+  type CallbackRecord,
+  type DlrDelays,
+  type DlrEvent,
+  type DlrSpec,
+  type ReplyEncoding,
+  SandboxCallbackError,
+} from './callbacks.ts';
+export { buttonReply, interactiveReply, textReply } from './replies.ts';
 
 /**
  * What the sandbox answered to one SendMessage request: `pending` while an injected delay runs,
@@ -57,8 +90,32 @@ export interface Sandbox {
   sends: RecordedSend[];
   /** Queues answers; each SendMessage request consumes one, in order. */
   failNext(...specs: FailureSpec[]): void;
-  /** Forgets recorded sends and queued failures. */
+  /**
+   * Every callback attempt (reports and replies), oldest first, with the status the webhook
+   * answered (0 for no answer). A failed attempt is retried up to 3 times, 200 ms apart.
+   */
+  callbacks: CallbackRecord[];
+  /**
+   * Sets or (with `null`) removes the webhook; a send's reports go where the callback pointed
+   * when the send succeeded. Throws SandboxCallbackError on a malformed option.
+   */
+  setCallback(callback: CallbackOptions | null): void;
+  /** Alters the reports of the next successful sends, one spec per send, in order. */
+  nextDlr(...specs: DlrSpec[]): void;
+  /** The next successful sends answer these ids (in order) instead of generated ones. */
+  nextMessageIds(...ids: string[]): void;
+  /**
+   * Delivers an enterprise inbound message to the webhook (POST form or JSON, or GET query) and
+   * resolves with the last attempt. Rejects with SandboxCallbackError when no callback is set or
+   * the sandbox was reset or closed meanwhile.
+   */
+  simulateReply(body: Record<string, string>, as?: ReplyEncoding): Promise<CallbackRecord>;
+  /**
+   * Forgets recorded sends and callbacks, queued failures, report specs and ids, and cancels
+   * reports not yet posted. The callback setting stays.
+   */
   reset(): void;
+  /** Cancels pending reports and retries, then stops listening. */
   close(): Promise<void>;
 }
 
@@ -106,6 +163,14 @@ export const FailureSpecSchema = v.variant('kind', [
   }),
 ]);
 const FailureSpecsSchema = v.union([FailureSpecSchema, v.array(FailureSpecSchema)]);
+const DlrSpecsSchema = v.union([DlrSpecSchema, v.array(DlrSpecSchema)]);
+const MessageIdsSchema = v.object({
+  ids: v.array(v.pipe(v.string(), v.nonEmpty('must not be empty'))),
+});
+const ReplyRequestSchema = v.object({
+  body: v.record(v.string(), v.string()),
+  as: v.optional(v.picklist(['form', 'json', 'query']), 'form'),
+});
 
 /** The self-serve template fields the sandbox relies on; any other field is kept as given. */
 const TemplateSchema = v.looseObject({
@@ -131,15 +196,96 @@ const TemplatesOptionSchema = v.union([
   v.looseObject({ templates: v.array(TemplateSchema) }),
 ]);
 
-export async function startSandbox(
-  opts: { port?: number; host?: string; templates?: unknown } = {},
-): Promise<Sandbox> {
+export interface SandboxOptions {
+  port?: number;
+  host?: string;
+  /** Self-serve template list (array or `{ templates }`); src/sandbox/templates.json by default. */
+  templates?: unknown;
+  /** Post delivery reports (and simulated replies) to the service's webhook. */
+  callback?: CallbackOptions;
+  /** Called with every callback attempt, e.g. to log it. */
+  onCallback?: (record: CallbackRecord) => void;
+}
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const templates = parseTemplates(opts.templates ?? (await readDefaultTemplates()));
+  let callback = opts.callback ? parseCallback(opts.callback) : null;
   const sends: RecordedSend[] = [];
   const failures: FailureSpec[] = [];
+  const dlrSpecs: DlrSpec[] = [];
+  const nextIds: string[] = [];
+  const callbacks: CallbackRecord[] = [];
   const issuedIds = new Set<string>();
   // Aborted on close so injected delays end instead of holding app.close() open.
   const closing = new AbortController();
+  // Aborted on reset and close: cancels reports not yet posted and retries not yet made.
+  let generation = new AbortController();
+  const deliveries = new Set<Promise<unknown>>();
+  const poster = createCallbackPoster({
+    record: (entry) => {
+      callbacks.push(entry);
+      opts.onCallback?.(entry);
+    },
+  });
+
+  /** Keeps a delivery in view so close() can wait for it; it never rejects. */
+  function track<T>(delivery: Promise<T>): Promise<T> {
+    deliveries.add(delivery);
+    const forget = () => deliveries.delete(delivery);
+    void delivery.then(forget, forget);
+    return delivery;
+  }
+
+  function scheduleReports(externalId: string, destAddr: string): void {
+    const spec = dlrSpecs.shift() ?? {};
+    if (!callback) {
+      return;
+    }
+    const sentAt = Date.now();
+    const posts = planDlrReports({
+      externalId,
+      destAddr,
+      srcAddr: callback.srcAddr ?? DEFAULT_SRC_ADDR,
+      sentAt,
+      delays: callback.delaysMs ?? {},
+      spec,
+    });
+    void track(postReports(callback.url, posts, sentAt, generation.signal));
+  }
+
+  /** One POST after the other, so the webhook sees them in the planned order. */
+  async function postReports(
+    url: string,
+    posts: DlrPost[],
+    sentAt: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    for (const post of posts) {
+      const wait = sentAt + post.atMs - Date.now();
+      try {
+        await delay(Math.max(wait, 0), undefined, { signal });
+      } catch {
+        return;
+      }
+      await poster.deliver(buildDlrRequest(url, post.events), signal);
+    }
+  }
+
+  async function simulateReply(
+    body: Record<string, string>,
+    as: ReplyEncoding = 'form',
+  ): Promise<CallbackRecord> {
+    if (!callback) {
+      throw new SandboxCallbackError('no callback URL is set, so there is nowhere to reply to');
+    }
+    const record = await track(
+      poster.deliver(buildReplyRequest(callback.url, body, as), generation.signal),
+    );
+    if (!record) {
+      throw new SandboxCallbackError('the reply was cancelled by a reset or close');
+    }
+    return record;
+  }
 
   // No Fastify logger: Gateway requests carry the password in the query string or body, and a
   // request log would print it.
@@ -190,11 +336,15 @@ export async function startSandbox(
     if (!/^\d{10,15}$/.test(params.send_to ?? '')) {
       return refuse(record, reply, '105');
     }
-    const messageId = generateMessageId(issuedIds);
+    const messageId = nextIds.shift() ?? generateMessageId(issuedIds);
+    issuedIds.add(messageId);
     settle(record, { outcome: 'success', messageId });
-    return reply.send({
+    reply.send({
       response: { id: messageId, phone: params.send_to, details: '', status: 'success' },
     });
+    // Scheduled once the answer is on its way: like Gupshup, a report never precedes its id.
+    scheduleReports(messageId, params.send_to ?? '');
+    return reply;
   }
 
   function handleTemplateList(params: Record<string, string>, reply: FastifyReply): FastifyReply {
@@ -247,6 +397,56 @@ export async function startSandbox(
     return reply.send({ queued: failures.length });
   });
 
+  app.get('/_sandbox/callbacks', () => callbacks);
+
+  app.post('/_sandbox/callback', (request, reply) => {
+    const parsed = v.safeParse(CallbackOptionsSchema, request.body);
+    if (!parsed.success) {
+      return reply.code(400).send(specError('ERR_SANDBOX_CALLBACK', parsed.issues));
+    }
+    callback = parsed.output;
+    return reply.code(204).send();
+  });
+
+  app.delete('/_sandbox/callback', (_request, reply) => {
+    callback = null;
+    return reply.code(204).send();
+  });
+
+  app.post('/_sandbox/dlr', (request, reply) => {
+    const parsed = v.safeParse(DlrSpecsSchema, request.body);
+    if (!parsed.success) {
+      return reply.code(400).send(specError('ERR_SANDBOX_DLR_SPEC', parsed.issues));
+    }
+    dlrSpecs.push(...(Array.isArray(parsed.output) ? parsed.output : [parsed.output]));
+    return reply.send({ queued: dlrSpecs.length });
+  });
+
+  app.post('/_sandbox/message-ids', (request, reply) => {
+    const parsed = v.safeParse(MessageIdsSchema, request.body);
+    if (!parsed.success) {
+      return reply.code(400).send(specError('ERR_SANDBOX_MESSAGE_IDS', parsed.issues));
+    }
+    nextIds.push(...parsed.output.ids);
+    return reply.send({ queued: nextIds.length });
+  });
+
+  app.post('/_sandbox/reply', async (request, reply) => {
+    const parsed = v.safeParse(ReplyRequestSchema, request.body);
+    if (!parsed.success) {
+      return reply.code(400).send(specError('ERR_SANDBOX_REPLY', parsed.issues));
+    }
+    try {
+      const record = await simulateReply(parsed.output.body, parsed.output.as);
+      return reply.send({ status: record.status, attempts: record.attempt });
+    } catch (thrown) {
+      if (thrown instanceof SandboxCallbackError) {
+        return reply.code(409).send({ code: thrown.code, message: thrown.message });
+      }
+      throw thrown;
+    }
+  });
+
   app.post('/_sandbox/reset', (_request, reply) => {
     reset();
     return reply.code(204).send();
@@ -255,6 +455,11 @@ export async function startSandbox(
   function reset(): void {
     sends.length = 0;
     failures.length = 0;
+    dlrSpecs.length = 0;
+    nextIds.length = 0;
+    callbacks.length = 0;
+    generation.abort();
+    generation = new AbortController();
   }
 
   const host = opts.host ?? '127.0.0.1';
@@ -269,12 +474,53 @@ export async function startSandbox(
     failNext: (...specs) => {
       failures.push(...specs);
     },
+    callbacks,
+    setCallback: (next) => {
+      callback = next ? parseCallback(next) : null;
+    },
+    nextDlr: (...specs) => {
+      dlrSpecs.push(...specs.map(parseDlrSpec));
+    },
+    nextMessageIds: (...ids) => {
+      if (ids.some((id) => id === '')) {
+        throw new SandboxCallbackError('message ids must not be empty');
+      }
+      nextIds.push(...ids);
+    },
+    simulateReply,
     reset,
     close: async () => {
       closing.abort();
+      generation.abort();
+      await Promise.allSettled(deliveries);
       await app.close();
+      await poster.close();
     },
   };
+}
+
+function parseCallback(input: CallbackOptions): CallbackOptions {
+  const parsed = v.safeParse(CallbackOptionsSchema, input);
+  if (!parsed.success) {
+    throw new SandboxCallbackError(`Invalid callback: ${describeIssues(parsed.issues)}`);
+  }
+  return parsed.output;
+}
+
+function parseDlrSpec(input: DlrSpec): DlrSpec {
+  const parsed = v.safeParse(DlrSpecSchema, input);
+  if (!parsed.success) {
+    throw new SandboxCallbackError(`Invalid DLR spec: ${describeIssues(parsed.issues)}`);
+  }
+  return parsed.output;
+}
+
+function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues.map((issue) => `${v.getDotPath(issue) ?? '(root)'}: ${issue.message}`).join('; ');
+}
+
+function specError(code: string, issues: readonly v.BaseIssue<unknown>[]) {
+  return { code, message: describeIssues(issues) };
 }
 
 async function readDefaultTemplates(): Promise<unknown> {
