@@ -716,7 +716,8 @@ describe('delivery reports', () => {
   it('cancels reports not yet posted on reset', async () => {
     sandbox.setCallback({ url: receiver.url, delaysMs: { sent: 5, delivered: 20, read: null } });
     const cancelled = await sendOne();
-    await waitUntil(() => receiver.received.length === 1);
+    // The record lands once the webhook has answered, a moment after the receiver saw the post.
+    await waitUntil(() => receiver.received.length === 1 && sandbox.callbacks.length === 1);
 
     sandbox.reset();
     expect(sandbox.callbacks).toEqual([]);
@@ -724,7 +725,7 @@ describe('delivery reports', () => {
     // would be here by then.
     sandbox.setCallback({ url: receiver.url, delaysMs: { sent: 60, delivered: null, read: null } });
     const later = await sendOne();
-    await waitUntil(() => receiver.received.length === 2);
+    await waitUntil(() => receiver.received.length === 2 && sandbox.callbacks.length === 1);
 
     expect(receiver.received.flatMap(eventsOf).map((e) => [e.externalId, e.eventType])).toEqual([
       [cancelled, 'SENT'],
@@ -880,7 +881,7 @@ describe('callback control endpoints', () => {
 
     const first = await sendOne();
     const second = await sendOne();
-    await waitUntil(() => receiver.received.length === 2);
+    await waitUntil(() => receiver.received.length === 2 && sandbox.callbacks.length === 2);
 
     expect(first).toBe('4921687316728868875');
     const res = await request(`${sandbox.origin}/_sandbox/callbacks`);
