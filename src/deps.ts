@@ -9,6 +9,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from './config.ts';
 import { createDb, type Db, type DbHandle } from './db/client.ts';
 import { createLog, type Log } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { closeQueues, createQueues, type Queues } from './queues/index.ts';
 
 export interface Deps {
@@ -22,6 +23,7 @@ export interface Deps {
   workerConnection: WorkerRedisOptions;
   queues: Queues;
   pubsub: PubSub;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export function createDeps(config: Config, log: Log = createLog(config.LOG_LEVEL
     workerConnection,
     queues,
     pubsub,
+    metrics: createMetrics(),
     async close() {
       await closeQueues(queues);
       await pubsub.close().catch(() => undefined);

@@ -46,3 +46,15 @@ export function coerceError(thrown: unknown): Error {
   }
   return new Error(typeof thrown === 'string' ? thrown : JSON.stringify(thrown));
 }
+
+/**
+ * An error message safe to log or keep in a failed job: SQL errors from the driver quote the
+ * query and its parameters (names, phone numbers, addresses), so everything from the first
+ * "params:" or "Failed query:" on is cut, and long runs of digits are masked.
+ */
+export function safeErrorMessage(thrown: unknown): string {
+  const message = coerceError(thrown).message;
+  const cut = message.split(/\n?\s*(?:params:|Failed query:)/)[0] ?? '';
+  const text = cut.trim() || 'database query failed';
+  return text.replace(/\d{8,}/g, '[number]').slice(0, 500);
+}

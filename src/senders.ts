@@ -15,6 +15,8 @@ export interface Sender {
   waNumber: string;
   userid: string;
   password: string;
+  /** The two-way account, for session (follow-up) messages; the HSM account when there is none. */
+  twoWay: { userid: string; password: string };
 }
 
 export type SenderLookup =
@@ -45,6 +47,13 @@ export async function resolveSender(
         waNumber: config.GUPSHUP_DEFAULT_WA_NUMBER ?? '',
         userid,
         password,
+        twoWay:
+          config.GUPSHUP_DEFAULT_TWO_WAY_USERID && config.GUPSHUP_DEFAULT_TWO_WAY_PASSWORD
+            ? {
+                userid: config.GUPSHUP_DEFAULT_TWO_WAY_USERID,
+                password: config.GUPSHUP_DEFAULT_TWO_WAY_PASSWORD,
+              }
+            : { userid, password },
       },
     };
   }
@@ -67,14 +76,20 @@ export async function resolveSender(
       reason: `sender connection ${connectionId} is not available for account ${accountId}`,
     };
   }
+  const userid = decrypt(row.useridEnc);
+  const password = decrypt(row.passwordEnc);
   return {
     ok: true,
     sender: {
       connectionId,
       appName: row.appName,
       waNumber: row.waNumber,
-      userid: decrypt(row.useridEnc),
-      password: decrypt(row.passwordEnc),
+      userid,
+      password,
+      twoWay:
+        row.twoWayUseridEnc && row.twoWayPasswordEnc
+          ? { userid: decrypt(row.twoWayUseridEnc), password: decrypt(row.twoWayPasswordEnc) }
+          : { userid, password },
     },
   };
 }

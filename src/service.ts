@@ -17,6 +17,7 @@ import { ensureTopic } from './pubsub/topics.ts';
 import { createSettingsCache } from './settings-cache.ts';
 import { startSweeper } from './sweeper.ts';
 import { startWorkers, type Workers } from './workers/main.ts';
+import { createWmsClient } from './wms/client.ts';
 
 export interface Service {
   deps: Deps;
@@ -57,6 +58,14 @@ export async function startService(
     templateMsgType: config.GUPSHUP_TEMPLATE_MSG_TYPE,
   });
 
+  const wms = config.WMS_API_URL
+    ? createWmsClient({
+        baseUrl: config.WMS_API_URL,
+        timeoutMs: config.WMS_TIMEOUT_MS,
+        token: config.WMS_API_TOKEN,
+      })
+    : null;
+
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   let workers: Workers | null = null;
@@ -68,7 +77,7 @@ export async function startService(
       await ensureTopic(deps.pubsub, config.ACTIVITY_TOPIC);
     }
     const publisher = createActivityPublisher(deps.pubsub, config.ACTIVITY_TOPIC);
-    workers = startWorkers(deps, { gupshup, settings, publisher, decrypt: null });
+    workers = startWorkers(deps, { gupshup, settings, publisher, decrypt: null, wms });
     sweeper = startSweeper(deps, config.SWEEP_INTERVAL_MS, config.SWEEP_GRACE_MS);
   }
   if (roles.includes('subscriber')) {
@@ -93,6 +102,7 @@ export async function startService(
       await workers?.close();
       await settings.close();
       await gupshup.close();
+      await wms?.close();
       await deps.close();
     },
   };

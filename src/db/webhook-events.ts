@@ -59,3 +59,22 @@ export async function listReceivedWebhookEvents(
     .where(and(eq(webhookEvents.status, 'received'), lt(webhookEvents.createdAt, olderThan)))
     .limit(limit);
 }
+
+/**
+ * Marks an event ignored and replaces its stored body with its kind and type only: a message
+ * from a number we never wrote to must not be kept as personal data.
+ */
+export async function scrubWebhookEvent(db: Db, id: number, note: string): Promise<void> {
+  const [row] = await db
+    .select({ kind: webhookEvents.kind })
+    .from(webhookEvents)
+    .where(eq(webhookEvents.id, id));
+  await db
+    .update(webhookEvents)
+    .set({
+      status: 'ignored',
+      note,
+      payload: JSON.stringify({ kind: row?.kind ?? 'unknown', scrubbed: true }),
+    })
+    .where(eq(webhookEvents.id, id));
+}

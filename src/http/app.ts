@@ -9,7 +9,9 @@ import type { Deps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { activityRoutes } from './routes/activity.ts';
+import { gupshupWebhookRoutes } from './routes/gupshup-webhook.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { createPushVerifier, pubsubPushRoutes, type PushVerifier } from './routes/pubsub-push.ts';
 import { settingsRoutes } from './routes/settings.ts';
 
@@ -47,8 +49,18 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   );
 
   await app.register(healthRoutes({ db, redis: deps.redis }));
+  await app.register(metricsRoutes({ metrics: deps.metrics }));
   await app.register(settingsRoutes({ db, settings: extras.settings, apiToken: config.API_TOKEN }));
   await app.register(activityRoutes({ db, apiToken: config.API_TOKEN }));
+  await app.register(
+    gupshupWebhookRoutes({
+      db,
+      queues: deps.queues,
+      log,
+      token: config.WEBHOOK_TOKEN,
+      maxEvents: config.WEBHOOK_MAX_EVENTS,
+    }),
+  );
 
   const verifier =
     extras.pushVerifier !== undefined ? extras.pushVerifier : createPushVerifier(config);

@@ -7,7 +7,7 @@ import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { coerceError } from '../errors.ts';
+import { safeErrorMessage } from '../errors.ts';
 import type { Log } from '../log.ts';
 import type { Queues } from '../queues/index.ts';
 import { ingestFdrMessage } from './ingest.ts';
@@ -63,7 +63,7 @@ export async function handleFdrMessage(
     message.ack();
   } catch (err) {
     deps.log.error(
-      { pubsubMessageId: message.id, err: coerceError(err).message },
+      { pubsubMessageId: message.id, err: safeErrorMessage(err) },
       'FDR ingest failed; nacked for redelivery',
     );
     message.nack();

@@ -8,6 +8,9 @@
  * empty entry keeps its default, a negative one skips that report), and `POST /_sandbox/reply`
  * delivers a customer's reply, so a demo shows the whole conversation.
  *
+ * It also runs the WMS stand-in (src/sandbox/wms.ts) on SANDBOX_WMS_PORT (default 8091), so the
+ * service's replies can act on orders in a demo.
+ *
  * This entry point reads its own variables instead of going through src/config.ts: the sandbox is
  * a developer tool, not part of the service, and must start without the service's configuration.
  */
@@ -15,6 +18,7 @@ import * as v from 'valibot';
 
 import type { CallbackRecord, DlrDelays } from './callbacks.ts';
 import { startSandbox } from './server.ts';
+import { startFakeWms } from './wms.ts';
 
 const DELAYS_FORMAT = /^(-?\d+)?(,(-?\d+)?){0,2}$/;
 
@@ -29,6 +33,17 @@ const SandboxEnvSchema = v.object({
       v.maxValue(65_535, 'must be at most 65535'),
     ),
     '8090',
+  ),
+  SANDBOX_WMS_PORT: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toNumber(),
+      v.integer('must be a whole number'),
+      v.minValue(0, 'must be at least 0'),
+      v.maxValue(65_535, 'must be at most 65535'),
+    ),
+    '8091',
   ),
   SANDBOX_HOST: v.optional(
     v.pipe(v.string(), v.trim(), v.nonEmpty('must not be empty')),
@@ -81,6 +96,7 @@ function describeCallback(record: CallbackRecord): string {
 // An empty variable counts as unset, so `SANDBOX_PORT= npm run sandbox` keeps the default.
 const parsed = v.safeParse(SandboxEnvSchema, {
   SANDBOX_PORT: process.env.SANDBOX_PORT || undefined,
+  SANDBOX_WMS_PORT: process.env.SANDBOX_WMS_PORT || undefined,
   SANDBOX_HOST: process.env.SANDBOX_HOST || undefined,
   SANDBOX_CALLBACK_URL: process.env.SANDBOX_CALLBACK_URL || undefined,
   SANDBOX_DLR_DELAYS_MS: process.env.SANDBOX_DLR_DELAYS_MS || undefined,
@@ -107,7 +123,11 @@ const sandbox = await startSandbox({
     : {}),
   onCallback: (record) => console.log(describeCallback(record)),
 });
+const wms = await startFakeWms({ port: env.SANDBOX_WMS_PORT, host: env.SANDBOX_HOST });
 console.log(`Gupshup sandbox listening: GUPSHUP_ENTERPRISE_URL=${sandbox.url}`);
+console.log(
+  `WMS stand-in listening: WMS_API_URL=${wms.url} (every order is in failed_delivery; ndrNotifications are recorded)`,
+);
 console.log(
   env.SANDBOX_CALLBACK_URL
     ? `Posting delivery reports and replies to ${redactUrl(env.SANDBOX_CALLBACK_URL)}`
@@ -121,7 +141,7 @@ console.log(
 
 function shutDown(signal: NodeJS.Signals): void {
   console.log(`${signal} received, closing the sandbox`);
-  sandbox.close().then(
+  Promise.all([sandbox.close(), wms.close()]).then(
     () => process.exit(0),
     (thrown: unknown) => {
       console.error('Sandbox did not close cleanly', thrown);

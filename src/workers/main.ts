@@ -6,21 +6,25 @@
 import { Worker, type Processor, type WorkerOptions } from 'bullmq';
 
 import type { Deps } from '../deps.ts';
-import { coerceError } from '../errors.ts';
+import { safeErrorMessage } from '../errors.ts';
 import type { GupshupClient } from '../gupshup/enterprise.ts';
 import type { ActivityPublisher } from '../pubsub/activity.ts';
 import { QUEUE_NAMES, type QueueName } from '../queues/index.ts';
 import type { SettingsCache } from '../settings-cache.ts';
+import type { WmsClient } from '../wms/client.ts';
 import { processActivityEmit } from './activity-emit.ts';
+import { processDlrProcess } from './dlr-process.ts';
 import { processFdrValidate } from './fdr-validate.ts';
 import { processMessageSend } from './message-send.ts';
-import { processUnsupported } from './unsupported.ts';
+import { processReplyRoute } from './reply-route.ts';
 
 export interface WorkerExtras {
   gupshup: GupshupClient;
   settings: SettingsCache;
   publisher: ActivityPublisher;
   decrypt: ((ciphertext: string) => string) | null;
+  /** Null when WMS_API_URL is not set: replies are then recorded but not acted on. */
+  wms: WmsClient | null;
 }
 
 export interface Workers {
@@ -40,8 +44,15 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       decrypt: extras.decrypt,
       log,
     }),
-    'dlr.process': processUnsupported('dlr.process'),
-    'reply.route': processUnsupported('reply.route'),
+    'dlr.process': processDlrProcess({ config, db, queues, log }),
+    'reply.route': processReplyRoute({
+      config,
+      db,
+      queues,
+      wms: extras.wms,
+      metrics: deps.metrics,
+      log,
+    }),
     'activity.emit': processActivityEmit({ db, publisher: extras.publisher, log }),
   };
 }
@@ -66,7 +77,7 @@ export function startWorkers(
         ? { limiter: { max: config.GUPSHUP_MAX_PER_SECOND, duration: 1_000 } }
         : {}),
     };
-    const worker = new Worker(name, processors[name], options);
+    const worker = new Worker(name, withSafeErrors(processors[name]), options);
     worker.on('failed', (job, err) => {
       log.warn(
         { queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message },
@@ -74,7 +85,7 @@ export function startWorkers(
       );
     });
     worker.on('error', (err) =>
-      log.error({ queue: name, err: coerceError(err).message }, 'worker error'),
+      log.error({ queue: name, err: safeErrorMessage(err) }, 'worker error'),
     );
     return worker;
   });
@@ -84,5 +95,24 @@ export function startWorkers(
     async close() {
       await Promise.all(workers.map((w) => w.close()));
     },
+  };
+}
+
+/**
+ * A failed job keeps its error message in Redis (and Bull Board shows it): strip what a driver
+ * error may quote (SQL parameters holding names and numbers) before BullMQ stores it. The error
+ * keeps its class, so permanent failures stay permanent.
+ */
+function withSafeErrors(processor: Processor): Processor {
+  return async (job, token, signal) => {
+    try {
+      return (await processor(job, token, signal)) as unknown;
+    } catch (err) {
+      if (err instanceof Error) {
+        err.message = safeErrorMessage(err);
+        err.stack = `${err.name}: ${err.message}`;
+      }
+      throw err;
+    }
   };
 }

@@ -20,6 +20,7 @@ import {
   markOutboxSent,
   type OutboxRow,
 } from '../db/outbox.ts';
+import { openConversation } from '../db/conversations.ts';
 import { whatsappStatusLogs } from '../db/schema.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
@@ -70,11 +71,21 @@ export function processMessageSend(deps: Deps): Processor {
     if (!(await claimOutbox(db, outboxId))) {
       return { status: 'not_claimable' };
     }
-    const result = await gupshup.sendTemplate(
-      { userid: sender.userid, password: sender.password },
-      { to: outbox.toNumber, text: outbox.body, idempotencyKey: outbox.idempotencyKey },
-      signal,
-    );
+    const isTemplate = outbox.kind === 'fdr_template';
+    const message = {
+      to: outbox.toNumber,
+      text: outbox.body,
+      idempotencyKey: outbox.idempotencyKey,
+    };
+    // Templates go through the HSM account; follow-ups are session messages (the customer wrote
+    // within 24 hours) through the two-way account.
+    const result = isTemplate
+      ? await gupshup.sendTemplate(
+          { userid: sender.userid, password: sender.password },
+          message,
+          signal,
+        )
+      : await gupshup.sendText(sender.twoWay, message, signal);
 
     if (result.ok) {
       const sentAt = new Date();
@@ -84,6 +95,15 @@ export function processMessageSend(deps: Deps): Processor {
           .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId: result.messageId })
           .$returningId();
         await markOutboxSent(tx, outboxId, result.messageId, statusLog!.id, sentAt);
+        if (isTemplate) {
+          await openConversation(tx, {
+            outboxId,
+            shipmentId: outbox.shipmentId,
+            accountId: outbox.accountId,
+            customerNumber: outbox.toNumber,
+            connectionId: outbox.connectionId,
+          });
+        }
       });
       const who =
         sender.connectionId === DEFAULT_CONNECTION_ID ? config.PLATFORM_NAME : sender.appName;
@@ -91,8 +111,10 @@ export function processMessageSend(deps: Deps): Processor {
         key: `notified-${outboxId}`,
         shipmentId: outbox.shipmentId,
         accountId: outbox.accountId,
-        kind: 'whatsapp_notified',
-        title: `${who} notified ${outbox.customerName ?? 'the customer'}`,
+        kind: isTemplate ? 'whatsapp_notified' : 'whatsapp_follow_up',
+        title: isTemplate
+          ? `${who} notified ${outbox.customerName ?? 'the customer'}`
+          : `${who} replied to the customer: ${followUpLabel(outbox.reason)}`,
         details: {
           appName: sender.appName,
           fromNumber: sender.waNumber,
@@ -116,10 +138,10 @@ export function processMessageSend(deps: Deps): Processor {
       return { status: 'sent', messageId: result.messageId };
     }
 
-    const message = `${result.code}: ${result.reason}`;
+    const failure = `${result.code}: ${result.reason}`;
     if (!result.retryable) {
       await failForGood(deps, outbox, result.code, result.reason);
-      throw new PermanentError(result.code, message);
+      throw new PermanentError(result.code, failure);
     }
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (lastAttempt) {
@@ -142,7 +164,7 @@ export function processMessageSend(deps: Deps): Processor {
       },
       'WhatsApp send failed; will retry unless this was the last attempt',
     );
-    throw new RetryableError(result.code, message);
+    throw new RetryableError(result.code, failure);
   };
 }
 
@@ -166,4 +188,17 @@ async function failForGood(
     { outboxId: outbox.id, shipmentId: outbox.shipmentId, code },
     'WhatsApp message failed for good',
   );
+}
+
+const FOLLOW_UP_LABELS: Record<string, string> = {
+  date_choices: 'delivery date choices',
+  concern_prompt: 'asked for the concern',
+  portal_link: 'customer portal link',
+  standard_reply: 'order no longer in failed delivery',
+  confirmation: 'action confirmed',
+  invalid_choice: 'asked to choose again',
+};
+
+function followUpLabel(purpose: string | null): string {
+  return (purpose && FOLLOW_UP_LABELS[purpose]) ?? 'follow-up message';
 }

@@ -9,7 +9,7 @@ type Json = Record<string, unknown>;
 
 /** The seed FDR event, optionally for another shipment, attempt or account. */
 export function fdrEvent(
-  changes: { shipmentId?: string; attempt?: number; accountId?: number } = {},
+  changes: { shipmentId?: string; attempt?: number; accountId?: number; phone?: string } = {},
 ): Json {
   const event = readFixture<Json>('fdr-event.json');
   const data = event.response_data as Json;
@@ -18,6 +18,10 @@ export function fdrEvent(
   }
   if (changes.attempt !== undefined) {
     (data.status_log_count as Json).failed_delivery = changes.attempt;
+  }
+  if (changes.phone) {
+    data.customerContactNumber = changes.phone;
+    (data.shippingAddress as Json).contactPhone = changes.phone;
   }
   if (changes.accountId !== undefined) {
     data.account_id = changes.accountId;

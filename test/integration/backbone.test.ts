@@ -186,11 +186,17 @@ describe('FDR event to WhatsApp message', () => {
         .map((s) => s.params.msg_id)
         .sort(),
     ).toEqual([`fdr-${shipment}-1`, `fdr-${shipment}-2`]);
-    const rows = await service.deps.db
-      .select()
-      .from(whatsappStatusLogs)
-      .where(eq(whatsappStatusLogs.shipmentId, shipment));
-    expect(rows).toHaveLength(2);
+    // The sandbox records a send as it answers; the status log row follows once the worker commits.
+    await waitFor(
+      async () => {
+        const rows = await service.deps.db
+          .select()
+          .from(whatsappStatusLogs)
+          .where(eq(whatsappStatusLogs.shipmentId, shipment));
+        return rows.length === 2;
+      },
+      { what: 'two status log rows' },
+    );
   });
 
   it('sends nothing for an account that never enabled WhatsApp, and says why', async () => {

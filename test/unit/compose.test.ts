@@ -138,4 +138,16 @@ describe('docker-compose.yml', () => {
     expect(url.pathname).toBe('/GatewayAPI/rest');
     expect(commandOf('sandbox')).toBe('npm run sandbox');
   });
+
+  it('points the app at the sandbox WMS, and the sandbox at the app webhook with its token', () => {
+    const sandbox = envOf('sandbox');
+    const wms = appUrl('WMS_API_URL');
+    expect(wms.hostname).toBe('sandbox');
+    expect(wms.port).toBe(sandbox.SANDBOX_WMS_PORT);
+    const callback = new URL(sandbox.SANDBOX_CALLBACK_URL!);
+    expect(callback.hostname).toBe('app');
+    expect(callback.port).toBe(envOf('app').PORT);
+    expect(callback.pathname).toBe('/api/_ah/v1/message');
+    expect(callback.searchParams.get('token')).toBe(envOf('app').WEBHOOK_TOKEN);
+  });
 });

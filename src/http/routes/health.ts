@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 
 import type { Db } from '../../db/client.ts';
-import { coerceError } from '../../errors.ts';
+import { safeErrorMessage } from '../../errors.ts';
 import { withTimeout } from '../../timeout.ts';
 
 export function healthRoutes(deps: { db: Db; redis: Redis }) {
@@ -29,6 +29,6 @@ async function check(name: string, probe: () => Promise<unknown>) {
     await withTimeout(probe(), 2_000, name);
     return { name, ok: true as const };
   } catch (err) {
-    return { name, ok: false as const, error: coerceError(err).message };
+    return { name, ok: false as const, error: safeErrorMessage(err) };
   }
 }

@@ -11,7 +11,7 @@ import * as v from 'valibot';
 
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
-import { coerceError, HttpError } from '../../errors.ts';
+import { HttpError, safeErrorMessage } from '../../errors.ts';
 import type { Log } from '../../log.ts';
 import { ingestFdrMessage } from '../../pubsub/ingest.ts';
 import type { Queues } from '../../queues/index.ts';
@@ -68,7 +68,7 @@ export function pubsubPushRoutes(deps: {
         try {
           await deps.verifier.verify(token);
         } catch (err) {
-          request.log.warn({ err: coerceError(err).message }, 'push token rejected');
+          request.log.warn({ err: safeErrorMessage(err) }, 'push token rejected');
           throw new HttpError(401, 'ERR_UNAUTHORIZED', 'the push token did not verify');
         }
       }
@@ -83,7 +83,7 @@ export function pubsubPushRoutes(deps: {
         return reply.code(204).header('x-ingest-status', result.status).send();
       } catch (err) {
         request.log.error(
-          { pubsubMessageId: messageId, err: coerceError(err).message },
+          { pubsubMessageId: messageId, err: safeErrorMessage(err) },
           'FDR push ingest failed',
         );
         throw new HttpError(503, 'ERR_UNAVAILABLE', 'the event could not be recorded; retry later');

@@ -1,0 +1,145 @@
+/**
+ * Conversations (one per FDR template message sent) and the customer replies bound to them.
+ * A reply binds to the message it names, else to the customer's newest open conversation.
+ */
+import { and, desc, eq, gt, isNull, like, or, sql } from 'drizzle-orm';
+
+import type { Db, DbOrTx } from './client.ts';
+import { notificationOutbox, whatsappConversations, whatsappReplies } from './schema.ts';
+
+export type ConversationRow = typeof whatsappConversations.$inferSelect;
+export type ReplyRow = typeof whatsappReplies.$inferSelect;
+
+export async function openConversation(
+  db: DbOrTx,
+  c: {
+    outboxId: number;
+    shipmentId: string;
+    accountId: number;
+    customerNumber: string;
+    connectionId: string;
+  },
+): Promise<void> {
+  await db.insert(whatsappConversations).ignore().values(c);
+}
+
+export async function findConversation(db: Db, id: number): Promise<ConversationRow | null> {
+  const [row] = await db
+    .select()
+    .from(whatsappConversations)
+    .where(eq(whatsappConversations.id, id));
+  return row ?? null;
+}
+
+/**
+ * The conversation of the message Gupshup calls `gupshupId`. Enterprise replies carry only the
+ * first half of the id SendMessage returned (`<19 digits>` of `<19 digits>-<18 digits>`), so a
+ * stored id that starts with `<gupshupId>-` matches too.
+ */
+export async function findConversationByMessageId(
+  db: Db,
+  gupshupId: string,
+): Promise<ConversationRow | null> {
+  const [outbox] = await db
+    .select({ id: notificationOutbox.id, conversationId: notificationOutbox.conversationId })
+    .from(notificationOutbox)
+    .where(
+      or(
+        eq(notificationOutbox.gupshupMessageId, gupshupId),
+        like(notificationOutbox.gupshupMessageId, `${gupshupId.replace(/[%_\\]/g, '')}-%`),
+      ),
+    )
+    .orderBy(desc(notificationOutbox.id))
+    .limit(1);
+  if (!outbox) {
+    return null;
+  }
+  if (outbox.conversationId !== null) {
+    return findConversation(db, outbox.conversationId);
+  }
+  const [row] = await db
+    .select()
+    .from(whatsappConversations)
+    .where(eq(whatsappConversations.outboxId, outbox.id));
+  return row ?? null;
+}
+
+/** The customer's newest conversation still open and younger than `since`. */
+export async function latestConversationForNumber(
+  db: Db,
+  customerNumber: string,
+  since: Date,
+): Promise<ConversationRow | null> {
+  const [row] = await db
+    .select()
+    .from(whatsappConversations)
+    .where(
+      and(
+        eq(whatsappConversations.customerNumber, customerNumber),
+        gt(whatsappConversations.createdAt, since),
+        isNull(whatsappConversations.closedAt),
+      ),
+    )
+    .orderBy(desc(whatsappConversations.createdAt), desc(whatsappConversations.id))
+    .limit(1);
+  return row ?? null;
+}
+
+export async function updateConversation(
+  db: DbOrTx,
+  id: number,
+  set: Partial<Pick<ConversationRow, 'awaiting' | 'offeredDates' | 'closedAt'>>,
+): Promise<void> {
+  await db.update(whatsappConversations).set(set).where(eq(whatsappConversations.id, id));
+}
+
+/**
+ * Makes `replyId` the conversation's latest actionable reply unless a later one already is.
+ * "Later" is by webhook arrival (the event id), not by reply id: replies are stored by
+ * concurrent workers, so their ids need not follow the order the customer sent them in.
+ */
+export async function markLatestActionable(
+  db: Db,
+  conversationId: number,
+  replyId: number,
+): Promise<void> {
+  await db.execute(sql`
+    update ${whatsappConversations} c
+    join ${whatsappReplies} r on r.id = ${replyId}
+    left join ${whatsappReplies} cur on cur.id = c.last_actionable_reply_id
+    set c.last_actionable_reply_id = r.id
+    where c.id = ${conversationId}
+      and (cur.id is null or cur.webhook_event_id < r.webhook_event_id)`);
+}
+
+export async function insertReply(
+  db: Db,
+  reply: typeof whatsappReplies.$inferInsert,
+): Promise<ReplyRow> {
+  await db.insert(whatsappReplies).ignore().values(reply);
+  const [row] = await db
+    .select()
+    .from(whatsappReplies)
+    .where(eq(whatsappReplies.webhookEventId, reply.webhookEventId));
+  if (!row) {
+    throw new Error(`reply for webhook event ${reply.webhookEventId} was not stored`);
+  }
+  return row;
+}
+
+export async function findReplyByEvent(db: Db, webhookEventId: number): Promise<ReplyRow | null> {
+  const [row] = await db
+    .select()
+    .from(whatsappReplies)
+    .where(eq(whatsappReplies.webhookEventId, webhookEventId));
+  return row ?? null;
+}
+
+export async function markReply(
+  db: DbOrTx,
+  id: number,
+  state: 'acted' | 'superseded' | 'logged' | 'declined',
+  action: string | null,
+): Promise<void> {
+  await db.update(whatsappReplies).set({ state, action }).where(eq(whatsappReplies.id, id));
+}

@@ -1,0 +1,168 @@
+/**
+ * `POST|GET /api/_ah/v1/message`: the one Gupshup webhook (the seed's path) for delivery reports
+ * and customer replies, in every shape src/webhook/parse.ts accepts. Gupshup signs nothing, so
+ * the URL carries WEBHOOK_TOKEN (query `token`, header `x-webhook-token` or `Authorization:
+ * Bearer`), compared in constant time; without a configured token every request is refused.
+ *
+ * Each event is stored in `webhook_events` (keyed, so a repeated callback is one row) and
+ * enqueued: delivery reports on `dlr.process`, inbound messages on `reply.route`. Gupshup wants a
+ * quick 2xx with an empty body: 200 once stored and queued, 400 with a reason for a malformed
+ * body, 401 without the token, 413 above 256 KiB, 503 when MySQL or Redis cannot take the events
+ * (Gupshup retries). Nothing here calls Gupshup or the WMS.
+ *
+ * Request logging is at `warn` for this route: the URL holds the token, and a GET reply holds the
+ * customer's number and text in its query.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, LogLevel } from 'fastify';
+
+import type { Db } from '../../db/client.ts';
+import { recordWebhookEvent } from '../../db/webhook-events.ts';
+import { coerceError, HttpError } from '../../errors.ts';
+import type { Log } from '../../log.ts';
+import { enqueue, type Queues } from '../../queues/index.ts';
+import type { WebhookEvent } from '../../webhook/events.ts';
+import { eventKey, parseWebhook, type ParseResult } from '../../webhook/parse.ts';
+import { bearerToken, secretsEqual } from '../auth.ts';
+
+export const WEBHOOK_PATH = '/api/_ah/v1/message';
+
+/** Twenty reports are a few KiB; anything near this limit is not Gupshup. */
+const BODY_LIMIT = 256 * 1_024;
+
+const CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'text/plain'];
+
+export interface GupshupWebhookDeps {
+  db: Db;
+  queues: Queues;
+  log: Log;
+  /** WEBHOOK_TOKEN; undefined refuses every request. */
+  token: string | undefined;
+  /** WEBHOOK_MAX_EVENTS: delivery reports accepted in one post. */
+  maxEvents: number;
+}
+
+function givenToken(request: FastifyRequest): string | null {
+  const query = request.query as Record<string, unknown>;
+  const fromQuery: unknown = Array.isArray(query.token) ? query.token[0] : query.token;
+  if (typeof fromQuery === 'string' && fromQuery !== '') {
+    return fromQuery;
+  }
+  const header = request.headers['x-webhook-token'];
+  if (typeof header === 'string' && header !== '') {
+    return header;
+  }
+  return bearerToken(request);
+}
+
+export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
+  return async (app: FastifyInstance): Promise<void> => {
+    const { token, log } = deps;
+    if (!token) {
+      log.warn(`${WEBHOOK_PATH} refuses every request: set WEBHOOK_TOKEN`);
+    }
+
+    // This plugin's own parsers (encapsulated: other routes keep Fastify's JSON parser): the raw
+    // bytes, so parseWebhook sees exactly what Gupshup sent, whatever it calls it.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(
+      CONTENT_TYPES,
+      { parseAs: 'buffer', bodyLimit: BODY_LIMIT },
+      (_request, body, done) => done(null, body),
+    );
+
+    // Before the body is read: an unauthenticated caller gets nothing parsed.
+    app.addHook('onRequest', async (request) => {
+      const given = givenToken(request);
+      if (!token || !given || !secretsEqual(given, token)) {
+        throw new HttpError(401, 'ERR_UNAUTHORIZED', 'a valid webhook token is required');
+      }
+    });
+
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const parsed = parse(request, deps.maxEvents);
+      if (!parsed.ok) {
+        request.log.warn({ reason: parsed.reason }, 'Gupshup webhook request rejected');
+        throw new HttpError(400, 'ERR_VALIDATION', parsed.reason);
+      }
+      let created = 0;
+      try {
+        for (const event of parsed.events) {
+          created += (await storeAndEnqueue(deps, event)) ? 1 : 0;
+        }
+      } catch (err) {
+        request.log.error({ err: storageError(err) }, 'Gupshup webhook events not stored');
+        throw new HttpError(
+          503,
+          'ERR_UNAVAILABLE',
+          'the events could not be recorded; retry later',
+        );
+      }
+      log.info(
+        {
+          reqId: request.id,
+          reports: parsed.events.filter((e) => e.kind === 'dlr').length,
+          messages: parsed.events.filter((e) => e.kind === 'inbound').length,
+          created,
+        },
+        'Gupshup webhook events recorded',
+      );
+      return reply.code(200).send();
+    };
+
+    app.route({
+      method: ['GET', 'POST'],
+      url: WEBHOOK_PATH,
+      bodyLimit: BODY_LIMIT,
+      // At least `warn` (never more verbose than the service's own level).
+      logLevel: log.levelVal > log.levels.values.warn! ? (log.level as LogLevel) : 'warn',
+      handler,
+    });
+  };
+}
+
+function parse(request: FastifyRequest, maxEvents: number): ParseResult {
+  const body = Buffer.isBuffer(request.body) ? request.body : null;
+  try {
+    return parseWebhook(
+      {
+        contentType: request.headers['content-type'],
+        body: request.method === 'GET' ? null : (body ?? Buffer.alloc(0)),
+        query: request.query as Record<string, unknown>,
+      },
+      { maxEvents },
+    );
+  } catch (err) {
+    // A parser bug must not become a 500 that Gupshup retries forever.
+    request.log.error({ err: coerceError(err).message }, 'Gupshup webhook body could not be read');
+    return { ok: false, reason: 'the body could not be read' };
+  }
+}
+
+/**
+ * What went wrong with MySQL or Redis, for the log. Not the error's own message: drizzle's
+ * quotes the query's parameters, which hold the customer's number and text.
+ */
+function storageError(err: unknown): string {
+  const error = coerceError(err);
+  const cause = error.cause instanceof Error ? error.cause : error;
+  const code = (cause as Error & { code?: unknown }).code;
+  const message = cause.message.split('\nparams:')[0]?.slice(0, 300) ?? '';
+  return typeof code === 'string' ? `${code}: ${message}` : message;
+}
+
+/**
+ * Stores one event and enqueues its job; returns whether the event is new. A repeated event
+ * still waiting (`received`) is enqueued again — a no-op while its job exists (deterministic job
+ * id), a repair if Redis lost it; one already handled is not.
+ */
+async function storeAndEnqueue(deps: GupshupWebhookDeps, event: WebhookEvent): Promise<boolean> {
+  const { id, created, status } = await recordWebhookEvent(deps.db, eventKey(event), event);
+  if (created || status === 'received') {
+    if (event.kind === 'dlr') {
+      await enqueue(deps.queues, 'dlr.process', { webhookEventId: id });
+    } else {
+      await enqueue(deps.queues, 'reply.route', { webhookEventId: id });
+    }
+  }
+  return created;
+}

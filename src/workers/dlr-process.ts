@@ -1,0 +1,377 @@
+/**
+ * `dlr.process`: applies one Gupshup delivery report, already stored in `webhook_events`, to the
+ * message it names. Enqueued by the Gupshup webhook (src/http/routes/gupshup-webhook.ts) and by
+ * the sweeper for events whose job was lost. Each real status change of an FDR template message
+ * goes on the shipment's timeline (`recordActivity`, which enqueues `activity.emit`): the seed's
+ * second and third entries (SENT, READ), and DELIVERED and FAILED alike.
+ *
+ * The message is found by Gupshup id (`whatsapp_status_logs.message_id` = `externalId`, or one
+ * half of a `<digits>-<digits>` id), else by our idempotency key echoed in `extra`. The status
+ * moves forward only (src/dlr/codes.ts) under a row lock, so duplicate and out-of-order reports
+ * change nothing; `remarks` keeps the reports received (bounded), which also makes a retried job
+ * a no-op. A report for a message we do not know is kept and marked ignored.
+ */
+import type { Processor } from 'bullmq';
+import { and, desc, eq, like, type SQL } from 'drizzle-orm';
+
+import { recordActivity } from '../activity.ts';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import { notificationOutbox, whatsappSenderConnections, whatsappStatusLogs } from '../db/schema.ts';
+import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
+import { findWebhookEvent, markWebhookEvent } from '../db/webhook-events.ts';
+import { nextStatus, statusOf, type DlrStatus } from '../dlr/codes.ts';
+import { PermanentError, RetryableError } from '../errors.ts';
+import { nationalNumber } from '../fdr/phone.ts';
+import type { Log } from '../log.ts';
+import { parsePayload, type Queues } from '../queues/index.ts';
+import type { DeliveryReport } from '../webhook/events.ts';
+
+interface Deps {
+  config: Config;
+  db: Db;
+  queues: Queues;
+  log: Log;
+}
+
+type OutboxRow = typeof notificationOutbox.$inferSelect;
+
+export function processDlrProcess(deps: Deps): Processor {
+  const { db, log } = deps;
+  return async (job) => {
+    const { webhookEventId } = parsePayload('dlr.process', job.data);
+    const found = await findWebhookEvent(db, webhookEventId);
+    if (!found) {
+      throw new PermanentError(
+        'ERR_WEBHOOK_EVENT_MISSING',
+        `webhook event ${webhookEventId} does not exist`,
+      );
+    }
+    if (found.row.status !== 'received') {
+      return { status: `already_${found.row.status}` };
+    }
+    if (found.event.kind !== 'dlr') {
+      await markWebhookEvent(db, webhookEventId, 'failed', 'not a delivery report');
+      throw new PermanentError(
+        'ERR_WEBHOOK_EVENT_KIND',
+        `webhook event ${webhookEventId} is not a delivery report`,
+      );
+    }
+    const { report } = found.event;
+    const statusLogId = await findStatusLogId(db, report);
+    if (statusLogId === null) {
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      // Gupshup can report before `message.send` has committed the id it returned: while such a
+      // send is in flight, wait for it (with the queue's backoff) rather than drop the report.
+      if (!lastAttempt && (await sendInFlight(db, report))) {
+        throw new RetryableError(
+          'ERR_DLR_UNMATCHED',
+          `no message ${report.externalId} yet; a send is in flight`,
+        );
+      }
+      await markWebhookEvent(db, webhookEventId, 'ignored', 'unknown message');
+      log.info(
+        { webhookEventId, externalId: report.externalId },
+        'delivery report for an unknown message ignored',
+      );
+      return { status: 'ignored' };
+    }
+
+    const receivedAt = found.row.createdAt;
+    const outcome = await applyReport(db, statusLogId, webhookEventId, report, receivedAt);
+    if (outcome.transition) {
+      const outbox = await findOutboxOf(db, statusLogId, outcome.messageId);
+      // Follow-up session messages change status silently; only the FDR notice has a timeline.
+      if (outbox?.kind === 'fdr_template') {
+        await recordTransition(deps, outbox, statusLogId, outcome.transition, report, receivedAt);
+      }
+    }
+    await markWebhookEvent(db, webhookEventId, 'processed', outcome.note);
+    log.info(
+      {
+        webhookEventId,
+        statusLogId,
+        externalId: report.externalId,
+        eventType: report.eventType,
+        transition: outcome.transition,
+      },
+      'delivery report processed',
+    );
+    return {
+      status: outcome.transition ? 'applied' : 'unchanged',
+      statusLogId,
+      transition: outcome.transition,
+    };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding the message
+
+/** `%` and `_` are wildcards in LIKE; Gupshup ids hold neither, but a report is outside input. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+async function findStatusLogId(db: Db, report: DeliveryReport): Promise<number | null> {
+  const id = report.externalId;
+  const newest = async (where: SQL | undefined) => {
+    const [row] = await db
+      .select({ id: whatsappStatusLogs.id })
+      .from(whatsappStatusLogs)
+      .where(where)
+      .orderBy(desc(whatsappStatusLogs.id))
+      .limit(1);
+    return row?.id ?? null;
+  };
+  const exact = await newest(eq(whatsappStatusLogs.messageId, id));
+  if (exact !== null) {
+    return exact;
+  }
+  // The enterprise id is `<19 digits>-<18 digits>`; a report or our row may hold only the first
+  // half (the seed's reply names `replyId` 4921687316728868875 for 4921687316728868875-3769…).
+  const half = /^(\d+)-\d+$/.exec(id)?.[1];
+  const partial = /^\d+$/.test(id)
+    ? await newest(like(whatsappStatusLogs.messageId, `${escapeLike(id)}-%`))
+    : half
+      ? await newest(eq(whatsappStatusLogs.messageId, half))
+      : null;
+  if (partial !== null) {
+    return partial;
+  }
+  if (report.extra) {
+    const [byKey] = await db
+      .select({ statusLogId: notificationOutbox.statusLogId })
+      .from(notificationOutbox)
+      .where(eq(notificationOutbox.idempotencyKey, report.extra));
+    return byKey?.statusLogId ?? null;
+  }
+  return null;
+}
+
+/** Is a send that this report could belong to between Gupshup's answer and our commit? */
+async function sendInFlight(db: Db, report: DeliveryReport): Promise<boolean> {
+  const match = report.extra
+    ? eq(notificationOutbox.idempotencyKey, report.extra)
+    : report.destAddr
+      ? eq(notificationOutbox.toNumber, report.destAddr)
+      : undefined;
+  const [row] = await db
+    .select({ id: notificationOutbox.id })
+    .from(notificationOutbox)
+    .where(and(eq(notificationOutbox.status, 'sending'), match))
+    .limit(1);
+  return row !== undefined;
+}
+
+async function findOutboxOf(
+  db: Db,
+  statusLogId: number,
+  messageId: string | null,
+): Promise<OutboxRow | null> {
+  if (messageId === null) {
+    return null;
+  }
+  // By the indexed Gupshup id, then pinned to this row (the same id cannot name two sends, but
+  // nothing in the schema promises it).
+  const [row] = await db
+    .select()
+    .from(notificationOutbox)
+    .where(
+      and(
+        eq(notificationOutbox.gupshupMessageId, messageId),
+        eq(notificationOutbox.statusLogId, statusLogId),
+      ),
+    );
+  return row ?? null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying the report
+
+/** One report as kept in `remarks`: the normalised report plus what it did. */
+interface Remark extends Partial<DeliveryReport> {
+  webhookEventId?: number;
+  receivedAt?: string;
+  /** The status the report stands for (null: none, e.g. v2 ENQUEUED). */
+  mapped?: DlrStatus | null;
+  /** False for a code not in the seed's table (mapped to FAILED). */
+  known?: boolean | null;
+  /** Whether it moved the status. */
+  applied?: boolean;
+}
+
+const MAX_REMARKS = 20;
+const MAX_REMARKS_BYTES = 16_000;
+
+function readRemarks(text: string | null): Remark[] {
+  if (!text) {
+    return [];
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed)) {
+      return parsed.filter((r): r is Remark => typeof r === 'object' && r !== null);
+    }
+  } catch {
+    // Not ours: kept below as the first entry rather than overwritten.
+  }
+  return [{ cause: text.slice(0, 2_000) }];
+}
+
+/** The newest entries that fit: at most MAX_REMARKS, at most MAX_REMARKS_BYTES of JSON. */
+function writeRemarks(remarks: Remark[]): string {
+  const kept = remarks.slice(-MAX_REMARKS);
+  let text = JSON.stringify(kept);
+  while (kept.length > 1 && Buffer.byteLength(text) > MAX_REMARKS_BYTES) {
+    kept.shift();
+    text = JSON.stringify(kept);
+  }
+  return text;
+}
+
+interface Outcome {
+  transition: DlrStatus | null;
+  messageId: string | null;
+  note: string;
+}
+
+/**
+ * In one transaction, with the status row locked: decides the new status, appends the report
+ * to `remarks` and updates the row. A report already in `remarks` (a retried job) returns what it
+ * did the first time, so the caller can still record a timeline entry a crash prevented.
+ */
+async function applyReport(
+  db: Db,
+  statusLogId: number,
+  webhookEventId: number,
+  report: DeliveryReport,
+  receivedAt: Date,
+): Promise<Outcome> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .select()
+      .from(whatsappStatusLogs)
+      .where(eq(whatsappStatusLogs.id, statusLogId))
+      .for('update');
+    if (!row) {
+      return { transition: null, messageId: null, note: 'status log row is gone' };
+    }
+    const remarks = readRemarks(row.remarks);
+    const retried = remarks.find((r) => r.webhookEventId === webhookEventId);
+    if (retried) {
+      return {
+        transition: retried.applied ? (retried.mapped ?? null) : null,
+        messageId: row.messageId,
+        note: 'retried',
+      };
+    }
+    if (remarks.some((r) => r.eventType === report.eventType && r.errorCode === report.errorCode)) {
+      return { transition: null, messageId: row.messageId, note: 'duplicate' };
+    }
+    const mapped = statusOf(report);
+    const next = mapped ? nextStatus(row.status, mapped.status) : null;
+    const entry: Remark = {
+      ...report,
+      webhookEventId,
+      receivedAt: receivedAt.toISOString(),
+      mapped: mapped?.status ?? null,
+      known: mapped?.known ?? null,
+      applied: next !== null,
+    };
+    await tx
+      .update(whatsappStatusLogs)
+      .set({
+        remarks: writeRemarks([...remarks, entry]),
+        ...(next ? { status: next, externalUpdatedAt: eventTime(report, receivedAt) } : {}),
+      })
+      .where(eq(whatsappStatusLogs.id, row.id));
+    const note = next
+      ? `${row.status} → ${next}${mapped?.known === false ? ' (unknown code)' : ''}`
+      : mapped
+        ? `stays ${row.status}`
+        : `${report.eventType} is not a delivery status`;
+    return { transition: next, messageId: row.messageId, note };
+  });
+}
+
+function eventTime(report: DeliveryReport, receivedAt: Date): Date {
+  return report.eventTs !== null ? new Date(report.eventTs) : receivedAt;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The timeline
+
+const TITLES: Record<DlrStatus, string> = {
+  SENT: 'WhatsApp message sent',
+  DELIVERED: 'WhatsApp message delivered',
+  READ: 'WhatsApp message read by the customer',
+  FAILED: 'WhatsApp message failed',
+};
+
+async function recordTransition(
+  deps: Deps,
+  outbox: OutboxRow,
+  statusLogId: number,
+  status: DlrStatus,
+  report: DeliveryReport,
+  receivedAt: Date,
+): Promise<void> {
+  const { config } = deps;
+  const sender = await senderDisplay(deps, outbox);
+  const time = eventTime(report, receivedAt);
+  const failure = [report.cause, report.errorCode && `code ${report.errorCode}`]
+    .filter(Boolean)
+    .join(', ');
+  await recordActivity(deps, {
+    key: `dlr-${statusLogId}-${status}`,
+    shipmentId: outbox.shipmentId,
+    accountId: outbox.accountId,
+    kind: 'whatsapp_status',
+    title:
+      status === 'FAILED' ? `${TITLES.FAILED}: ${failure || 'no reason given'}` : TITLES[status],
+    details: {
+      appName: sender.appName,
+      fromNumber: sender.waNumber,
+      toNumber: nationalNumber(outbox.toNumber, config.DEFAULT_COUNTRY) ?? outbox.toNumber,
+      sentOn: outbox.sentAt?.toISOString() ?? null,
+      status,
+      time: time.toISOString(),
+      ...(status === 'READ' ? { readTime: time.toISOString() } : {}),
+      ...(status === 'FAILED' ? { errorCode: report.errorCode, cause: report.cause } : {}),
+      messageId: outbox.gupshupMessageId,
+    },
+    // A report cannot come before the send it reports on; Gupshup's clock is not ours, so the
+    // entry is kept after "notified" on the timeline even when the clocks disagree.
+    occurredAt: outbox.sentAt && time < outbox.sentAt ? outbox.sentAt : time,
+  });
+}
+
+/** The sender's app name and number for the timeline (no credentials needed or read). */
+async function senderDisplay(
+  deps: Deps,
+  outbox: OutboxRow,
+): Promise<{ appName: string; waNumber: string }> {
+  if (outbox.connectionId === DEFAULT_CONNECTION_ID) {
+    return {
+      appName: deps.config.GUPSHUP_DEFAULT_APP_NAME,
+      waNumber: deps.config.GUPSHUP_DEFAULT_WA_NUMBER ?? '',
+    };
+  }
+  const id = Number(outbox.connectionId);
+  const [row] = Number.isInteger(id)
+    ? await deps.db
+        .select({
+          appName: whatsappSenderConnections.appName,
+          waNumber: whatsappSenderConnections.waNumber,
+        })
+        .from(whatsappSenderConnections)
+        .where(
+          and(
+            eq(whatsappSenderConnections.id, id),
+            eq(whatsappSenderConnections.accountId, outbox.accountId),
+          ),
+        )
+    : [];
+  return row ?? { appName: outbox.connectionId, waNumber: '' };
+}
