@@ -32,13 +32,10 @@ async function push(event: unknown) {
   expect(res.statusCode).toBe(204);
 }
 
-async function webhook(body: Record<string, unknown>) {
-  const res = await fetch(`${service.url}/api/_ah/v1/message?token=${WEBHOOK_TOKEN}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(200);
+/** The sandbox posts the customer's message to the service's webhook, as Gupshup would. */
+async function webhook(body: Record<string, unknown>, as: 'json' | 'form' = 'json') {
+  const record = await sandbox.simulateReply(body as Record<string, string>, as);
+  expect(record.status).toBe(200);
 }
 
 /** Sends the FDR message for `shipmentId` to `phone` and waits until it is out. */
@@ -101,6 +98,11 @@ beforeAll(async () => {
     }),
     ['api', 'worker'],
   );
+  // Delivery reports and replies reach the service over real HTTP, token in the URL.
+  sandbox.setCallback({
+    url: `${service.url}/api/_ah/v1/message?token=${WEBHOOK_TOKEN}`,
+    delaysMs: { sent: 20, delivered: 40, read: 60 },
+  });
   await saveAccountSettings(service.deps.db, 379, { enabled: true });
 });
 
@@ -116,7 +118,7 @@ describe('customer replies', () => {
     const shipment = '4980116095129-90758';
     await notify(shipment, '9650186697', '4921687316728868875');
 
-    await webhook(readFixture('gupshup-inbound-button.json'));
+    await webhook(readFixture('gupshup-inbound-button.json'), 'form');
     const choice = await waitFor(() => sessionSendsTo('919650186697')[0], {
       what: 'the date-choice message',
     });
