@@ -140,6 +140,23 @@ export const ConfigSchema = v.object({
   ),
   DATE_CHOICE_SKIP_SUNDAYS: bool(false),
 
+  GUPSHUP_TEMPLATE_LIST_URL: url('https://wamedia.smsgupshup.com/GatewayAPI/rest'),
+  GUPSHUP_SELF_SERVE_URL: url('https://api.gupshup.io'),
+  TEMPLATE_ALLOWED_CATEGORIES: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) =>
+        s
+          .split(',')
+          .map((c) => c.trim().toUpperCase())
+          .filter(Boolean),
+      ),
+      v.array(v.picklist(['UTILITY', 'MARKETING', 'AUTHENTICATION'], 'unknown template category')),
+    ),
+    'UTILITY',
+  ),
+  INTEGRATION_ENGINE_URL: optionalUrl(),
+
   WMS_API_URL: optionalUrl(),
   WMS_API_TOKEN: optionalString,
   WMS_TIMEOUT_MS: int(10_000, 100),
@@ -150,6 +167,9 @@ export const ConfigSchema = v.object({
   ADMIN_USER: optionalString,
   ADMIN_PASSWORD: optionalString,
   CREDENTIALS_KEY: key32,
+  CREDENTIALS_KEY_PREVIOUS: key32,
+  TRACK_LINK_SECRET: optionalString,
+  SHUTDOWN_TIMEOUT_MS: int(25_000, 0),
 
   SETTINGS_CACHE_TTL_MS: int(30_000, 0),
   SWEEP_INTERVAL_MS: int(30_000, 0),
@@ -188,7 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = result.output;
   const problems: string[] = [];
   if (config.NODE_ENV === 'production') {
-    for (const key of ['API_TOKEN', 'WEBHOOK_TOKEN', 'CREDENTIALS_KEY'] as const) {
+    for (const key of ['API_TOKEN', 'WEBHOOK_TOKEN', 'CREDENTIALS_KEY', 'TRACK_LINK_SECRET'] as const) {
       if (!config[key]) {
         problems.push(`${key}: required when NODE_ENV=production`);
       }
