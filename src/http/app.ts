@@ -14,6 +14,7 @@ import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { createPushVerifier, pubsubPushRoutes, type PushVerifier } from './routes/pubsub-push.ts';
 import { settingsRoutes } from './routes/settings.ts';
+import { trackRoutes } from './routes/track.ts';
 
 export interface AppExtras {
   settings: SettingsCache;
@@ -52,6 +53,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   await app.register(metricsRoutes({ metrics: deps.metrics }));
   await app.register(settingsRoutes({ db, settings: extras.settings, apiToken: config.API_TOKEN }));
   await app.register(activityRoutes({ db, apiToken: config.API_TOKEN }));
+  await app.register(trackRoutes({ config, db, queues: deps.queues }));
   await app.register(
     gupshupWebhookRoutes({
       db,

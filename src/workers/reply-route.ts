@@ -17,7 +17,7 @@
 import type { Processor } from 'bullmq';
 
 import { recordActivity } from '../activity.ts';
-import { publicBaseUrl, type Config } from '../config.ts';
+import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import {
   findConversation,
@@ -34,6 +34,7 @@ import {
 import { insertOutbox } from '../db/outbox.ts';
 import { findWebhookEvent, markWebhookEvent, scrubWebhookEvent } from '../db/webhook-events.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
+import { trackedLink } from '../links.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
@@ -286,7 +287,7 @@ async function act(deps: Deps, webhookEventId: number) {
       );
     }
     case 'portal_link': {
-      const link = `${publicBaseUrl(config)}/trackShipment/WhatsApp/${encodeURIComponent(conversation.shipmentId)}`;
+      const link = trackedLink(config, conversation.shipmentId);
       const what =
         request.why === 'update_address'
           ? 'update your delivery address'
