@@ -3,6 +3,8 @@
  * process: `api` (HTTP), `worker` (queue workers and the sweeper), `subscriber` (Pub/Sub pull).
  * `close()` stops taking work first, lets work in flight finish, then closes the clients.
  */
+import { once } from 'node:events';
+
 import type { FastifyInstance } from 'fastify';
 
 import type { Config, Role } from './config.ts';
@@ -16,6 +18,7 @@ import { startFdrSubscriber, type FdrSubscriber } from './pubsub/subscriber.ts';
 import { ensureTopic } from './pubsub/topics.ts';
 import { createSettingsCache } from './settings-cache.ts';
 import { startSweeper } from './sweeper.ts';
+import { withTimeout } from './timeout.ts';
 import { startWorkers, type Workers } from './workers/main.ts';
 import { createWmsClient } from './wms/client.ts';
 
@@ -111,6 +114,10 @@ export async function startService(
 /** BullMQ needs `noeviction`: an evicted job key is a lost or corrupted job. */
 async function warnOnEvictionPolicy(deps: Deps): Promise<void> {
   try {
+    // The producer connection does not queue commands while connecting: wait for it first.
+    if (deps.redis.status !== 'ready') {
+      await withTimeout(once(deps.redis, 'ready'), 5_000, 'Redis connection');
+    }
     const reply = await deps.redis.config('GET', 'maxmemory-policy');
     const policy = reply[1];
     if (policy && policy !== 'noeviction') {
