@@ -9,7 +9,12 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { listShipmentActivity } from '../../src/db/activity.ts';
-import { webhookEvents, whatsappReplies } from '../../src/db/schema.ts';
+import {
+  notificationOutbox,
+  webhookEvents,
+  whatsappConversations,
+  whatsappReplies,
+} from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
@@ -235,6 +240,46 @@ describe('customer replies', () => {
     expect(booked.body.action).toBe('REATTEMPT');
     const confirmation = await waitFor(() => sessionSendsTo('919811100004')[0]);
     expect(confirmation.params.msg).toContain('attempt the delivery again');
+  });
+
+  it('binds a reply without a reference to the newest FDR message when the shipment fails again', async () => {
+    const shipment = 'AGAIN-1';
+    await notify(shipment, '9811100005');
+    await push(fdrEvent({ shipmentId: shipment, phone: '9811100005', attempt: 2 }));
+    await waitFor(() =>
+      sandbox.sends.find((s) => s.params.msg_id === `fdr-${shipment}-2` && s.outcome === 'success'),
+    );
+    const [second] = await service.deps.db
+      .select()
+      .from(notificationOutbox)
+      .where(eq(notificationOutbox.idempotencyKey, `fdr-${shipment}-2`));
+    await waitFor(async () => {
+      const [c] = await service.deps.db
+        .select()
+        .from(whatsappConversations)
+        .where(eq(whatsappConversations.outboxId, second!.id));
+      return c;
+    });
+    await webhook({
+      mobile: '919811100005',
+      type: 'text',
+      text: 'which one is this about?',
+      waNumber: '919319278973',
+      timestamp: String(Date.now()),
+      messageId: 'again-1',
+    });
+    const reply = await waitFor(async () => {
+      const [r] = await service.deps.db
+        .select()
+        .from(whatsappReplies)
+        .where(eq(whatsappReplies.shipmentId, shipment));
+      return r;
+    });
+    const [conversation] = await service.deps.db
+      .select()
+      .from(whatsappConversations)
+      .where(eq(whatsappConversations.id, reply.conversationId));
+    expect(conversation!.outboxId).toBe(second!.id);
   });
 
   it('logs image, document, location and text replies on the timeline without acting', async () => {
