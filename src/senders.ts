@@ -5,6 +5,12 @@
 import { and, eq } from 'drizzle-orm';
 
 import type { Config } from './config.ts';
+import {
+  CredentialError,
+  credentialAad,
+  type CredentialCipher,
+  type CredentialColumn,
+} from './credentials.ts';
 import type { Db } from './db/client.ts';
 import { whatsappSenderConnections } from './db/schema.ts';
 import { DEFAULT_CONNECTION_ID } from './db/settings.ts';
@@ -17,18 +23,24 @@ export interface Sender {
   password: string;
   /** The two-way account, for session (follow-up) messages; the HSM account when there is none. */
   twoWay: { userid: string; password: string };
+  /** The self-serve API key, when the client gave one (template lists); never for sends. */
+  apiKey: string | null;
 }
 
 export type SenderLookup =
   | { ok: true; sender: Sender }
-  | { ok: false; code: 'sender_not_configured' | 'sender_not_found'; reason: string };
+  | {
+      ok: false;
+      code: 'sender_not_configured' | 'sender_not_found' | 'sender_credentials_unreadable';
+      reason: string;
+    };
 
 export async function resolveSender(
   config: Config,
   db: Db,
   accountId: number,
   connectionId: string,
-  decrypt: ((ciphertext: string) => string) | null,
+  decrypt: CredentialCipher['decrypt'] | null,
 ): Promise<SenderLookup> {
   if (connectionId === DEFAULT_CONNECTION_ID) {
     const { GUPSHUP_DEFAULT_USERID: userid, GUPSHUP_DEFAULT_PASSWORD: password } = config;
@@ -54,6 +66,7 @@ export async function resolveSender(
                 password: config.GUPSHUP_DEFAULT_TWO_WAY_PASSWORD,
               }
             : { userid, password },
+        apiKey: null,
       },
     };
   }
@@ -76,20 +89,38 @@ export async function resolveSender(
       reason: `sender connection ${connectionId} is not available for account ${accountId}`,
     };
   }
-  const userid = decrypt(row.useridEnc);
-  const password = decrypt(row.passwordEnc);
-  return {
-    ok: true,
-    sender: {
-      connectionId,
-      appName: row.appName,
-      waNumber: row.waNumber,
-      userid,
-      password,
-      twoWay:
-        row.twoWayUseridEnc && row.twoWayPasswordEnc
-          ? { userid: decrypt(row.twoWayUseridEnc), password: decrypt(row.twoWayPasswordEnc) }
-          : { userid, password },
-    },
-  };
+  // Each value is bound to this account and column: a ciphertext moved between rows won't open.
+  const open = (ciphertext: string, column: CredentialColumn) =>
+    decrypt(ciphertext, credentialAad(accountId, column));
+  try {
+    const userid = open(row.useridEnc, 'userid');
+    const password = open(row.passwordEnc, 'password');
+    return {
+      ok: true,
+      sender: {
+        connectionId,
+        appName: row.appName,
+        waNumber: row.waNumber,
+        userid,
+        password,
+        twoWay:
+          row.twoWayUseridEnc && row.twoWayPasswordEnc
+            ? {
+                userid: open(row.twoWayUseridEnc, 'twoWayUserid'),
+                password: open(row.twoWayPasswordEnc, 'twoWayPassword'),
+              }
+            : { userid, password },
+        apiKey: row.apiKeyEnc ? open(row.apiKeyEnc, 'apiKey') : null,
+      },
+    };
+  } catch (err) {
+    if (err instanceof CredentialError) {
+      return {
+        ok: false,
+        code: 'sender_credentials_unreadable',
+        reason: `the credentials of sender connection ${connectionId} cannot be decrypted: ${err.message}`,
+      };
+    }
+    throw err;
+  }
 }

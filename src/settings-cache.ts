@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Db } from './db/client.ts';
 import { getAccountSettings, type AccountSettings } from './db/settings.ts';
 import type { Log } from './log.ts';
+import type { Metrics } from './metrics.ts';
 
 export interface SettingsCache {
   get(accountId: number): Promise<AccountSettings>;
@@ -26,15 +27,26 @@ export async function createSettingsCache(opts: {
   prefix: string;
   ttlMs: number;
   log: Log;
+  /** Counts hits and misses when given. */
+  metrics?: Pick<Metrics, 'settingsCache'>;
 }): Promise<SettingsCache> {
   const entries = new Map<number, { value: AccountSettings; expires: number }>();
+  // Counts invalidations: a read that began before one may hold the old settings, and caching it
+  // would undo the invalidation until the TTL ran out.
+  let invalidations = 0;
   const channel = settingsChannel(opts.prefix);
   // A subscribed connection can do nothing else, so it is a dedicated duplicate.
   const subscriber = opts.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
   subscriber.on('error', (err: Error) =>
     opts.log.warn({ err: err.message }, 'settings channel error'),
   );
+  // Announcements made while the channel was down are lost: forget everything on (re)connect.
+  subscriber.on('ready', () => {
+    invalidations += 1;
+    entries.clear();
+  });
   subscriber.on('message', (_channel: string, message: string) => {
+    invalidations += 1;
     entries.delete(Number(message));
   });
   await subscriber.subscribe(channel);
@@ -43,13 +55,19 @@ export async function createSettingsCache(opts: {
     async get(accountId) {
       const hit = entries.get(accountId);
       if (hit && hit.expires > Date.now()) {
+        opts.metrics?.settingsCache.inc({ result: 'hit' });
         return hit.value;
       }
+      opts.metrics?.settingsCache.inc({ result: 'miss' });
+      const seen = invalidations;
       const value = await getAccountSettings(opts.db, accountId);
-      entries.set(accountId, { value, expires: Date.now() + opts.ttlMs });
+      if (seen === invalidations) {
+        entries.set(accountId, { value, expires: Date.now() + opts.ttlMs });
+      }
       return value;
     },
     async invalidate(accountId) {
+      invalidations += 1;
       entries.delete(accountId);
       await opts.redis.publish(channel, String(accountId));
     },

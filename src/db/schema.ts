@@ -100,7 +100,10 @@ export const whatsappTemplates = mysqlTable('whatsapp_templates', {
   defaultForReason: varchar('default_for_reason', { length: 64 }).unique(
     'whatsapp_templates_default_reason',
   ),
-  /** Sender connection the template is approved on; null = the platform's default app. */
+  /**
+   * Sender connection the template was verified on (`default` or a client's connection id); null
+   * for the seeded platform defaults, which belong to the default app.
+   */
   connectionId: varchar('connection_id', { length: 64 }),
   body: text('body').notNull(),
   /** Quick-reply button titles, JSON array of strings (approved with the template). */
@@ -119,7 +122,7 @@ export const whatsappSenderConnections = mysqlTable(
     accountId: int('account_id').notNull(),
     appName: varchar('app_name', { length: 128 }).notNull(),
     waNumber: varchar('wa_number', { length: 20 }).notNull(),
-    /** AES-256-GCM ciphertexts (`keyId:iv:tag:data`, base64 parts); never plaintext. */
+    /** AES-256-GCM ciphertexts (`v1:keyId:iv:tag:data`, src/credentials.ts); never plaintext. */
     useridEnc: text('userid_enc').notNull(),
     passwordEnc: text('password_enc').notNull(),
     twoWayUseridEnc: text('two_way_userid_enc'),

@@ -2,9 +2,9 @@
 import { eq } from 'drizzle-orm';
 
 import type { FdrReason } from '../fdr/reasons.ts';
-import { isTemplateVariable, type TemplateVariable } from '../fdr/variables.ts';
+import { isTemplateVariable, TEMPLATE_VARIABLES, type TemplateVariable } from '../fdr/variables.ts';
 import type { Db } from './client.ts';
-import { whatsappTemplates, whatsappTemplateVariables } from './schema.ts';
+import { poeChannelNotifications, whatsappTemplates, whatsappTemplateVariables } from './schema.ts';
 
 export interface StoredTemplate {
   id: string;
@@ -58,4 +58,76 @@ export async function findDefaultTemplate(
     .from(whatsappTemplates)
     .where(eq(whatsappTemplates.defaultForReason, reason));
   return withMapping(db, row);
+}
+
+/** A template that passed verification, and where it is to be used. */
+export interface VerifiedTemplate {
+  accountId: number;
+  reason: FdrReason;
+  /** The sender connection whose template list holds it (`default` or a client's id). */
+  connectionId: string;
+  template: {
+    id: string;
+    name: string;
+    body: string;
+    buttons: string[];
+    status: string;
+    category: string;
+  };
+  mapping: ReadonlyMap<number, TemplateVariable>;
+}
+
+const DESCRIPTIONS = new Map<string, string>(
+  TEMPLATE_VARIABLES.map((v) => [v.name, v.description]),
+);
+
+/**
+ * Saves a verified template in one transaction: its body, buttons, status and category; its
+ * mapping (replacing the template's previous rows); and the account's choice of it for the
+ * reason. Refuses (returns 'platform_default') to overwrite a seeded platform default.
+ */
+export async function saveVerifiedTemplate(
+  db: Db,
+  verified: VerifiedTemplate,
+): Promise<'saved' | 'platform_default'> {
+  const { template, accountId, reason } = verified;
+  return db.transaction(async (tx) => {
+    const [existing] = await tx
+      .select({ defaultForReason: whatsappTemplates.defaultForReason })
+      .from(whatsappTemplates)
+      .where(eq(whatsappTemplates.id, template.id))
+      .for('update');
+    if (existing?.defaultForReason) {
+      return 'platform_default';
+    }
+    const row = {
+      name: template.name,
+      connectionId: verified.connectionId,
+      body: template.body,
+      buttons: JSON.stringify(template.buttons),
+      status: template.status,
+      category: template.category,
+    };
+    await tx
+      .insert(whatsappTemplates)
+      .values({ id: template.id, defaultForReason: null, ...row })
+      .onDuplicateKeyUpdate({ set: row });
+    await tx
+      .delete(whatsappTemplateVariables)
+      .where(eq(whatsappTemplateVariables.templateId, template.id));
+    const variables = [...verified.mapping].map(([variableNumber, definedVariable]) => ({
+      templateId: template.id,
+      variableNumber,
+      definedVariable,
+      description: DESCRIPTIONS.get(definedVariable) ?? null,
+    }));
+    if (variables.length > 0) {
+      await tx.insert(whatsappTemplateVariables).values(variables);
+    }
+    await tx
+      .insert(poeChannelNotifications)
+      .values({ accountId, notificationType: reason, whatsappTemplateId: template.id })
+      .onDuplicateKeyUpdate({ set: { whatsappTemplateId: template.id } });
+    return 'saved';
+  });
 }

@@ -1,11 +1,21 @@
 /**
  * The settings API (bearer API_TOKEN): read and change a client's WhatsApp settings. A change is
  * announced to every replica's settings cache before the response, so the next event uses it.
+ *
+ * WhatsApp is off for every reason until switched on (seed step 6). A reason can only be on with
+ * a usable sender (the default app with its credentials configured, or one of the client's own
+ * connections whose credentials this service can open) and a template that sender can send: the
+ * platform default, only through the default app, or a template verified on that very sender
+ * (`PUT /v1/accounts/:accountId/whatsapp-templates/:reason`). A change that would leave a reason
+ * it switches on, re-templates or re-routes without one is refused with 422 and every problem;
+ * switching off, and changing only store details, is never refused.
  */
 import { and, eq, inArray } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import * as v from 'valibot';
 
+import type { Config } from '../../config.ts';
+import type { CredentialCipher } from '../../credentials.ts';
 import type { Db } from '../../db/client.ts';
 import { whatsappSenderConnections, whatsappTemplates } from '../../db/schema.ts';
 import {
@@ -15,7 +25,8 @@ import {
   type AccountSettings,
 } from '../../db/settings.ts';
 import { HttpError } from '../../errors.ts';
-import { FDR_REASONS, type FdrReason } from '../../fdr/reasons.ts';
+import { FDR_REASON_LABELS, FDR_REASONS, type FdrReason } from '../../fdr/reasons.ts';
+import { resolveSender } from '../../senders.ts';
 import type { SettingsCache } from '../../settings-cache.ts';
 import { requireBearer } from '../auth.ts';
 import { parseAccountId, parseBody } from '../validation.ts';
@@ -109,15 +120,114 @@ async function checkReferences(
       throw new HttpError(
         400,
         'ERR_UNKNOWN_SENDER',
-        `sender connection ${connection} does not exist for account ${accountId}`,
+        connection.startsWith('ie-')
+          ? `sender connection ${connection} is an app the integration engine lists, but its credentials are not stored here: store them with POST /v1/accounts/${accountId}/whatsapp-connections and choose the id that returns`
+          : `sender connection ${connection} does not exist for account ${accountId}`,
       );
     }
   }
 }
 
+type SettingsChange = v.InferOutput<typeof SettingsBody>;
+
+/**
+ * What would be wrong with the account after `body` is applied, for every reason that is on
+ * afterwards and that this change switches on, re-templates or moves to another sender. Reasons
+ * the change leaves alone are not judged, so an unrelated edit is never blocked by them.
+ */
+async function findProblems(
+  deps: { config: Config; db: Db; cipher: CredentialCipher | null },
+  current: AccountSettings,
+  body: SettingsChange,
+): Promise<string[]> {
+  const sender =
+    body.senderConnectionId === undefined
+      ? current.senderConnectionId
+      : (body.senderConnectionId ?? DEFAULT_CONNECTION_ID);
+  const senderChanged = sender !== current.senderConnectionId;
+  // Same precedence as saveAccountSettings: a per-reason flag wins over `enabled`.
+  const judged = FDR_REASONS.filter((r) => {
+    const before = current.reasons[r];
+    const on = body.reasons?.[r] ?? body.enabled ?? before.enabled;
+    const templateChanged =
+      body.templates?.[r] !== undefined && body.templates[r] !== before.templateId;
+    return on && (!before.enabled || templateChanged || senderChanged);
+  });
+  if (judged.length === 0) {
+    return [];
+  }
+
+  const problems: string[] = [];
+  const lookup = await resolveSender(
+    deps.config,
+    deps.db,
+    current.accountId,
+    sender,
+    deps.cipher?.decrypt ?? null,
+  );
+  if (!lookup.ok) {
+    problems.push(
+      sender !== DEFAULT_CONNECTION_ID && !deps.cipher
+        ? `sender ${sender}: client connections cannot be used while CREDENTIALS_KEY is not configured`
+        : `sender ${sender}: ${lookup.reason}`,
+    );
+  }
+  const chosen = new Map(
+    judged.map((r) => {
+      const given = body.templates?.[r];
+      return [r, given === undefined ? current.reasons[r].templateId : given] as const;
+    }),
+  );
+  const ids = [...new Set([...chosen.values()].filter((id): id is string => id !== null))];
+  const rows = ids.length
+    ? await deps.db
+        .select({
+          id: whatsappTemplates.id,
+          defaultForReason: whatsappTemplates.defaultForReason,
+          connectionId: whatsappTemplates.connectionId,
+          status: whatsappTemplates.status,
+          category: whatsappTemplates.category,
+        })
+        .from(whatsappTemplates)
+        .where(inArray(whatsappTemplates.id, ids))
+    : [];
+  for (const [reason, templateId] of chosen) {
+    const label = FDR_REASON_LABELS[reason];
+    const row = templateId === null ? null : rows.find((t) => t.id === templateId);
+    if (templateId !== null && !row) {
+      problems.push(`${label}: template ${templateId} is not a verified template`);
+      continue;
+    }
+    if (!row || row.defaultForReason) {
+      if (sender !== DEFAULT_CONNECTION_ID) {
+        problems.push(
+          `${label}: the platform default template can only be sent through the default app, not through connection ${sender}; verify a template of that connection for this reason`,
+        );
+      }
+      continue;
+    }
+    // Clients' templates record the connection they were verified on; null only for defaults.
+    const verifiedOn = row.connectionId ?? DEFAULT_CONNECTION_ID;
+    if (verifiedOn !== sender) {
+      problems.push(
+        `${label}: template ${row.id} was verified on connection ${verifiedOn}, not on the sender ${sender}`,
+      );
+    } else if (row.status !== 'APPROVED') {
+      problems.push(`${label}: template ${row.id} is ${row.status}`);
+    } else if (
+      !(deps.config.TEMPLATE_ALLOWED_CATEGORIES as readonly string[]).includes(row.category)
+    ) {
+      problems.push(`${label}: template ${row.id} is a ${row.category} template`);
+    }
+  }
+  return problems;
+}
+
 export function settingsRoutes(deps: {
+  config: Config;
   db: Db;
   settings: SettingsCache;
+  cipher: CredentialCipher | null;
   apiToken: string | undefined;
 }) {
   return async (app: FastifyInstance): Promise<void> => {
@@ -133,10 +243,20 @@ export function settingsRoutes(deps: {
 
     app.put<{ Params: { accountId: string } }>(
       '/v1/accounts/:accountId/whatsapp-settings',
-      async (request) => {
+      async (request, reply) => {
         const accountId = parseAccountId(request.params.accountId);
         const body = parseBody(SettingsBody, request.body);
         await checkReferences(deps.db, accountId, body);
+        const current = await getAccountSettings(deps.db, accountId);
+        const problems = await findProblems(deps, current, body);
+        if (problems.length > 0) {
+          request.log.info({ accountId, problems: problems.length }, 'settings change refused');
+          return reply.code(422).send({
+            code: 'ERR_SETTINGS_INCOMPLETE',
+            message: problems.join('; '),
+            problems,
+          });
+        }
         await saveAccountSettings(deps.db, accountId, body);
         await deps.settings.invalidate(accountId);
         request.log.info({ accountId }, 'settings changed');

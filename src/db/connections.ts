@@ -1,0 +1,114 @@
+/**
+ * Clients' own Gupshup sender connections (`whatsapp_sender_connections`). Values arrive here
+ * already encrypted (src/credentials.ts); reads used for listing select no credential column, so
+ * a listing can never leak one by accident.
+ */
+import { and, asc, eq } from 'drizzle-orm';
+
+import type { Db } from './client.ts';
+import { poeChannelSettings, whatsappSenderConnections } from './schema.ts';
+
+/** A connection as it may be shown: no credentials, only whether the optional ones exist. */
+export interface ConnectionSummary {
+  id: number;
+  accountId: number;
+  appName: string;
+  waNumber: string;
+  hasTwoWay: boolean;
+  hasApiKey: boolean;
+}
+
+export type NewConnection = Omit<
+  typeof whatsappSenderConnections.$inferInsert,
+  'id' | 'createdAt' | 'updatedAt'
+>;
+
+const summaryColumns = {
+  id: whatsappSenderConnections.id,
+  accountId: whatsappSenderConnections.accountId,
+  appName: whatsappSenderConnections.appName,
+  waNumber: whatsappSenderConnections.waNumber,
+  twoWayUseridEnc: whatsappSenderConnections.twoWayUseridEnc,
+  apiKeyEnc: whatsappSenderConnections.apiKeyEnc,
+};
+
+type SummaryRow = {
+  id: number;
+  accountId: number;
+  appName: string;
+  waNumber: string;
+  twoWayUseridEnc: string | null;
+  apiKeyEnc: string | null;
+};
+
+function toSummary(row: SummaryRow): ConnectionSummary {
+  return {
+    id: row.id,
+    accountId: row.accountId,
+    appName: row.appName,
+    waNumber: row.waNumber,
+    hasTwoWay: row.twoWayUseridEnc !== null,
+    hasApiKey: row.apiKeyEnc !== null,
+  };
+}
+
+export async function listConnections(db: Db, accountId: number): Promise<ConnectionSummary[]> {
+  const rows = await db
+    .select(summaryColumns)
+    .from(whatsappSenderConnections)
+    .where(eq(whatsappSenderConnections.accountId, accountId))
+    .orderBy(asc(whatsappSenderConnections.id));
+  return rows.map(toSummary);
+}
+
+export async function findConnectionSummary(
+  db: Db,
+  accountId: number,
+  id: number,
+): Promise<ConnectionSummary | null> {
+  const [row] = await db
+    .select(summaryColumns)
+    .from(whatsappSenderConnections)
+    .where(
+      and(eq(whatsappSenderConnections.id, id), eq(whatsappSenderConnections.accountId, accountId)),
+    );
+  return row ? toSummary(row) : null;
+}
+
+export async function insertConnection(db: Db, row: NewConnection): Promise<number> {
+  const [inserted] = await db.insert(whatsappSenderConnections).values(row).$returningId();
+  if (!inserted) {
+    throw new Error('whatsapp_sender_connections insert returned no id');
+  }
+  return inserted.id;
+}
+
+/**
+ * Deletes a connection unless the account has it chosen as its sender. Returns what happened, so
+ * the caller can say why nothing was deleted.
+ */
+export async function deleteConnection(
+  db: Db,
+  accountId: number,
+  id: number,
+): Promise<'deleted' | 'not_found' | 'in_use'> {
+  return db.transaction(async (tx) => {
+    const [settings] = await tx
+      .select({ sender: poeChannelSettings.whatsappSenderConnectionId })
+      .from(poeChannelSettings)
+      .where(eq(poeChannelSettings.accountId, accountId))
+      .for('update');
+    if (settings?.sender === String(id)) {
+      return 'in_use';
+    }
+    const [result] = await tx
+      .delete(whatsappSenderConnections)
+      .where(
+        and(
+          eq(whatsappSenderConnections.id, id),
+          eq(whatsappSenderConnections.accountId, accountId),
+        ),
+      );
+    return result.affectedRows > 0 ? 'deleted' : 'not_found';
+  });
+}

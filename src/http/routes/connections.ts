@@ -1,0 +1,272 @@
+/**
+ * Sender connections API (bearer API_TOKEN): which Gupshup apps a client may send through.
+ *
+ * - `GET  /v1/accounts/:accountId/whatsapp-connections`: the platform default app, the client's
+ *   own apps stored here and, when INTEGRATION_ENGINE_URL is set, the apps the integration engine
+ *   says are installed (src/integration-engine.ts). An engine that cannot be asked only adds a
+ *   warning: the list still shows what this service has.
+ * - `POST /v1/accounts/:accountId/whatsapp-connections`: stores a client's own app. Credentials
+ *   are encrypted before they reach MySQL (src/credentials.ts) and never leave again: not in an
+ *   answer, a log line or job data (jobs carry the connection id; the worker decrypts).
+ * - `DELETE /v1/accounts/:accountId/whatsapp-connections/:connectionId`: removes one, unless it is
+ *   the account's chosen sender.
+ *
+ * Choosing a connection is the settings API's `senderConnectionId`.
+ */
+import type { FastifyInstance } from 'fastify';
+import * as v from 'valibot';
+
+import type { Config } from '../../config.ts';
+import { credentialAad, type CredentialCipher, type CredentialColumn } from '../../credentials.ts';
+import type { Db } from '../../db/client.ts';
+import {
+  deleteConnection,
+  findConnectionSummary,
+  insertConnection,
+  listConnections,
+  type ConnectionSummary,
+} from '../../db/connections.ts';
+import { DEFAULT_CONNECTION_ID, getAccountSettings } from '../../db/settings.ts';
+import { HttpError } from '../../errors.ts';
+import type { IntegrationEngineClient } from '../../integration-engine.ts';
+import { requireBearer } from '../auth.ts';
+import { parseAccountId, parseBody } from '../validation.ts';
+
+/** One entry of the sender dropdown. */
+export interface ConnectionView {
+  /** `default`, a stored connection's id, or `ie-<engine id>` for an engine-only app. */
+  id: string;
+  appName: string;
+  waNumber: string;
+  source: 'platform' | 'client' | 'integration-engine';
+  /** The platform's own app (GUPSHUP_DEFAULT_*). */
+  isDefault: boolean;
+  /** The account's current sender. */
+  selected: boolean;
+  /**
+   * Whether messages can go out through it now: the default app needs its credentials
+   * configured, a client's app needs CREDENTIALS_KEY, and an engine-only app needs its
+   * credentials stored here first.
+   */
+  usable: boolean;
+  hasTwoWay: boolean;
+  hasApiKey: boolean;
+}
+
+const text = (field: string, max: number) =>
+  v.pipe(
+    v.string(`${field} must be a string`),
+    v.trim(),
+    v.nonEmpty(`${field} must not be empty`),
+    v.maxLength(max, `${field} must be at most ${max} characters`),
+  );
+
+// Secrets are kept exactly as given (no trimming) and their values never appear in a message.
+const secret = (field: string, max: number) =>
+  v.pipe(
+    v.string(`${field} must be a string`),
+    v.nonEmpty(`${field} must not be empty`),
+    v.maxLength(max, `${field} must be at most ${max} characters`),
+  );
+
+export const ConnectionBody = v.pipe(
+  v.strictObject({
+    appName: text('appName', 128),
+    userid: text('userid', 128),
+    password: secret('password', 256),
+    waNumber: v.pipe(
+      v.string('waNumber must be a string'),
+      v.trim(),
+      v.transform((n) => n.replace(/^\+/, '')),
+      v.regex(/^\d{10,15}$/, 'waNumber must be 10 to 15 digits, country code first'),
+    ),
+    twoWayUserid: v.optional(text('twoWayUserid', 128)),
+    twoWayPassword: v.optional(secret('twoWayPassword', 256)),
+    apiKey: v.optional(secret('apiKey', 256)),
+  }),
+  v.check(
+    (b) => (b.twoWayUserid === undefined) === (b.twoWayPassword === undefined),
+    'twoWayUserid and twoWayPassword: give both or neither',
+  ),
+);
+
+function platformView(config: Config, selected: string): ConnectionView {
+  return {
+    id: DEFAULT_CONNECTION_ID,
+    appName: config.GUPSHUP_DEFAULT_APP_NAME,
+    waNumber: config.GUPSHUP_DEFAULT_WA_NUMBER ?? '',
+    source: 'platform',
+    isDefault: true,
+    selected: selected === DEFAULT_CONNECTION_ID,
+    usable: Boolean(config.GUPSHUP_DEFAULT_USERID && config.GUPSHUP_DEFAULT_PASSWORD),
+    hasTwoWay: Boolean(config.GUPSHUP_DEFAULT_TWO_WAY_USERID),
+    hasApiKey: false,
+  };
+}
+
+function clientView(
+  c: ConnectionSummary,
+  selected: string,
+  cipher: CredentialCipher | null,
+): ConnectionView {
+  return {
+    id: String(c.id),
+    appName: c.appName,
+    waNumber: c.waNumber,
+    source: 'client',
+    isDefault: false,
+    selected: selected === String(c.id),
+    usable: cipher !== null,
+    hasTwoWay: c.hasTwoWay,
+    hasApiKey: c.hasApiKey,
+  };
+}
+
+/** An app the engine lists and this service stores is one app: same name and number. */
+function sameApp(a: { appName: string; waNumber: string }, b: typeof a): boolean {
+  const digits = (n: string) => n.replace(/\D/g, '');
+  return (
+    a.appName.trim().toLowerCase() === b.appName.trim().toLowerCase() &&
+    digits(a.waNumber) === digits(b.waNumber)
+  );
+}
+
+export function connectionRoutes(deps: {
+  config: Config;
+  db: Db;
+  cipher: CredentialCipher | null;
+  engine: IntegrationEngineClient | null;
+  apiToken: string | undefined;
+}) {
+  const { config, db, cipher, engine } = deps;
+  return async (app: FastifyInstance): Promise<void> => {
+    app.addHook('preHandler', requireBearer(deps.apiToken));
+
+    app.get<{ Params: { accountId: string } }>(
+      '/v1/accounts/:accountId/whatsapp-connections',
+      async (request) => {
+        const accountId = parseAccountId(request.params.accountId);
+        const [stored, settings, installed] = await Promise.all([
+          listConnections(db, accountId),
+          getAccountSettings(db, accountId),
+          engine ? engine.listConnections(accountId) : Promise.resolve(null),
+        ]);
+        const selected = settings.senderConnectionId;
+        const connections = [
+          platformView(config, selected),
+          ...stored.map((c) => clientView(c, selected, cipher)),
+        ];
+        const warnings: string[] = [];
+        if (installed?.ok) {
+          for (const c of installed.connections) {
+            if (!stored.some((s) => sameApp(s, c))) {
+              connections.push({
+                id: `ie-${c.id}`,
+                appName: c.appName,
+                waNumber: c.waNumber,
+                source: 'integration-engine',
+                isDefault: false,
+                selected: selected === `ie-${c.id}`,
+                usable: false,
+                hasTwoWay: false,
+                hasApiKey: false,
+              });
+            }
+          }
+        } else if (installed) {
+          warnings.push(
+            `installed apps could not be read from the integration engine (${installed.reason}); only the connections stored in this service are listed`,
+          );
+          request.log.warn(
+            { accountId, reason: installed.reason },
+            'integration engine unavailable',
+          );
+        }
+        if (!cipher && stored.length > 0) {
+          warnings.push('CREDENTIALS_KEY is not configured: client connections cannot be used');
+        }
+        return { accountId, connections, warnings };
+      },
+    );
+
+    app.post<{ Params: { accountId: string } }>(
+      '/v1/accounts/:accountId/whatsapp-connections',
+      async (request, reply) => {
+        const accountId = parseAccountId(request.params.accountId);
+        const body = parseBody(ConnectionBody, request.body);
+        if (!cipher) {
+          throw new HttpError(
+            503,
+            'ERR_CREDENTIALS_KEY_MISSING',
+            'client connections cannot be stored: CREDENTIALS_KEY is not configured on this service',
+          );
+        }
+        const existing = await listConnections(db, accountId);
+        const duplicate = existing.find((c) => sameApp(c, body));
+        if (duplicate) {
+          throw new HttpError(
+            409,
+            'ERR_CONNECTION_EXISTS',
+            `app ${body.appName} with that number is already connection ${duplicate.id} of account ${accountId}; delete it first to replace its credentials`,
+          );
+        }
+        const seal = (value: string, column: CredentialColumn) =>
+          cipher.encrypt(value, credentialAad(accountId, column));
+        const id = await insertConnection(db, {
+          accountId,
+          appName: body.appName,
+          waNumber: body.waNumber,
+          useridEnc: seal(body.userid, 'userid'),
+          passwordEnc: seal(body.password, 'password'),
+          twoWayUseridEnc: body.twoWayUserid ? seal(body.twoWayUserid, 'twoWayUserid') : null,
+          twoWayPasswordEnc: body.twoWayPassword
+            ? seal(body.twoWayPassword, 'twoWayPassword')
+            : null,
+          apiKeyEnc: body.apiKey ? seal(body.apiKey, 'apiKey') : null,
+        });
+        request.log.info({ accountId, connectionId: id }, 'sender connection stored');
+        const summary = await findConnectionSummary(db, accountId, id);
+        if (!summary) {
+          throw new Error(`sender connection ${id} vanished right after it was stored`);
+        }
+        const { senderConnectionId } = await getAccountSettings(db, accountId);
+        return reply.code(201).send(clientView(summary, senderConnectionId, cipher));
+      },
+    );
+
+    app.delete<{ Params: { accountId: string; connectionId: string } }>(
+      '/v1/accounts/:accountId/whatsapp-connections/:connectionId',
+      async (request, reply) => {
+        const accountId = parseAccountId(request.params.accountId);
+        const raw = request.params.connectionId;
+        if (raw === DEFAULT_CONNECTION_ID) {
+          throw new HttpError(400, 'ERR_VALIDATION', 'the platform default app cannot be deleted');
+        }
+        if (!/^\d{1,10}$/.test(raw)) {
+          throw new HttpError(
+            400,
+            'ERR_VALIDATION',
+            'connectionId must be the id of a stored connection',
+          );
+        }
+        const outcome = await deleteConnection(db, accountId, Number(raw));
+        if (outcome === 'in_use') {
+          throw new HttpError(
+            409,
+            'ERR_CONNECTION_IN_USE',
+            `connection ${raw} is the sender of account ${accountId}; choose another sender first`,
+          );
+        }
+        if (outcome === 'not_found') {
+          throw new HttpError(
+            404,
+            'ERR_NOT_FOUND',
+            `sender connection ${raw} does not exist for account ${accountId}`,
+          );
+        }
+        request.log.info({ accountId, connectionId: raw }, 'sender connection deleted');
+        return reply.code(204).send();
+      },
+    );
+  };
+}
