@@ -1,0 +1,360 @@
+/**
+ * The `wa-notify` command line (commander): what each command takes, its help and examples, and
+ * the exit codes — 0 done, 1 failed (a server unreachable, nothing to replay, confirmation
+ * refused), 2 usage (unknown command, queue or option, a bad value, >10 jobs without --yes
+ * where nobody can be asked). Commands connect with the service's own environment variables
+ * (src/config.ts) only once their arguments are valid, so `--help` and usage errors need no
+ * servers.
+ *
+ * Every command prints a readable table by default and one JSON document with `--json`.
+ */
+import { Command, CommanderError, Option } from 'commander';
+
+import { loadConfig } from '../config.ts';
+import type { Deps } from '../deps.ts';
+import { safeErrorMessage } from '../errors.ts';
+import type { QueueName } from '../queues/index.ts';
+import { parseDuration, parseErrorCode, parseLimit, parseQueueName } from './args.ts';
+import { connectCli } from './context.ts';
+import { CommandError, UsageError } from './errors.ts';
+import { findFailedJobs, listFailed, queueOf, renderFailed } from './failed-jobs.ts';
+import { describeFilter, type FailedFilter } from './filters.ts';
+import { countQueues, renderQueues, setPaused } from './queue-state.ts';
+import { renderReplay, replayFile, type ReplayAs } from './replay.ts';
+import { renderRequeue, requeueJobs } from './requeue.ts';
+import { loadShipment, renderShipment } from './shipment-view.ts';
+
+/** Above this many matching jobs, `requeue` asks first (or wants --yes). */
+export const CONFIRM_ABOVE = 10;
+
+/** `failed` shows this many jobs unless --limit says otherwise. */
+export const DEFAULT_FAILED_LIMIT = 50;
+
+/** Where the CLI writes and whom it can ask; the terminal in main.ts, a fake in tests. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** Someone can answer a question (stdin is a terminal). */
+  interactive: boolean;
+  /** stdout is a terminal (a progress bar is welcome there). */
+  stdoutIsTTY: boolean;
+  /** Asks a yes/no question; resolves true for yes. */
+  confirm(question: string): Promise<boolean>;
+  /** A progress bar to `total`; only called when stdoutIsTTY. */
+  progress?(total: number): { update(done: number): void; stop(): void };
+}
+
+interface FilterOptions {
+  since?: number;
+  reason?: string;
+  code?: string;
+  limit?: number;
+  json?: boolean;
+}
+
+interface RequeueOptions extends FilterOptions {
+  dryRun?: boolean;
+  yes?: boolean;
+}
+
+const QUEUE_HELP = `queue name: one of fdr.validate, message.send, dlr.process, reply.route, activity.emit`;
+
+const ENVIRONMENT_HELP = `
+Environment:
+  Reads the service's own variables: REDIS_URL, QUEUE_PREFIX, DATABASE_URL, … (see the README's
+  configuration table). Run it where the service's environment is set, e.g. in its container.
+
+Exit codes:
+  0 done   1 failed (server unreachable, nothing to replay, refused)   2 usage error`;
+
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+function addFilterOptions(command: Command, limitHelp: string): Command {
+  return command
+    .option(
+      '--since <duration>',
+      'only jobs that failed within this long (30m, 2h, 1d)',
+      parseDuration,
+    )
+    .option('--reason <text>', 'only jobs whose error contains this text (any case)')
+    .option(
+      '--code <id>',
+      'only jobs failed with this Gupshup error id (100 = gupshup_100) or code (http_503, timeout)',
+      parseErrorCode,
+    )
+    .option('--limit <n>', limitHelp, parseLimit);
+}
+
+function filterOf(opts: FilterOptions, defaultLimit?: number): FailedFilter {
+  return {
+    sinceMs: opts.since,
+    reason: opts.reason,
+    code: opts.code,
+    limit: opts.limit ?? defaultLimit,
+  };
+}
+
+/**
+ * Runs one command line (without `node` and the script name); resolves with the exit code.
+ * `env` stands in for process.env in tests.
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo,
+  env?: Record<string, string | undefined>,
+): Promise<number> {
+  const print = (json: boolean | undefined, value: unknown, human: string) => {
+    io.out(json ? `${JSON.stringify(value, null, 2)}\n` : human);
+  };
+
+  /** Connects, runs, and always closes the clients again. */
+  const withDeps = async <T>(needs: { mysql: boolean }, run: (deps: Deps) => Promise<T>) => {
+    const config = loadConfig(env);
+    const deps = await connectCli(config, needs);
+    try {
+      return await run(deps);
+    } finally {
+      await deps.close();
+    }
+  };
+
+  const program = new Command('wa-notify')
+    .description(
+      'Operate the WhatsApp failed-delivery notification service: see what is stuck and why, and fix it.',
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      `${examples(
+        'wa-notify queues',
+        'wa-notify failed message.send --code 100 --since 2h',
+        'wa-notify requeue message.send --code 100 --dry-run',
+        'wa-notify requeue message.send --code 100 --yes',
+        'wa-notify shipment 4980116095129-90758',
+        'wa-notify replay saved/fdr-event.json',
+        'wa-notify pause message.send',
+      )}${ENVIRONMENT_HELP}\n`,
+    );
+
+  program
+    .command('queues')
+    .summary('job counts per queue and state, and which queues are paused')
+    .description(
+      'Job counts of every queue by state (waiting, active, delayed, failed, completed) and whether the queue is paused.\n\nCompleted jobs are kept for an hour, failed ones for a week.',
+    )
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('wa-notify queues', 'wa-notify queues --json'))
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await withDeps({ mysql: false }, (deps) => countQueues(deps.queues));
+      print(opts.json, { queues: rows }, renderQueues(rows));
+    });
+
+  addFilterOptions(
+    program
+      .command('failed')
+      .summary('list failed jobs of a queue with shipment, attempts and last error')
+      .description(
+        'List the failed jobs of one queue, newest failure first, with the shipment each belongs to (looked up in MySQL), the attempts made and the last error.',
+      )
+      .argument('<queue>', QUEUE_HELP, parseQueueName),
+    `show at most n jobs (default ${DEFAULT_FAILED_LIMIT})`,
+  )
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      examples(
+        'wa-notify failed message.send',
+        'wa-notify failed message.send --code 100 --since 2h',
+        'wa-notify failed dlr.process --reason "does not exist" --limit 10 --json',
+      ),
+    )
+    .action(async (queue: QueueName, opts: FilterOptions) => {
+      const list = await withDeps({ mysql: true }, (deps) =>
+        listFailed(deps, queue, filterOf(opts, DEFAULT_FAILED_LIMIT)),
+      );
+      print(opts.json, list, renderFailed(list));
+    });
+
+  addFilterOptions(
+    program
+      .command('requeue')
+      .summary('re-queue failed jobs (a message already sent is never sent again)')
+      .description(
+        [
+          'Move the matching failed jobs of a queue back to waiting, each with its full retry budget, and print how many.',
+          "For message.send the message's outbox row goes back from failed to pending first; a message already sent is skipped (and reported), so a requeue never sends anything twice, and running the same requeue again finds nothing more to do.",
+          `More than ${CONFIRM_ABOVE} matching jobs need a yes: asked on a terminal, --yes otherwise.`,
+        ].join('\n\n'),
+      )
+      .argument('<queue>', QUEUE_HELP, parseQueueName),
+    'requeue at most n jobs, newest failures first (default: all that match)',
+  )
+    .option('--dry-run', 'show what would be requeued and change nothing')
+    .option('-y, --yes', `do not ask, even when more than ${CONFIRM_ABOVE} jobs match`)
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      examples(
+        'wa-notify requeue message.send --code 100 --dry-run',
+        'wa-notify requeue message.send --code 100 --since 2h --yes',
+        'wa-notify requeue fdr.validate --limit 20',
+      ),
+    )
+    .action(async (queue: QueueName, opts: RequeueOptions) => {
+      const filter = filterOf(opts);
+      const dryRun = opts.dryRun === true;
+      const result = await withDeps({ mysql: true }, async (deps) => {
+        const { jobs } = await findFailedJobs(queueOf(deps.queues, queue), filter);
+        const described = describeFilter(filter);
+        if (!dryRun && opts.yes !== true && jobs.length > CONFIRM_ABOVE) {
+          if (!io.interactive) {
+            throw new UsageError(
+              `${jobs.length} failed ${queue} jobs match${described}: add --yes to requeue them, --dry-run to list them, or narrow with --since, --code, --reason or --limit`,
+            );
+          }
+          if (
+            !(await io.confirm(`Requeue ${jobs.length} failed ${queue} jobs${described}? [y/N] `))
+          ) {
+            throw new CommandError('ERR_ABORTED', 'nothing requeued');
+          }
+        }
+        const bar =
+          !dryRun && !opts.json && io.stdoutIsTTY && jobs.length > CONFIRM_ABOVE
+            ? io.progress?.(jobs.length)
+            : undefined;
+        try {
+          return await requeueJobs(deps, queue, jobs, {
+            dryRun,
+            filter: described,
+            onProgress: bar ? (done) => bar.update(done) : undefined,
+          });
+        } finally {
+          bar?.stop();
+        }
+      });
+      print(opts.json, result, renderRequeue(result));
+    });
+
+  program
+    .command('shipment')
+    .summary("one shipment's messages, delivery status and timeline")
+    .description(
+      'Everything the service knows about one shipment: the FDR events taken in, the WhatsApp messages with their states (and job state), the delivery status rows and the timeline. Phone numbers are masked.',
+    )
+    .argument('<shipmentId>', 'the shipment id (externalShipmentID)')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      examples(
+        'wa-notify shipment 4980116095129-90758',
+        'wa-notify shipment 4980116095129-90758 --json',
+      ),
+    )
+    .action(async (shipmentId: string, opts: { json?: boolean }) => {
+      const view = await withDeps({ mysql: true }, (deps) => loadShipment(deps, shipmentId.trim()));
+      print(opts.json, view, renderShipment(view));
+    });
+
+  program
+    .command('replay')
+    .summary('feed a saved FDR event or Gupshup webhook body through ingress')
+    .description(
+      [
+        "Feed a saved event through the service's own ingress, for incident recovery.",
+        "An FDR event (the WMS's JSON), a Pub/Sub push envelope or a Pub/Sub message is recorded in fdr_inbox and queued for fdr.validate, as if Pub/Sub had delivered it.",
+        'A Gupshup webhook body (JSON, or the form body Gupshup posts) is stored in webhook_events and queued for dlr.process or reply.route, as if Gupshup had called the webhook.',
+        'Both are idempotent: replaying an event already taken in changes nothing.',
+      ].join('\n\n'),
+    )
+    .argument('<file>', 'the saved JSON (or form) body')
+    .addOption(
+      new Option('--as <kind>', 'treat the file as this kind instead of guessing').choices([
+        'fdr',
+        'webhook',
+      ]),
+    )
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      examples(
+        'wa-notify replay saved/fdr-event.json',
+        'wa-notify replay saved/pubsub-push.json',
+        'wa-notify replay saved/gupshup-dlr.json --as webhook',
+      ),
+    )
+    .action(async (file: string, opts: { as?: ReplayAs; json?: boolean }) => {
+      const result = await withDeps({ mysql: true }, (deps) =>
+        replayFile(
+          {
+            db: deps.db,
+            queues: deps.queues,
+            log: deps.log,
+            maxEvents: deps.config.WEBHOOK_MAX_EVENTS,
+          },
+          file,
+          opts.as,
+        ),
+      );
+      print(opts.json, result, renderReplay(result));
+    });
+
+  for (const paused of [true, false]) {
+    const verb = paused ? 'pause' : 'resume';
+    program
+      .command(verb)
+      .summary(
+        paused
+          ? 'stop workers taking new jobs from a queue'
+          : 'let workers take jobs from a paused queue again',
+      )
+      .description(
+        paused
+          ? 'Pause a queue: every worker replica stops taking new jobs from it (jobs already running finish). Jobs keep arriving and wait. Undo with `wa-notify resume <queue>`.'
+          : 'Resume a paused queue: workers take its waiting jobs again.',
+      )
+      .argument('<queue>', QUEUE_HELP, parseQueueName)
+      .option('--json', 'print JSON')
+      .addHelpText('after', examples(`wa-notify ${verb} message.send`))
+      .action(async (queue: QueueName, opts: { json?: boolean }) => {
+        const result = await withDeps({ mysql: false }, (deps) =>
+          setPaused(deps.queues, queue, paused),
+        );
+        const human = result.changed
+          ? `${queue} ${paused ? 'paused' : 'resumed'}.\n`
+          : `${queue} was already ${paused ? 'paused' : 'running'}.\n`;
+        print(opts.json, result, human);
+      });
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed its message (or the help) already.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError) {
+      io.err(`wa-notify: ${err.message}\n`);
+      return 2;
+    }
+    io.err(`wa-notify: ${err instanceof CommandError ? err.message : describeError(err)}\n`);
+    return 1;
+  }
+}
+
+/**
+ * An unexpected error, fit to print: drizzle's own message quotes the query's parameters (names,
+ * numbers), so a driver error is told by its cause's code and message, cut and masked as in logs.
+ */
+function describeError(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : null;
+  const code: unknown = cause && 'code' in cause ? cause.code : undefined;
+  return cause && typeof code === 'string'
+    ? `${code}: ${safeErrorMessage(cause)}`
+    : safeErrorMessage(err);
+}
