@@ -1,9 +1,19 @@
 /**
- * Structured JSON logs (pino). Personal data never belongs in a log line: log ids (shipment,
- * job, outbox, Gupshup message) instead. As a second line of defence the fields below are
- * redacted wherever they appear.
+ * Structured JSON logs (pino), one line per event. Personal data never belongs in a log line:
+ * log ids (request, job, shipment, outbox, Gupshup message) instead. As a second line of defence:
+ *
+ * - the fields below are redacted wherever they appear (one level deep);
+ * - message strings (and the message and stack of a logged error) have every run of 8 or more
+ *   digits masked, phone numbers being such runs (ids belong in fields, where they stay intact);
+ * - the configured secrets (`logSecrets`) are masked anywhere in the finished line, so a token
+ *   in a request URL or a password quoted by a driver error never reaches the output.
  */
-import { pino, type Logger } from 'pino';
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+import { pino, type LevelWithSilent, type LogFn, type Logger } from 'pino';
+
+import type { Config } from './config.ts';
+import { safeErrorMessage } from './errors.ts';
 
 export type Log = Logger;
 
@@ -24,18 +34,164 @@ export const REDACT_PATHS = [
   '*.address',
   'customerName',
   '*.customerName',
+  'customerNumber',
+  '*.customerNumber',
+  'toNumber',
+  '*.toNumber',
+  'destAddr',
+  '*.destAddr',
+  'email',
+  '*.email',
+  'text',
+  '*.text',
+  'body',
+  '*.body',
+  'token',
+  '*.token',
+  'apikey',
+  '*.apikey',
+  'apiKey',
+  '*.apiKey',
+  'twoWayUserid',
+  '*.twoWayUserid',
+  'twoWayPassword',
+  '*.twoWayPassword',
   'req.headers.authorization',
+  'req.headers.apikey',
+  'req.headers.cookie',
   'req.headers["x-webhook-token"]',
   'req.query.token',
 ];
 
-export function createLog(level: string, destination?: pino.DestinationStream): Log {
+/** Fields every line logged inside `withLogContext` carries (a job's queue and id). */
+const context = new AsyncLocalStorage<Record<string, unknown>>();
+
+/**
+ * Runs `fn` so that every line logged by it, and by whatever it awaits, carries `fields`: the
+ * workers run each job inside `{ queue, jobId }`, so processors need not pass them around.
+ */
+export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T): T {
+  return context.run(fields, fn);
+}
+
+/**
+ * `level`, unless the logger is set quieter: a route logged only from `warn` up must not log
+ * warnings when the service runs `silent` or `error`.
+ */
+export function quietest(log: Log, level: 'warn' | 'error'): LevelWithSilent {
+  return log.levelVal > (log.levels.values[level] ?? 0) ? (log.level as LevelWithSilent) : level;
+}
+
+/** Digit runs long enough to be a phone number (E.164 numbers have 8 to 15 digits). */
+const PHONE_LIKE = /\+?\d{8,}/g;
+
+/** Shorter secrets would mask ordinary words; all-digit ones could sit in a JSON number. */
+const MIN_SECRET_LENGTH = 8;
+
+/** The configured credentials and tokens, for `createLog` to mask wherever they appear. */
+export function logSecrets(config: Config): string[] {
+  const urlPasswords = [config.REDIS_URL, config.DATABASE_URL].map((u) => {
+    try {
+      return decodeURIComponent(new URL(u).password);
+    } catch {
+      return '';
+    }
+  });
+  return [
+    config.GUPSHUP_DEFAULT_PASSWORD,
+    config.GUPSHUP_DEFAULT_TWO_WAY_PASSWORD,
+    config.WEBHOOK_TOKEN,
+    config.API_TOKEN,
+    config.ADMIN_PASSWORD,
+    config.WMS_API_TOKEN,
+    config.CREDENTIALS_KEY,
+    config.CREDENTIALS_KEY_PREVIOUS,
+    config.TRACK_LINK_SECRET,
+    ...urlPasswords,
+  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
+}
+
+/** Masks phone-like digit runs and the given secrets in a free-text string. */
+export function maskText(text: string, secrets: readonly string[] = []): string {
+  let masked = text;
+  for (const secret of secrets) {
+    masked = masked.split(secret).join('[redacted]');
+  }
+  return masked.replace(PHONE_LIKE, '[number]');
+}
+
+/**
+ * An error as logged: its type, code, scrubbed message and stack frames, and its cause's
+ * scrubbed message. Not pino's standard serializer, which copies every own property: a driver
+ * error carries the query's parameters (names, numbers, addresses) in one.
+ */
+function serializeError(err: Error, secrets: readonly string[]): Record<string, unknown> {
+  const { code, statusCode, cause } = err as Error & {
+    code?: unknown;
+    statusCode?: unknown;
+  };
+  const message = maskText(safeErrorMessage(err), secrets);
+  const frames = (err.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+  return {
+    type: err.name,
+    message,
+    stack: [`${err.name}: ${message}`, ...frames].join('\n'),
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+    ...(typeof statusCode === 'number' ? { statusCode } : {}),
+    ...(cause instanceof Error ? { cause: maskText(safeErrorMessage(cause), secrets) } : {}),
+  };
+}
+
+/**
+ * The process logger. `secrets` (see `logSecrets`) are masked in every line, wherever they
+ * appear; pass them wherever the configuration is at hand.
+ */
+export function createLog(
+  level: string,
+  destination?: pino.DestinationStream,
+  secrets: readonly string[] = [],
+): Log {
+  // Longest first, so that no secret masks part of another and leaves the rest showing.
+  const known = [...new Set(secrets)]
+    .filter((s) => s.length >= MIN_SECRET_LENGTH && !/^\d+$/.test(s))
+    .sort((a, b) => b.length - a.length);
+  // In the finished line a secret appears JSON-escaped.
+  const escaped = known.map((s) => JSON.stringify(s).slice(1, -1));
   return pino(
     {
       level,
       base: { service: 'whatsapp-notifications' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: () => context.getStore() ?? {},
+      serializers: {
+        // `err` holds an Error or, by this codebase's habit, an error message string.
+        err: (err: unknown) => {
+          if (typeof err === 'string') {
+            return maskText(err, known);
+          }
+          return err instanceof Error ? serializeError(err, known) : err;
+        },
+      },
+      hooks: {
+        logMethod(args, method) {
+          const masked = args.map((arg: unknown) =>
+            typeof arg === 'string' ? maskText(arg, known) : arg,
+          ) as Parameters<LogFn>;
+          method.apply(this, masked);
+        },
+        ...(escaped.length > 0
+          ? {
+              streamWrite: (line: string) => {
+                let masked = line;
+                for (const secret of escaped) {
+                  masked = masked.split(secret).join('[redacted]');
+                }
+                return masked;
+              },
+            }
+          : {}),
+      },
     },
     destination,
   );

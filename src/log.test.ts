@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+
+import { loadConfig } from './config.ts';
+import { createLog, logSecrets, maskText, withLogContext } from './log.ts';
+
+function capture(secrets: string[] = []) {
+  const lines: string[] = [];
+  const log = createLog('debug', { write: (line: string) => void lines.push(line) }, secrets);
+  const entries = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { log, lines, entries };
+}
+
+describe('maskText', () => {
+  it('masks runs of 8 or more digits, with or without +, and the given secrets', () => {
+    expect(maskText('sent to +917891971009 and 9650186697 at 12:30 on 2023-06-08')).toBe(
+      'sent to [number] and [number] at 12:30 on 2023-06-08',
+    );
+    expect(maskText('1234567 stays', [])).toBe('1234567 stays');
+    expect(maskText('pw=hunter2-secret;', ['hunter2-secret'])).toBe('pw=[redacted];');
+  });
+});
+
+describe('createLog', () => {
+  it('redacts personal fields and keeps ids intact', () => {
+    const { log, entries } = capture();
+    log.info(
+      {
+        shipmentId: '4980116095129-90758',
+        messageId: '4921687316728868875-376937873247896673',
+        phone: '917891971009',
+        email: 'someone@example.com',
+        outbox: { customerName: 'Aman Verma', address: 'Sadafal kunj', toNumber: '917891971009' },
+      },
+      'event',
+    );
+    expect(entries()[0]).toMatchObject({
+      shipmentId: '4980116095129-90758',
+      messageId: '4921687316728868875-376937873247896673',
+      phone: '[redacted]',
+      email: '[redacted]',
+      outbox: { customerName: '[redacted]', address: '[redacted]', toNumber: '[redacted]' },
+    });
+  });
+
+  it('masks numbers in messages, interpolated strings and errors (string or Error)', () => {
+    const { log, lines } = capture();
+    log.warn('no conversation for 919650186697');
+    log.info({ shipmentId: 'S-1' }, 'reply from %s', '+919650186697');
+    log.error({ err: 'Duplicate entry 917891971009 for key' }, 'insert failed');
+    log.error(new Error('cannot send to 917891971009'), 'send failed');
+    log.error({ err: new Error('timeout talking to 9650186697') }, 'wms failed');
+    const all = lines.join('\n');
+    expect(all).not.toMatch(/\d{8,}/);
+    expect(all).toContain('reply from [number]');
+    expect(all).toContain('Duplicate entry [number] for key');
+    expect(all).toContain('cannot send to [number]');
+    expect(all).toContain('timeout talking to [number]');
+  });
+
+  it("logs a driver error's type, code and frames, but not the query or its parameters", () => {
+    const { log, lines, entries } = capture();
+    const err = Object.assign(
+      new Error(
+        'Failed query: insert into notification_outbox values (?, ?)\nparams: Aman Verma,917891971009',
+      ),
+      { name: 'DrizzleQueryError', code: 'ER_DUP_ENTRY', params: ['Aman Verma', '917891971009'] },
+    );
+    log.error({ err }, 'unhandled error');
+    expect(lines.join('\n')).not.toMatch(/Aman Verma|917891971009|params/);
+    expect(entries()[0]!.err).toMatchObject({
+      type: 'DrizzleQueryError',
+      code: 'ER_DUP_ENTRY',
+      message: 'database query failed',
+    });
+    expect((entries()[0]!.err as { stack: string }).stack).toMatch(
+      /^DrizzleQueryError: .*\n\s+at /,
+    );
+  });
+
+  it('masks configured secrets anywhere in the line, and only secrets long enough to be one', () => {
+    const { log, lines, entries } = capture(['webhook-secret-token', 'admin']);
+    log.info({ req: { url: '/api/_ah/v1/message?token=webhook-secret-token' } }, 'request');
+    log.info('token webhook-secret-token used at /admin/queues');
+    expect(lines.join('\n')).not.toContain('webhook-secret-token');
+    expect(entries()[0]).toMatchObject({ req: { url: '/api/_ah/v1/message?token=[redacted]' } });
+    // "admin" is too short to be treated as a secret: paths stay readable.
+    expect(entries()[1]!.msg).toBe('token [redacted] used at /admin/queues');
+  });
+
+  it('adds the log context to every line logged inside it, across awaits', async () => {
+    const { log, entries } = capture();
+    await withLogContext({ queue: 'message.send', jobId: 'send-outbox-1' }, async () => {
+      await Promise.resolve();
+      log.info({ outboxId: 1 }, 'inside');
+    });
+    log.info('outside');
+    expect(entries()[0]).toMatchObject({ queue: 'message.send', jobId: 'send-outbox-1' });
+    expect(entries()[1]).not.toHaveProperty('jobId');
+  });
+});
+
+describe('logSecrets', () => {
+  it('lists the configured credentials, including passwords inside connection URLs', () => {
+    const config = loadConfig({
+      GUPSHUP_DEFAULT_PASSWORD: 'gupshup-pw',
+      WEBHOOK_TOKEN: 'hook-token',
+      ADMIN_USER: 'ops',
+      ADMIN_PASSWORD: 'admin-pw',
+      REDIS_URL: 'redis://:redis%40pw@127.0.0.1:6379',
+      DATABASE_URL: 'mysql://app:db-pw@127.0.0.1:3306/wa',
+    });
+    expect(logSecrets(config)).toEqual(
+      expect.arrayContaining(['gupshup-pw', 'hook-token', 'admin-pw', 'redis@pw', 'db-pw']),
+    );
+  });
+});
