@@ -2,7 +2,7 @@
  * The shipment activity timeline. A step records its entry here (keyed, so a retried step adds
  * nothing), then asks `activity.emit` to publish it.
  */
-import { and, asc, eq, isNull, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, lt } from 'drizzle-orm';
 
 import type { Db } from './client.ts';
 import { shipmentActivity } from './schema.ts';
@@ -73,6 +73,26 @@ export async function listShipmentActivity(db: Db, shipmentId: string): Promise<
     .from(shipmentActivity)
     .where(eq(shipmentActivity.shipmentId, shipmentId))
     .orderBy(asc(shipmentActivity.occurredAt), asc(shipmentActivity.id));
+  return rows.map(toRow);
+}
+
+/**
+ * An account's latest timeline entries, newest first (the settings page shows them). Ordered by
+ * id, which follows recording order, rather than by occurred_at: there is no account index, and
+ * walking the primary key backwards stops after `limit` matches instead of sorting every row of
+ * the account.
+ */
+export async function listAccountActivity(
+  db: Db,
+  accountId: number,
+  limit: number,
+): Promise<ActivityRow[]> {
+  const rows = await db
+    .select()
+    .from(shipmentActivity)
+    .where(eq(shipmentActivity.accountId, accountId))
+    .orderBy(desc(shipmentActivity.id))
+    .limit(limit);
   return rows.map(toRow);
 }
 
