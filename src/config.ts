@@ -208,7 +208,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = result.output;
   const problems: string[] = [];
   if (config.NODE_ENV === 'production') {
-    for (const key of ['API_TOKEN', 'WEBHOOK_TOKEN', 'CREDENTIALS_KEY', 'TRACK_LINK_SECRET'] as const) {
+    for (const key of [
+      'API_TOKEN',
+      'WEBHOOK_TOKEN',
+      'CREDENTIALS_KEY',
+      'TRACK_LINK_SECRET',
+    ] as const) {
       if (!config[key]) {
         problems.push(`${key}: required when NODE_ENV=production`);
       }

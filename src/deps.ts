@@ -74,7 +74,7 @@ export function createDeps(config: Config, log: Log = createLog(config.LOG_LEVEL
     workerConnection,
     queues,
     pubsub,
-    metrics: createMetrics(),
+    metrics: createMetrics(queues),
     async close() {
       await closeQueues(queues);
       await pubsub.close().catch(() => undefined);

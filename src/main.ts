@@ -1,13 +1,14 @@
 /**
  * Entry point: `npm start` runs every role in one process; `--role api|worker|subscriber`
- * (repeatable or comma-separated) or ROLES runs a subset. SIGTERM/SIGINT shut down gracefully;
- * a second signal exits at once.
+ * (repeatable or comma-separated) or ROLES runs a subset. SIGTERM/SIGINT shut down gracefully:
+ * stop taking work, let jobs in flight finish for up to SHUTDOWN_TIMEOUT_MS, abandon the rest to
+ * the stalled-job checker, close the clients, exit 0. A second signal exits at once.
  */
 import { parseArgs } from 'node:util';
 
 import { ConfigError, loadConfig, type Config, type Role } from './config.ts';
 import { coerceError } from './errors.ts';
-import { createLog } from './log.ts';
+import { createLog, logSecrets } from './log.ts';
 import { startService } from './service.ts';
 
 function rolesFromArgs(config: Config): Role[] {
@@ -37,11 +38,14 @@ try {
   process.exit(1);
 }
 
-const log = createLog(config.LOG_LEVEL);
+const log = createLog(config.LOG_LEVEL, undefined, logSecrets(config));
 const service = await startService(config, roles, { log }).catch((err: unknown) => {
   log.fatal({ err: coerceError(err).message }, 'service failed to start');
   process.exit(1);
 });
+
+/** How long past SHUTDOWN_TIMEOUT_MS the process may take before it is cut short. */
+const SHUTDOWN_BACKSTOP_MS = 5_000;
 
 let stopping = false;
 const shutdown = (signal: string) => {
@@ -50,9 +54,14 @@ const shutdown = (signal: string) => {
     process.exit(1);
   }
   stopping = true;
-  log.info({ signal }, 'shutting down');
+  log.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
+  // A backstop only: close() keeps to the deadline by itself, give or take the clients' grace.
+  setTimeout(() => {
+    log.error('shutdown overran its deadline: exiting now');
+    process.exit(1);
+  }, config.SHUTDOWN_TIMEOUT_MS + SHUTDOWN_BACKSTOP_MS).unref();
   service
-    .close()
+    .close(config.SHUTDOWN_TIMEOUT_MS)
     .then(() => process.exit(0))
     .catch((err: unknown) => {
       log.error({ err: coerceError(err).message }, 'shutdown failed');

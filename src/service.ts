@@ -1,24 +1,28 @@
 /**
  * startService(config, roles): builds the shared clients and starts the chosen roles in this
  * process: `api` (HTTP), `worker` (queue workers and the sweeper), `subscriber` (Pub/Sub pull).
- * `close()` stops taking work first, lets work in flight finish, then closes the clients.
+ * `close(timeoutMs)` stops taking work first, lets work in flight finish (up to the deadline),
+ * then closes the clients.
  */
 import { once } from 'node:events';
 
 import type { FastifyInstance } from 'fastify';
 
 import type { Config, Role } from './config.ts';
+import { createCredentialCipher } from './credentials.ts';
 import { prepareDatabase } from './db/migrate.ts';
 import { createDeps, type Deps } from './deps.ts';
+import { safeErrorMessage } from './errors.ts';
 import { createGupshupClient } from './gupshup/enterprise.ts';
 import { buildApp, type AppExtras } from './http/app.ts';
-import { createLog, type Log } from './log.ts';
+import { createLog, logSecrets, type Log } from './log.ts';
+import { instrumentGupshup, instrumentWms } from './metrics.ts';
 import { createActivityPublisher } from './pubsub/activity.ts';
 import { startFdrSubscriber, type FdrSubscriber } from './pubsub/subscriber.ts';
 import { ensureTopic } from './pubsub/topics.ts';
 import { createSettingsCache } from './settings-cache.ts';
 import { startSweeper } from './sweeper.ts';
-import { withTimeout } from './timeout.ts';
+import { settlesWithin, withTimeout } from './timeout.ts';
 import { startWorkers, type Workers } from './workers/main.ts';
 import { createWmsClient } from './wms/client.ts';
 
@@ -29,8 +33,17 @@ export interface Service {
   url: string | null;
   workers: Workers | null;
   subscriber: FdrSubscriber | null;
-  close(): Promise<void>;
+  /**
+   * Stops taking work (HTTP, Pub/Sub pull, the sweeper, workers fetching jobs), lets jobs in
+   * flight finish, then closes Redis, MySQL and Pub/Sub. With `timeoutMs`, jobs still running at
+   * the deadline are abandoned to the stalled-job checker (see `Workers.close`) and the clients
+   * get a short grace each, so the whole close takes about `timeoutMs` at most.
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
+
+/** What each client gets to close once the deadline has passed (a pool may hold a dead send). */
+const CLIENT_CLOSE_GRACE_MS = 1_000;
 
 export interface ServiceOptions {
   log?: Log;
@@ -42,7 +55,7 @@ export async function startService(
   roles: readonly Role[],
   options: ServiceOptions = {},
 ): Promise<Service> {
-  const log = options.log ?? createLog(config.LOG_LEVEL);
+  const log = options.log ?? createLog(config.LOG_LEVEL, undefined, logSecrets(config));
   if (config.DB_MIGRATE_ON_START) {
     await prepareDatabase(config.DATABASE_URL, log);
   }
@@ -54,19 +67,27 @@ export async function startService(
     prefix: config.QUEUE_PREFIX,
     ttlMs: config.SETTINGS_CACHE_TTL_MS,
     log,
+    metrics: deps.metrics,
   });
-  const gupshup = createGupshupClient({
-    baseUrl: config.GUPSHUP_ENTERPRISE_URL,
-    timeoutMs: config.GUPSHUP_TIMEOUT_MS,
-    templateMsgType: config.GUPSHUP_TEMPLATE_MSG_TYPE,
-  });
+  // Wrapped where created, so every call is timed into /metrics without the clients knowing.
+  const gupshup = instrumentGupshup(
+    createGupshupClient({
+      baseUrl: config.GUPSHUP_ENTERPRISE_URL,
+      timeoutMs: config.GUPSHUP_TIMEOUT_MS,
+      templateMsgType: config.GUPSHUP_TEMPLATE_MSG_TYPE,
+    }),
+    deps.metrics,
+  );
 
   const wms = config.WMS_API_URL
-    ? createWmsClient({
-        baseUrl: config.WMS_API_URL,
-        timeoutMs: config.WMS_TIMEOUT_MS,
-        token: config.WMS_API_TOKEN,
-      })
+    ? instrumentWms(
+        createWmsClient({
+          baseUrl: config.WMS_API_URL,
+          timeoutMs: config.WMS_TIMEOUT_MS,
+          token: config.WMS_API_TOKEN,
+        }),
+        deps.metrics,
+      )
     : null;
 
   let app: FastifyInstance | null = null;
@@ -80,14 +101,25 @@ export async function startService(
       await ensureTopic(deps.pubsub, config.ACTIVITY_TOPIC);
     }
     const publisher = createActivityPublisher(deps.pubsub, config.ACTIVITY_TOPIC);
-    workers = startWorkers(deps, { gupshup, settings, publisher, decrypt: null, wms });
+    const cipher = createCredentialCipher(config);
+    workers = startWorkers(deps, {
+      gupshup,
+      settings,
+      publisher,
+      decrypt: cipher?.decrypt ?? null,
+      wms,
+    });
     sweeper = startSweeper(deps, config.SWEEP_INTERVAL_MS, config.SWEEP_GRACE_MS);
   }
   if (roles.includes('subscriber')) {
     subscriber = await startFdrSubscriber(deps);
   }
   if (roles.includes('api')) {
-    app = await buildApp(deps, { settings, pushVerifier: options.pushVerifier });
+    app = await buildApp(deps, {
+      settings,
+      pushVerifier: options.pushVerifier,
+      subscription: subscriber?.subscription ?? null,
+    });
     url = await app.listen({ port: config.PORT, host: config.HOST });
   }
   log.info({ roles }, 'service started');
@@ -98,15 +130,38 @@ export async function startService(
     url,
     workers,
     subscriber,
-    async close() {
-      await app?.close();
-      await subscriber?.close();
+    async close(timeoutMs) {
+      const started = Date.now();
+      const deadline = timeoutMs === undefined ? Infinity : started + timeoutMs;
+      const left = () => Math.max(deadline - Date.now(), 0);
+      // Stop taking work everywhere at once, so the workers get the whole budget: what HTTP
+      // requests and Pub/Sub messages in flight still enqueue waits in Redis for the next run.
       sweeper?.stop();
-      await workers?.close();
-      await settings.close();
-      await gupshup.close();
-      await wms?.close();
-      await deps.close();
+      const draining = workers?.close(timeoutMs) ?? Promise.resolve({ abandoned: [] });
+      const intake = Promise.all([app?.close(), subscriber?.close()]).catch((err: unknown) =>
+        log.error({ err: safeErrorMessage(err) }, 'stopping HTTP or the subscriber failed'),
+      );
+      if (!(await settlesWithin(intake, left()))) {
+        log.warn('HTTP or the Pub/Sub subscriber did not stop by the shutdown deadline');
+      }
+      const { abandoned } = await draining;
+      // Each client closes in parallel and is waited for at most a short grace past the
+      // deadline: after a forced close the Gupshup pool may still hold a send nobody awaits.
+      const grace = () => Math.max(left(), CLIENT_CLOSE_GRACE_MS);
+      const clients = [settings.close(), gupshup.close(), wms?.close(), deps.close()].map((c) =>
+        (c ?? Promise.resolve()).catch((err: unknown) =>
+          log.error({ err: safeErrorMessage(err) }, 'closing a client failed'),
+        ),
+      );
+      const closed = await Promise.all(clients.map((c) => settlesWithin(c, grace())));
+      log.info(
+        {
+          ms: Date.now() - started,
+          abandonedJobs: abandoned.length,
+          clientsClosed: closed.every(Boolean),
+        },
+        'service stopped',
+      );
     },
   };
 }

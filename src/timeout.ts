@@ -5,3 +5,28 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
     promise.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 }
+
+/**
+ * Waits for `promise` to settle (resolve or reject) for at most `ms`; tells which came first.
+ * Unlike `withTimeout` it never rejects: shutdown code uses it to decide whether to force.
+ */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (!Number.isFinite(ms)) {
+    // setTimeout would treat it as 1 ms (anything above 2^31 - 1 is).
+    await promise.catch(() => undefined);
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -3,24 +3,43 @@
  * with `inject`. Routes are registered explicitly; one error handler maps HttpError to
  * `{ code, message }` and hides the detail of anything unexpected.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Subscription } from '@google-cloud/pubsub';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
 
+import { createCredentialCipher } from '../credentials.ts';
 import type { Deps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
+import { quietest } from '../log.ts';
+import { createTemplateListClient } from '../gupshup/templates.ts';
+import { createIntegrationEngineClient } from '../integration-engine.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { activityRoutes } from './routes/activity.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { connectionRoutes } from './routes/connections.ts';
 import { gupshupWebhookRoutes } from './routes/gupshup-webhook.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { createPushVerifier, pubsubPushRoutes, type PushVerifier } from './routes/pubsub-push.ts';
 import { settingsRoutes } from './routes/settings.ts';
+import { settingsPageRoutes } from './routes/settings-page.ts';
+import { templateRoutes } from './routes/templates.ts';
 import { trackRoutes } from './routes/track.ts';
 
 export interface AppExtras {
   settings: SettingsCache;
   /** Overrides the push-token verifier (tests sign tokens with their own keys). */
   pushVerifier?: PushVerifier | null;
+  /** The FDR subscription, when the subscriber role runs here: `/readyz` then checks Pub/Sub. */
+  subscription?: Subscription | null;
 }
+
+/** Polled by orchestrators and Prometheus every few seconds: not worth an info line each. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyInstance> {
   const { config, db, log } = deps;
@@ -30,6 +49,26 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
     bodyLimit: 1_048_576,
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
+    // Fastify's request lines are replaced by the one line per request below.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  // One line per request (Fastify's own is two), with the path but never the query string,
+  // which can hold a token or a customer's number. Probes and scrapes only at debug. A route
+  // that logs from `warn` up (the webhook, Bull Board) keeps these lines out too.
+  app.addHook('onResponse', async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const fields = {
+      method: request.method,
+      path,
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    };
+    if (QUIET_PATHS.has(path)) {
+      request.log.debug(fields, 'request done');
+    } else {
+      request.log.info(fields, 'request done');
+    }
   });
 
   app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
@@ -49,10 +88,40 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
     reply.code(404).send({ code: 'ERR_NOT_FOUND', message: 'no such route' }),
   );
 
-  await app.register(healthRoutes({ db, redis: deps.redis }));
+  await app.register(
+    healthRoutes({ db, redis: deps.redis, subscription: extras.subscription ?? null }),
+  );
   await app.register(metricsRoutes({ metrics: deps.metrics }));
-  await app.register(settingsRoutes({ db, settings: extras.settings, apiToken: config.API_TOKEN }));
+  // Clients' own Gupshup apps: credentials sealed at rest, template lists read to verify.
+  const cipher = createCredentialCipher(config);
+  const templateLists = createTemplateListClient({
+    enterpriseUrl: config.GUPSHUP_TEMPLATE_LIST_URL,
+    selfServeUrl: config.GUPSHUP_SELF_SERVE_URL,
+    timeoutMs: config.GUPSHUP_TIMEOUT_MS,
+  });
+  const engine = config.INTEGRATION_ENGINE_URL
+    ? createIntegrationEngineClient({ baseUrl: config.INTEGRATION_ENGINE_URL })
+    : null;
+  app.addHook('onClose', async () => {
+    await templateLists.close();
+    await engine?.close();
+  });
+  const apiToken = config.API_TOKEN;
+  await app.register(settingsRoutes({ config, db, settings: extras.settings, cipher, apiToken }));
+  await app.register(connectionRoutes({ config, db, cipher, engine, apiToken }));
+  await app.register(
+    templateRoutes({
+      config,
+      db,
+      cipher,
+      lists: templateLists,
+      settings: extras.settings,
+      apiToken,
+    }),
+  );
   await app.register(activityRoutes({ db, apiToken: config.API_TOKEN }));
+  // The HTML settings page: reads and writes through the routes above (app.inject).
+  await app.register(settingsPageRoutes({ config, db }));
   await app.register(trackRoutes({ config, db, queues: deps.queues }));
   await app.register(
     gupshupWebhookRoutes({
@@ -61,8 +130,14 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
       log,
       token: config.WEBHOOK_TOKEN,
       maxEvents: config.WEBHOOK_MAX_EVENTS,
+      metrics: deps.metrics,
     }),
   );
+  // Bull Board, behind basic auth; not mounted without ADMIN_USER/ADMIN_PASSWORD. Its many
+  // asset and polling requests are logged only when they go wrong.
+  await app.register(adminRoutes({ config, queues: deps.queues, log }), {
+    logLevel: quietest(log, 'warn'),
+  });
 
   const verifier =
     extras.pushVerifier !== undefined ? extras.pushVerifier : createPushVerifier(config);
@@ -76,6 +151,9 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   }
   if (!config.API_TOKEN) {
     log.warn('API_TOKEN is not set: the settings and activity API refuse every request');
+  }
+  if (!cipher) {
+    log.warn('CREDENTIALS_KEY is not set: clients cannot store or send through their own apps');
   }
   return app;
 }

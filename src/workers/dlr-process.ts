@@ -24,6 +24,7 @@ import { nextStatus, statusOf, type DlrStatus } from '../dlr/codes.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
 import { nationalNumber } from '../fdr/phone.ts';
 import type { Log } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { parsePayload, type Queues } from '../queues/index.ts';
 import type { DeliveryReport } from '../webhook/events.ts';
 
@@ -31,6 +32,7 @@ interface Deps {
   config: Config;
   db: Db;
   queues: Queues;
+  metrics: Pick<Metrics, 'deliveryReports' | 'deliveryStatuses'>;
   log: Log;
 }
 
@@ -70,6 +72,7 @@ export function processDlrProcess(deps: Deps): Processor {
         );
       }
       await markWebhookEvent(db, webhookEventId, 'ignored', 'unknown message');
+      deps.metrics.deliveryReports.inc({ outcome: 'ignored' });
       log.info(
         { webhookEventId, externalId: report.externalId },
         'delivery report for an unknown message ignored',
@@ -87,6 +90,10 @@ export function processDlrProcess(deps: Deps): Processor {
       }
     }
     await markWebhookEvent(db, webhookEventId, 'processed', outcome.note);
+    deps.metrics.deliveryReports.inc({ outcome: outcome.transition ? 'applied' : 'unchanged' });
+    if (outcome.transition) {
+      deps.metrics.deliveryStatuses.inc({ status: outcome.transition });
+    }
     log.info(
       {
         webhookEventId,

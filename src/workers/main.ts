@@ -3,14 +3,18 @@
  * every queue has exactly one processor. `message.send` is rate limited across all replicas
  * (BullMQ's limiter lives in Redis) to GUPSHUP_MAX_PER_SECOND.
  */
-import { Worker, type Processor, type WorkerOptions } from 'bullmq';
+import { MetricsTime, Worker, type Processor, type WorkerOptions } from 'bullmq';
 
+import type { CredentialCipher } from '../credentials.ts';
 import type { Deps } from '../deps.ts';
 import { safeErrorMessage } from '../errors.ts';
 import type { GupshupClient } from '../gupshup/enterprise.ts';
+import { withLogContext } from '../log.ts';
+import { observeJobs } from '../metrics.ts';
 import type { ActivityPublisher } from '../pubsub/activity.ts';
 import { QUEUE_NAMES, type QueueName } from '../queues/index.ts';
 import type { SettingsCache } from '../settings-cache.ts';
+import { settlesWithin } from '../timeout.ts';
 import type { WmsClient } from '../wms/client.ts';
 import { processActivityEmit } from './activity-emit.ts';
 import { processDlrProcess } from './dlr-process.ts';
@@ -22,14 +26,20 @@ export interface WorkerExtras {
   gupshup: GupshupClient;
   settings: SettingsCache;
   publisher: ActivityPublisher;
-  decrypt: ((ciphertext: string) => string) | null;
+  decrypt: CredentialCipher['decrypt'] | null;
   /** Null when WMS_API_URL is not set: replies are then recorded but not acted on. */
   wms: WmsClient | null;
 }
 
 export interface Workers {
   workers: Worker[];
-  close(): Promise<void>;
+  /**
+   * Stops fetching jobs and lets the active ones finish. With `timeoutMs`, jobs still running
+   * after it are abandoned: the workers are force-closed, the jobs keep their `active` entry
+   * until their lock expires, and the stalled-job checker of the next worker to run puts them
+   * back in `wait` (nothing is lost, no attempt is used). Resolves with the abandoned job ids.
+   */
+  close(timeoutMs?: number): Promise<{ abandoned: string[] }>;
 }
 
 export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueName, Processor> {
@@ -42,9 +52,10 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       queues,
       gupshup: extras.gupshup,
       decrypt: extras.decrypt,
+      metrics: deps.metrics,
       log,
     }),
-    'dlr.process': processDlrProcess({ config, db, queues, log }),
+    'dlr.process': processDlrProcess({ config, db, queues, metrics: deps.metrics, log }),
     'reply.route': processReplyRoute({
       config,
       db,
@@ -68,16 +79,25 @@ export function startWorkers(
     throw new Error(`no processor for queue(s): ${missing.join(', ')}`);
   }
   const { config, log } = deps;
+  // Jobs whose processor is running in this process, by id.
+  const running = new Set<string>();
   const workers = only.map((name) => {
     const options: WorkerOptions = {
       connection: deps.workerConnection,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
+      // BullMQ's own per-minute completed/failed counts, kept in Redis for two weeks: Bull Board
+      // charts them, and they survive restarts of this process (Prometheus counters do not).
+      metrics: { maxDataPoints: MetricsTime.TWO_WEEKS },
       ...(name === 'message.send'
         ? { limiter: { max: config.GUPSHUP_MAX_PER_SECOND, duration: 1_000 } }
         : {}),
     };
-    const worker = new Worker(name, withSafeErrors(processors[name]), options);
+    const worker = new Worker(
+      name,
+      runJob(running, name, withSafeErrors(observeJobs(deps.metrics, name, processors[name]))),
+      options,
+    );
     worker.on('failed', (job, err) => {
       log.warn(
         { queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message },
@@ -92,9 +112,39 @@ export function startWorkers(
   log.info({ queues: only }, 'workers started');
   return {
     workers,
-    async close() {
-      await Promise.all(workers.map((w) => w.close()));
+    async close(timeoutMs) {
+      // pause() waits for the active jobs without closing: BullMQ memoises close(), so a
+      // close(true) after a close() that is still waiting would not force anything.
+      const drained = Promise.all(workers.map((w) => w.pause()));
+      const finished = await settlesWithin(drained, timeoutMs ?? Infinity);
+      const abandoned = finished ? [] : [...running];
+      if (!finished) {
+        log.warn(
+          { jobIds: abandoned, timeoutMs },
+          'shutdown deadline passed: jobs left active for the stalled-job checker to requeue',
+        );
+      }
+      await Promise.all(workers.map((w) => w.close(!finished)));
+      return { abandoned };
     },
+  };
+}
+
+/**
+ * Runs each job with its queue and id on every line it logs, and keeps it in `running` while it
+ * runs (what a forced close abandons).
+ */
+function runJob(running: Set<string>, queue: string, processor: Processor): Processor {
+  return async (job, token, signal) => {
+    const jobId = job.id ?? '';
+    running.add(jobId);
+    try {
+      return await withLogContext({ queue, jobId }, async () => {
+        return (await processor(job, token, signal)) as unknown;
+      });
+    } finally {
+      running.delete(jobId);
+    }
   };
 }
 

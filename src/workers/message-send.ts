@@ -12,6 +12,7 @@ import type { Processor } from 'bullmq';
 
 import { recordActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
+import type { CredentialCipher } from '../credentials.ts';
 import type { Db } from '../db/client.ts';
 import {
   claimOutbox,
@@ -27,6 +28,7 @@ import { PermanentError, RetryableError } from '../errors.ts';
 import { nationalNumber } from '../fdr/phone.ts';
 import type { GupshupClient } from '../gupshup/enterprise.ts';
 import type { Log } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { parsePayload, type Queues } from '../queues/index.ts';
 import { resolveSender } from '../senders.ts';
 
@@ -38,8 +40,13 @@ interface Deps {
   db: Db;
   queues: Queues;
   gupshup: GupshupClient;
-  decrypt: ((ciphertext: string) => string) | null;
+  decrypt: CredentialCipher['decrypt'] | null;
+  metrics: Pick<Metrics, 'sends'>;
   log: Log;
+}
+
+function sendKind(outbox: OutboxRow): string {
+  return outbox.kind === 'fdr_template' ? 'template' : 'session';
 }
 
 export function processMessageSend(deps: Deps): Processor {
@@ -88,6 +95,7 @@ export function processMessageSend(deps: Deps): Processor {
       : await gupshup.sendText(sender.twoWay, message, signal);
 
     if (result.ok) {
+      deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'sent', code: 'none' });
       const sentAt = new Date();
       await db.transaction(async (tx) => {
         const [statusLog] = await tx
@@ -153,6 +161,7 @@ export function processMessageSend(deps: Deps): Processor {
       );
     } else {
       await markOutboxError(db, outboxId, 'sending', result.code, result.reason);
+      deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'retrying', code: result.code });
     }
     log.warn(
       {
@@ -175,6 +184,7 @@ async function failForGood(
   reason: string,
 ): Promise<void> {
   await markOutboxError(deps.db, outbox.id, 'failed', code, reason);
+  deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'failed', code });
   await recordActivity(deps, {
     key: `send-failed-${outbox.id}`,
     shipmentId: outbox.shipmentId,

@@ -76,7 +76,8 @@ describe('the service process', () => {
       },
       { timeoutMs: 30_000, intervalMs: 200, what: '/readyz to answer 200' },
     );
-    expect(ready.checks).toEqual({ redis: 'ok', mysql: 'ok' });
+    // Every role runs, the subscriber included, so Pub/Sub is checked too.
+    expect(ready.checks).toEqual({ redis: 'ok', mysql: 'ok', pubsub: 'ok' });
 
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);

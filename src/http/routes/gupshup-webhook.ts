@@ -19,6 +19,7 @@ import type { Db } from '../../db/client.ts';
 import { recordWebhookEvent } from '../../db/webhook-events.ts';
 import { coerceError, HttpError } from '../../errors.ts';
 import type { Log } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
 import { enqueue, type Queues } from '../../queues/index.ts';
 import type { WebhookEvent } from '../../webhook/events.ts';
 import { eventKey, parseWebhook, type ParseResult } from '../../webhook/parse.ts';
@@ -39,6 +40,20 @@ export interface GupshupWebhookDeps {
   token: string | undefined;
   /** WEBHOOK_MAX_EVENTS: delivery reports accepted in one post. */
   maxEvents: number;
+  metrics: Pick<Metrics, 'webhookRequests'>;
+}
+
+/** The `outcome` label of `whatsapp_webhook_requests_total` for the status answered. */
+function webhookOutcome(status: number): string {
+  const outcomes: Record<number, string> = {
+    200: 'accepted',
+    400: 'invalid',
+    401: 'unauthorized',
+    413: 'too_large',
+    415: 'unsupported_type',
+    503: 'unavailable',
+  };
+  return outcomes[status] ?? 'error';
 }
 
 function givenToken(request: FastifyRequest): string | null {
@@ -69,6 +84,11 @@ export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
       { parseAs: 'buffer', bodyLimit: BODY_LIMIT },
       (_request, body, done) => done(null, body),
     );
+
+    // Every answer counts, including those Fastify gives before the handler (413, 415).
+    app.addHook('onResponse', async (_request, reply) => {
+      deps.metrics.webhookRequests.inc({ outcome: webhookOutcome(reply.statusCode) });
+    });
 
     // Before the body is read: an unauthenticated caller gets nothing parsed.
     app.addHook('onRequest', async (request) => {
@@ -153,9 +173,12 @@ function storageError(err: unknown): string {
 /**
  * Stores one event and enqueues its job; returns whether the event is new. A repeated event
  * still waiting (`received`) is enqueued again — a no-op while its job exists (deterministic job
- * id), a repair if Redis lost it; one already handled is not.
+ * id), a repair if Redis lost it; one already handled is not. Also used by `wa-notify replay`.
  */
-async function storeAndEnqueue(deps: GupshupWebhookDeps, event: WebhookEvent): Promise<boolean> {
+export async function storeAndEnqueue(
+  deps: Pick<GupshupWebhookDeps, 'db' | 'queues'>,
+  event: WebhookEvent,
+): Promise<boolean> {
   const { id, created, status } = await recordWebhookEvent(deps.db, eventKey(event), event);
   if (created || status === 'received') {
     if (event.kind === 'dlr') {
