@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
+
+import { loadConfig } from '../../src/config.ts';
 import { parse } from 'yaml';
 
 interface Service {
@@ -149,5 +151,18 @@ describe('docker-compose.yml', () => {
     expect(callback.port).toBe(envOf('app').PORT);
     expect(callback.pathname).toBe('/api/_ah/v1/message');
     expect(callback.searchParams.get('token')).toBe(envOf('app').WEBHOOK_TOKEN);
+  });
+
+  it("gives the app a valid configuration with compose's defaults", () => {
+    // Resolve `${VAR:-default}` the way compose does when VAR is unset.
+    const resolved = Object.fromEntries(
+      Object.entries(envOf('app')).map(([key, value]) => [
+        key,
+        value.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1'),
+      ]),
+    );
+    const config = loadConfig(resolved);
+    expect(config.ADMIN_USER).toBeTruthy();
+    expect(config.CREDENTIALS_KEY).toBeTruthy();
   });
 });
