@@ -1,7 +1,8 @@
 /**
- * Settings caches across replicas: two service instances in this process share Redis and MySQL
- * (same database and queue prefix, different ports). A serves the API only; B takes the FDR events
- * (subscriber and workers) and caches settings for an hour. A change made through A is in effect
+ * Settings caches across replicas: two service processes share Redis and MySQL (same database and
+ * queue prefix). A, in this test process, serves the API only; B, a child process started as an
+ * operator would (`src/main.ts`), takes the FDR events (subscriber and workers) and caches
+ * settings for an hour. A change made through A is in effect
  * for B's next event at once, which only the invalidation announcement can explain; a change
  * written straight to MySQL, without one, is not, which shows B really does cache.
  */
@@ -12,6 +13,7 @@ import { fdrInbox } from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service } from '../../src/service.ts';
+import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
 import { API_TOKEN, createTestEnv, waitFor } from '../helpers/env.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
 
@@ -23,7 +25,7 @@ const PROMPTLY = { timeoutMs: 8_000 };
 const env = createTestEnv('replicas');
 let sandbox: Sandbox;
 let a: Service;
-let b: Service;
+let b: ServiceProcess;
 
 async function putSettingsThroughA(body: unknown) {
   const res = await fetch(`${a.url}/v1/accounts/${ACCOUNT}/whatsapp-settings`, {
@@ -35,7 +37,7 @@ async function putSettingsThroughA(body: unknown) {
 }
 
 async function publishToB(shipmentId: string) {
-  await b.deps.pubsub
+  await a.deps.pubsub
     .topic(env.env.FDR_TOPIC!)
     .publishMessage({ json: fdrEvent({ shipmentId, accountId: ACCOUNT }) });
 }
@@ -44,7 +46,7 @@ async function publishToB(shipmentId: string) {
 async function settled(shipmentId: string) {
   return waitFor(
     async () => {
-      const [row] = await b.deps.db
+      const [row] = await a.deps.db
         .select()
         .from(fdrInbox)
         .where(eq(fdrInbox.shipmentId, shipmentId));
@@ -65,12 +67,20 @@ beforeAll(async () => {
     SETTINGS_CACHE_TTL_MS: String(HOUR),
   });
   a = await startService(config, ['api']);
-  b = await startService(config, ['api', 'worker', 'subscriber']);
+  b = await startServiceProcess({
+    ...env.env,
+    GUPSHUP_ENTERPRISE_URL: sandbox.url,
+    SETTINGS_CACHE_TTL_MS: String(HOUR),
+    LOG_LEVEL: 'warn',
+  });
   expect(a.url).not.toBe(b.url);
 });
 
 afterAll(async () => {
-  await b?.close();
+  if (b && b.child.exitCode === null) {
+    b.child.kill('SIGTERM');
+    await b.exited;
+  }
   await a?.close();
   await sandbox?.close();
   await env.dropDatabase();
@@ -94,7 +104,7 @@ describe('settings changed on one replica', () => {
   });
 
   it('are not seen when written behind the API, so B really caches', async () => {
-    await saveAccountSettings(b.deps.db, ACCOUNT, { enabled: false });
+    await saveAccountSettings(a.deps.db, ACCOUNT, { enabled: false });
     await publishToB('REPL-0003');
     expect(await settled('REPL-0003')).toMatchObject({ status: 'processed' });
   });
