@@ -1,7 +1,8 @@
 /**
  * buildApp(deps): the Fastify application (role `api`), without listening, so tests drive it
  * with `inject`. Routes are registered explicitly; one error handler maps HttpError to
- * `{ code, message }` and hides the detail of anything unexpected.
+ * `{ code, message }` and hides the detail of anything unexpected. Every route is in the OpenAPI
+ * document at `/docs` (src/http/openapi.ts).
  */
 import type { Subscription } from '@google-cloud/pubsub';
 import Fastify, {
@@ -18,6 +19,7 @@ import { quietest } from '../log.ts';
 import { createTemplateListClient } from '../gupshup/templates.ts';
 import { createIntegrationEngineClient } from '../integration-engine.ts';
 import type { SettingsCache } from '../settings-cache.ts';
+import { recordRoutes, registerOpenApi } from './openapi.ts';
 import { activityRoutes } from './routes/activity.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { connectionRoutes } from './routes/connections.ts';
@@ -87,6 +89,10 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   app.setNotFoundHandler((_request, reply) =>
     reply.code(404).send({ code: 'ERR_NOT_FOUND', message: 'no such route' }),
   );
+
+  // Before any route: both collect routes as they are registered (the list is for tests).
+  recordRoutes(app);
+  await registerOpenApi(app, quietest(log, 'warn'));
 
   await app.register(
     healthRoutes({ db, redis: deps.redis, subscription: extras.subscription ?? null }),

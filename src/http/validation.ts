@@ -12,10 +12,23 @@ export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown): 
   return result.output;
 }
 
+/** A client's account id as a path carries it: a positive 32-bit integer, in decimal digits. */
+export const AccountId = v.pipe(
+  v.string(),
+  v.description("The client's account id, a positive integer."),
+  v.regex(/^\d{1,10}$/),
+  v.transform(Number),
+  v.minValue(1),
+  v.maxValue(2_147_483_647),
+);
+
+/** Path parameters of the routes under `/v1/accounts/:accountId` and `/settings/:accountId`. */
+export const AccountParams = v.object({ accountId: AccountId });
+
 export function parseAccountId(raw: string): number {
-  const id = Number(raw);
-  if (!/^\d{1,10}$/.test(raw) || !Number.isSafeInteger(id) || id <= 0 || id > 2_147_483_647) {
+  const parsed = v.safeParse(AccountId, raw);
+  if (!parsed.success) {
     throw new HttpError(400, 'ERR_VALIDATION', 'accountId must be a positive integer');
   }
-  return id;
+  return parsed.output;
 }

@@ -12,12 +12,14 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
+import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import type { Config } from '../../config.ts';
 import type { Log } from '../../log.ts';
 import { QUEUE_NAMES, type Queues } from '../../queues/index.ts';
 import { secretsEqual } from '../auth.ts';
+import { documented, SECURITY } from '../openapi.ts';
 
 export const ADMIN_PATH = '/admin/queues';
 
@@ -69,6 +71,31 @@ export function adminRoutes(deps: AdminDeps) {
           .code(401)
           .header('www-authenticate', `Basic realm="${REALM}"`)
           .send({ code: 'ERR_UNAUTHORIZED', message: 'valid admin credentials are required' });
+      }
+    });
+
+    // Fastify answers a prefix's root at `/admin/queues` and `/admin/queues/` from one options
+    // object, whose url ends as the latter; the document names the former.
+    const atAdminPath: SwaggerTransform = ({ schema }) => ({ schema, url: ADMIN_PATH });
+    // Bull Board marks all its routes hidden from the OpenAPI document (its pages, JSON API and
+    // assets are its own business); the board's address itself is listed.
+    app.addHook('onRoute', (route) => {
+      if (route.url === ADMIN_PATH && route.method === 'GET') {
+        Object.assign(
+          route,
+          documented({
+            tags: ['operations'],
+            summary: 'Bull Board: the five queues, read-only',
+            description:
+              'Mounted only when ADMIN_USER and ADMIN_PASSWORD are set. Fixes go through the `wa-notify` CLI.',
+            security: SECURITY.admin,
+            responses: {
+              200: { description: 'The board (HTML)', body: 'html' },
+              401: 'No valid admin credentials',
+            },
+          }),
+          { config: { ...route.config, swaggerTransform: atAdminPath } },
+        );
       }
     });
 

@@ -30,7 +30,8 @@ import { DEFAULT_CONNECTION_ID, getAccountSettings } from '../../db/settings.ts'
 import { HttpError } from '../../errors.ts';
 import type { IntegrationEngineClient } from '../../integration-engine.ts';
 import { requireBearer } from '../auth.ts';
-import { parseAccountId, parseBody } from '../validation.ts';
+import { documented, SECURITY } from '../openapi.ts';
+import { AccountId, AccountParams, parseAccountId, parseBody } from '../validation.ts';
 
 /** One entry of the sender dropdown. */
 export interface ConnectionView {
@@ -90,6 +91,12 @@ export const ConnectionBody = v.pipe(
   ),
 );
 
+/** A stored connection's id, as `DELETE …/whatsapp-connections/:connectionId` takes it. */
+export const ConnectionParams = v.object({
+  accountId: AccountId,
+  connectionId: v.pipe(v.string(), v.regex(/^\d{1,10}$/)),
+});
+
 function platformView(config: Config, selected: string): ConnectionView {
   return {
     id: DEFAULT_CONNECTION_ID,
@@ -144,6 +151,19 @@ export function connectionRoutes(deps: {
 
     app.get<{ Params: { accountId: string } }>(
       '/v1/accounts/:accountId/whatsapp-connections',
+      documented({
+        tags: ['connections'],
+        summary: 'List the Gupshup apps a client may send through',
+        description:
+          "The platform default app, the client's apps stored here and, with INTEGRATION_ENGINE_URL, the apps the integration engine lists. Never any credential.",
+        security: SECURITY.api,
+        params: AccountParams,
+        responses: {
+          200: '`connections` (the current sender has `selected: true`) and `warnings`',
+          400: 'accountId is not a positive integer',
+          401: 'No valid bearer token',
+        },
+      }),
       async (request) => {
         const accountId = parseAccountId(request.params.accountId);
         const [stored, settings, installed] = await Promise.all([
@@ -191,6 +211,22 @@ export function connectionRoutes(deps: {
 
     app.post<{ Params: { accountId: string } }>(
       '/v1/accounts/:accountId/whatsapp-connections',
+      documented({
+        tags: ['connections'],
+        summary: "Store a client's own Gupshup app",
+        description:
+          'Credentials are encrypted at rest and never returned. Choose it as the sender with the settings API (`senderConnectionId`).',
+        security: SECURITY.api,
+        params: AccountParams,
+        body: ConnectionBody,
+        responses: {
+          201: 'The stored connection, without its credentials',
+          400: 'The body is invalid',
+          401: 'No valid bearer token',
+          409: 'ERR_CONNECTION_EXISTS: the app with that number is already stored',
+          503: 'ERR_CREDENTIALS_KEY_MISSING: CREDENTIALS_KEY is not configured',
+        },
+      }),
       async (request, reply) => {
         const accountId = parseAccountId(request.params.accountId);
         const body = parseBody(ConnectionBody, request.body);
@@ -236,13 +272,26 @@ export function connectionRoutes(deps: {
 
     app.delete<{ Params: { accountId: string; connectionId: string } }>(
       '/v1/accounts/:accountId/whatsapp-connections/:connectionId',
+      documented({
+        tags: ['connections'],
+        summary: "Delete a client's stored app",
+        security: SECURITY.api,
+        params: ConnectionParams,
+        responses: {
+          204: 'Deleted',
+          400: 'Not a stored connection id (the platform default cannot be deleted)',
+          401: 'No valid bearer token',
+          404: 'No such connection for this account',
+          409: "ERR_CONNECTION_IN_USE: it is the account's sender",
+        },
+      }),
       async (request, reply) => {
         const accountId = parseAccountId(request.params.accountId);
         const raw = request.params.connectionId;
         if (raw === DEFAULT_CONNECTION_ID) {
           throw new HttpError(400, 'ERR_VALIDATION', 'the platform default app cannot be deleted');
         }
-        if (!/^\d{1,10}$/.test(raw)) {
+        if (!v.is(ConnectionParams.entries.connectionId, raw)) {
           throw new HttpError(
             400,
             'ERR_VALIDATION',

@@ -24,6 +24,7 @@ import { enqueue, type Queues } from '../../queues/index.ts';
 import type { WebhookEvent } from '../../webhook/events.ts';
 import { eventKey, parseWebhook, type ParseResult } from '../../webhook/parse.ts';
 import { bearerToken, secretsEqual } from '../auth.ts';
+import { documented, SECURITY } from '../openapi.ts';
 
 export const WEBHOOK_PATH = '/api/_ah/v1/message';
 
@@ -135,6 +136,23 @@ export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
       bodyLimit: BODY_LIMIT,
       // At least `warn` (never more verbose than the service's own level).
       logLevel: log.levelVal > log.levels.values.warn! ? (log.level as LogLevel) : 'warn',
+      // No body schema: the body is raw bytes in any of the shapes src/webhook/parse.ts reads
+      // (JSON, form fields, text), and Fastify allows none on a route that also answers GET.
+      ...documented({
+        tags: ['ingress'],
+        summary: 'Gupshup delivery reports and customer replies',
+        description:
+          'The one Gupshup callback: delivery reports (enterprise or v2 shapes, one or a batch of up to WEBHOOK_MAX_EVENTS) and inbound messages, as `application/json`, `application/x-www-form-urlencoded` or `text/plain` bodies up to 256 KiB, or as a GET query.',
+        security: SECURITY.webhook,
+        responses: {
+          200: { description: 'Stored and queued (empty body)', body: 'none' },
+          400: 'Malformed: the message says why',
+          401: 'No valid webhook token',
+          413: 'Body over 256 KiB',
+          415: 'Unsupported content type',
+          503: 'MySQL or Redis unavailable: Gupshup retries',
+        },
+      }),
       handler,
     });
   };

@@ -11,23 +11,48 @@ import type { Redis } from 'ioredis';
 import type { Db } from '../../db/client.ts';
 import { safeErrorMessage } from '../../errors.ts';
 import { withTimeout } from '../../timeout.ts';
+import { documented, SECURITY } from '../openapi.ts';
 
 export function healthRoutes(deps: { db: Db; redis: Redis; subscription?: Subscription | null }) {
   return async (app: FastifyInstance): Promise<void> => {
-    app.get('/healthz', async () => ({ status: 'ok' }));
-    app.get('/readyz', async (_request, reply) => {
-      const { subscription } = deps;
-      const checks = await Promise.all([
-        check('redis', () => deps.redis.ping()),
-        check('mysql', () => deps.db.execute(sql`select 1`)),
-        ...(subscription ? [check('pubsub', () => subscriptionExists(subscription))] : []),
-      ]);
-      const failed = checks.filter((c) => !c.ok);
-      return reply.code(failed.length ? 503 : 200).send({
-        status: failed.length ? 'unavailable' : 'ready',
-        checks: Object.fromEntries(checks.map((c) => [c.name, c.ok ? 'ok' : c.error])),
-      });
-    });
+    app.get(
+      '/healthz',
+      documented({
+        tags: ['operations'],
+        summary: 'Liveness: the process answers',
+        security: SECURITY.public,
+        responses: { 200: '`{ status: "ok" }`' },
+      }),
+      async () => ({ status: 'ok' }),
+    );
+    app.get(
+      '/readyz',
+      documented({
+        tags: ['operations'],
+        summary: 'Readiness: Redis, MySQL and, when the subscriber runs here, Pub/Sub',
+        security: SECURITY.public,
+        responses: {
+          200: '`{ status: "ready", checks }`',
+          503: {
+            description: '`{ status: "unavailable", checks }`: each failed check names its error',
+            body: 'json',
+          },
+        },
+      }),
+      async (_request, reply) => {
+        const { subscription } = deps;
+        const checks = await Promise.all([
+          check('redis', () => deps.redis.ping()),
+          check('mysql', () => deps.db.execute(sql`select 1`)),
+          ...(subscription ? [check('pubsub', () => subscriptionExists(subscription))] : []),
+        ]);
+        const failed = checks.filter((c) => !c.ok);
+        return reply.code(failed.length ? 503 : 200).send({
+          status: failed.length ? 'unavailable' : 'ready',
+          checks: Object.fromEntries(checks.map((c) => [c.name, c.ok ? 'ok' : c.error])),
+        });
+      },
+    );
   };
 }
 

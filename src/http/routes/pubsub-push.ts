@@ -16,9 +16,10 @@ import type { Log } from '../../log.ts';
 import { ingestFdrMessage } from '../../pubsub/ingest.ts';
 import type { Queues } from '../../queues/index.ts';
 import { bearerToken } from '../auth.ts';
+import { documented, SECURITY } from '../openapi.ts';
 import { parseBody } from '../validation.ts';
 
-const PushEnvelope = v.object({
+export const PushEnvelope = v.object({
   message: v.object({
     data: v.optional(v.pipe(v.string(), v.base64('message.data must be base64')), ''),
     messageId: v.optional(v.string()),
@@ -59,7 +60,21 @@ export function pubsubPushRoutes(deps: {
   verifier: PushVerifier | null;
 }) {
   return async (app: FastifyInstance): Promise<void> => {
-    app.post('/pubsub/push', async (request, reply) => {
+    const doc = documented({
+      tags: ['ingress'],
+      summary: 'FDR events from a Pub/Sub push subscription',
+      description:
+        'The standard push envelope; `message.data` is the FDR event. The OIDC token is checked when PUBSUB_PUSH_AUDIENCE is set (always, in production). `x-ingest-status` says what became of the event.',
+      security: SECURITY.push,
+      body: PushEnvelope,
+      responses: {
+        204: 'Recorded and queued, or not an event for this service',
+        400: 'Not a push envelope',
+        401: 'The OIDC token is missing or did not verify',
+        503: 'MySQL or Redis unavailable: Pub/Sub redelivers',
+      },
+    });
+    app.post('/pubsub/push', doc, async (request, reply) => {
       if (deps.verifier) {
         const token = bearerToken(request);
         if (!token) {

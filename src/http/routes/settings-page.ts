@@ -47,6 +47,7 @@ import { HttpError } from '../../errors.ts';
 import { FDR_REASON_LABELS, FDR_REASONS, type FdrReason } from '../../fdr/reasons.ts';
 import { TEMPLATE_VARIABLES } from '../../fdr/variables.ts';
 import { bearerToken, secretsEqual } from '../auth.ts';
+import { documented, SECURITY, undocumented, type ResponseDoc } from '../openapi.ts';
 import {
   SETTINGS_ASSETS_VERSION,
   SETTINGS_PAGE_CSS,
@@ -61,7 +62,8 @@ import {
   type SenderOption,
   type SettingsPageView,
 } from '../pages/settings-view.ts';
-import { parseAccountId, parseBody } from '../validation.ts';
+import { AccountParams, parseAccountId, parseBody } from '../validation.ts';
+import { VerifyBody } from './templates.ts';
 
 const SESSION_COOKIE = 'wa_settings_session';
 const LOGIN_COOKIE = 'wa_settings_login';
@@ -196,7 +198,7 @@ const PageReason = v.strictObject({
   variables: v.record(v.string(), v.string(), 'variables must be placeholder → variable'),
 });
 
-const PageSaveBody = v.strictObject({
+export const PageSaveBody = v.strictObject({
   enabled: v.boolean('enabled must be true or false'),
   senderConnectionId: v.pipe(v.string(), v.trim(), v.nonEmpty('choose a sender')),
   storeName: v.string(),
@@ -212,11 +214,33 @@ const PageSaveBody = v.strictObject({
 type PageSave = v.InferOutput<typeof PageSaveBody>;
 type GivenReason = { reason: FdrReason } & v.InferOutput<typeof PageReason>;
 
-const LoginForm = v.object({
-  password: v.string(),
-  csrf: v.string(),
+export const LoginForm = v.object({
+  password: v.pipe(v.string(), v.description('The API token.')),
+  csrf: v.pipe(v.string(), v.description("The form's own token, matched against its cookie.")),
   next: v.optional(v.string()),
 });
+
+export const LogoutForm = v.object({ csrf: v.string() });
+
+const FORM = ['application/x-www-form-urlencoded'];
+
+/** What the HTML routes answer beside the page itself. */
+const HTML_FAILURES = {
+  400: { description: 'The page, saying what was wrong (HTML)', body: 'html' },
+  401: 'Not logged in, and the client does not accept HTML',
+} as const satisfies Record<number, ResponseDoc>;
+
+/** What the page's script gets from its JSON endpoints when a step fails. */
+const SCRIPT_FAILURES = {
+  400: { description: '`{ ok: false, message, problems? }`, or ERR_VALIDATION', body: 'json' },
+  401: 'Not logged in',
+  403: 'ERR_CSRF: a session request without its CSRF token (`x-csrf-token`)',
+  422: { description: '`{ ok: false, message, problems?, reasons? }`: what to fix', body: 'json' },
+  502: {
+    description: 'Gupshup or the settings API failed: `{ ok: false, message }`',
+    body: 'json',
+  },
+} as const satisfies Record<number, ResponseDoc>;
 
 interface PageAnswer {
   status: number;
@@ -592,25 +616,58 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
       };
     }
 
-    app.get<{ Querystring: { v?: string } }>('/settings/assets/settings.css', (request, reply) =>
-      sendAsset(request, reply, 'text/css; charset=utf-8', SETTINGS_PAGE_CSS),
+    // Static assets of the page: not part of the API, so not in the OpenAPI document.
+    app.get<{ Querystring: { v?: string } }>(
+      '/settings/assets/settings.css',
+      undocumented,
+      (request, reply) => sendAsset(request, reply, 'text/css; charset=utf-8', SETTINGS_PAGE_CSS),
     );
-    app.get<{ Querystring: { v?: string } }>('/settings/assets/settings.js', (request, reply) =>
-      sendAsset(request, reply, 'text/javascript; charset=utf-8', SETTINGS_PAGE_JS),
+    app.get<{ Querystring: { v?: string } }>(
+      '/settings/assets/settings.js',
+      undocumented,
+      (request, reply) =>
+        sendAsset(request, reply, 'text/javascript; charset=utf-8', SETTINGS_PAGE_JS),
     );
 
-    app.get<{ Querystring: { next?: string } }>('/settings/login', async (request, reply) => {
-      if (!signer) {
-        return sendHtml(
-          reply,
-          503,
-          renderErrorPage('Unavailable', 'API_TOKEN is not configured on this service.', null),
-        );
-      }
-      return sendLogin(request, reply, 200, safeNext(request.query.next), null);
+    const loginPage = documented({
+      tags: ['settings page'],
+      summary: 'The login form',
+      description: '`?next=/settings/<accountId>`: where a successful login goes.',
+      security: SECURITY.public,
+      responses: {
+        200: { description: 'The form (HTML)', body: 'html' },
+        503: { description: 'API_TOKEN is not configured (HTML)', body: 'html' },
+      },
     });
+    app.get<{ Querystring: { next?: string } }>(
+      '/settings/login',
+      loginPage,
+      async (request, reply) => {
+        if (!signer) {
+          return sendHtml(
+            reply,
+            503,
+            renderErrorPage('Unavailable', 'API_TOKEN is not configured on this service.', null),
+          );
+        }
+        return sendLogin(request, reply, 200, safeNext(request.query.next), null);
+      },
+    );
 
-    app.post('/settings/login', async (request, reply) => {
+    const login = documented({
+      tags: ['settings page'],
+      summary: 'Log in with the API token',
+      security: SECURITY.public,
+      body: LoginForm,
+      consumes: FORM,
+      responses: {
+        303: 'Logged in: the session cookie is set; to `next` or the account picker',
+        400: { description: 'The form expired or was incomplete (HTML)', body: 'html' },
+        401: { description: 'Not the API token (HTML)', body: 'html' },
+        503: { description: 'API_TOKEN is not configured (HTML)', body: 'html' },
+      },
+    });
+    app.post('/settings/login', login, async (request, reply) => {
       const form = v.safeParse(LoginForm, request.body);
       const next = form.success ? safeNext(form.output.next) : null;
       if (!signer || !apiToken) {
@@ -651,9 +708,20 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
         .send();
     });
 
-    app.post('/settings/logout', async (request, reply) => {
+    const logout = documented({
+      tags: ['settings page'],
+      summary: 'Log out (clears the session cookie)',
+      security: SECURITY.settingsPage,
+      body: LogoutForm,
+      consumes: FORM,
+      responses: {
+        303: 'To the login form',
+        403: { description: 'A stale form: no CSRF token of the session (HTML)', body: 'html' },
+      },
+    });
+    app.post('/settings/logout', logout, async (request, reply) => {
       const visitor = authenticate(request);
-      const form = v.safeParse(v.object({ csrf: v.string() }), request.body);
+      const form = v.safeParse(LogoutForm, request.body);
       const token = form.success ? form.output.csrf : undefined;
       if (visitor?.via === 'session' && !(token && secretsEqual(token, visitor.session.csrf))) {
         return sendHtml(
@@ -673,52 +741,94 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
         .send();
     });
 
-    app.get<{ Querystring: { accountId?: string } }>('/settings', async (request, reply) => {
-      const visitor = authenticate(request);
-      if (!visitor) {
-        return refuseAnonymous(request, reply, null);
-      }
-      const csrf = visitor.via === 'session' ? visitor.session.csrf : null;
-      const raw = request.query.accountId?.trim();
-      if (raw === undefined) {
-        return sendHtml(reply, 200, renderAccountPicker({ csrf, error: null }));
-      }
-      const accountId = pageAccountId(raw);
-      if (accountId instanceof HttpError) {
-        return sendHtml(reply, 400, renderAccountPicker({ csrf, error: accountId.message }));
-      }
-      return reply.redirect(`/settings/${accountId}`, 303);
+    const picker = documented({
+      tags: ['settings page'],
+      summary: 'Choose an account',
+      description: '`?accountId=N` redirects to `/settings/N`.',
+      security: SECURITY.settingsPage,
+      responses: {
+        200: { description: 'The account picker (HTML)', body: 'html' },
+        303: 'To `/settings/<accountId>`, or to the login form (a browser not logged in)',
+        ...HTML_FAILURES,
+      },
     });
+    app.get<{ Querystring: { accountId?: string } }>(
+      '/settings',
+      picker,
+      async (request, reply) => {
+        const visitor = authenticate(request);
+        if (!visitor) {
+          return refuseAnonymous(request, reply, null);
+        }
+        const csrf = visitor.via === 'session' ? visitor.session.csrf : null;
+        const raw = request.query.accountId?.trim();
+        if (raw === undefined) {
+          return sendHtml(reply, 200, renderAccountPicker({ csrf, error: null }));
+        }
+        const accountId = pageAccountId(raw);
+        if (accountId instanceof HttpError) {
+          return sendHtml(reply, 400, renderAccountPicker({ csrf, error: accountId.message }));
+        }
+        return reply.redirect(`/settings/${accountId}`, 303);
+      },
+    );
 
-    app.get<{ Params: { accountId: string } }>('/settings/:accountId', async (request, reply) => {
-      const visitor = authenticate(request);
-      if (!visitor) {
-        return refuseAnonymous(request, reply, safeNext(request.url.split('?')[0]));
-      }
-      const accountId = pageAccountId(request.params.accountId);
-      if (accountId instanceof HttpError) {
-        return sendHtml(
-          reply,
-          400,
-          renderErrorPage('No such account', accountId.message, '/settings'),
-        );
-      }
-      const view = await loadView(
-        accountId,
-        visitor.via === 'session' ? visitor.session.csrf : null,
-      );
-      if ('message' in view) {
-        return sendHtml(
-          reply,
-          view.status,
-          renderErrorPage('The settings could not be loaded', view.message, '/settings'),
-        );
-      }
-      return sendHtml(reply, 200, renderSettingsPage(view));
+    const page = documented({
+      tags: ['settings page'],
+      summary: "An account's settings page",
+      description:
+        'On/off switches, sender, template and placeholder mapping per reason with a Verify button, store name and support contacts, and the last 20 timeline entries.',
+      security: SECURITY.settingsPage,
+      params: AccountParams,
+      responses: {
+        200: { description: 'The page (HTML)', body: 'html' },
+        303: 'To the login form (a browser not logged in)',
+        ...HTML_FAILURES,
+        502: { description: 'The settings could not be loaded (HTML)', body: 'html' },
+      },
     });
+    app.get<{ Params: { accountId: string } }>(
+      '/settings/:accountId',
+      page,
+      async (request, reply) => {
+        const visitor = authenticate(request);
+        if (!visitor) {
+          return refuseAnonymous(request, reply, safeNext(request.url.split('?')[0]));
+        }
+        const accountId = pageAccountId(request.params.accountId);
+        if (accountId instanceof HttpError) {
+          return sendHtml(
+            reply,
+            400,
+            renderErrorPage('No such account', accountId.message, '/settings'),
+          );
+        }
+        const view = await loadView(
+          accountId,
+          visitor.via === 'session' ? visitor.session.csrf : null,
+        );
+        if ('message' in view) {
+          return sendHtml(
+            reply,
+            view.status,
+            renderErrorPage('The settings could not be loaded', view.message, '/settings'),
+          );
+        }
+        return sendHtml(reply, 200, renderSettingsPage(view));
+      },
+    );
 
     app.post<{ Params: { accountId: string } }>(
       '/settings/:accountId/verify',
+      documented({
+        tags: ['settings page'],
+        summary: "The page's Verify button",
+        description: 'Passed on to `POST /v1/accounts/{accountId}/whatsapp-templates/verify`.',
+        security: SECURITY.settingsPage,
+        params: AccountParams,
+        body: VerifyBody,
+        responses: { 200: '`{ ok: true, template }`', ...SCRIPT_FAILURES },
+      }),
       async (request, reply) => {
         requireVisitor(request);
         const accountId = parseAccountId(request.params.accountId);
@@ -741,6 +851,16 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
 
     app.post<{ Params: { accountId: string } }>(
       '/settings/:accountId/save',
+      documented({
+        tags: ['settings page'],
+        summary: "The page's Save button",
+        description:
+          'Verifies every new or changed template (nothing is saved if one fails), saves them, then the settings, through the API.',
+        security: SECURITY.settingsPage,
+        params: AccountParams,
+        body: PageSaveBody,
+        responses: { 200: '`{ ok: true, message, settings }`', ...SCRIPT_FAILURES },
+      }),
       async (request, reply) => {
         requireVisitor(request);
         const accountId = parseAccountId(request.params.accountId);

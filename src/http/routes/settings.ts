@@ -29,7 +29,8 @@ import { FDR_REASON_LABELS, FDR_REASONS, type FdrReason } from '../../fdr/reason
 import { resolveSender } from '../../senders.ts';
 import type { SettingsCache } from '../../settings-cache.ts';
 import { requireBearer } from '../auth.ts';
-import { parseAccountId, parseBody } from '../validation.ts';
+import { documented, SECURITY } from '../openapi.ts';
+import { AccountParams, parseAccountId, parseBody } from '../validation.ts';
 
 const reasonRecord = <T extends v.GenericSchema>(schema: T) =>
   v.strictObject(
@@ -235,6 +236,17 @@ export function settingsRoutes(deps: {
 
     app.get<{ Params: { accountId: string } }>(
       '/v1/accounts/:accountId/whatsapp-settings',
+      documented({
+        tags: ['settings'],
+        summary: "Read a client's WhatsApp settings",
+        security: SECURITY.api,
+        params: AccountParams,
+        responses: {
+          200: 'The settings: on/off per reason, sender, template per reason, store details',
+          400: 'accountId is not a positive integer',
+          401: 'No valid bearer token',
+        },
+      }),
       async (request) => {
         const accountId = parseAccountId(request.params.accountId);
         return present(await getAccountSettings(deps.db, accountId));
@@ -243,6 +255,21 @@ export function settingsRoutes(deps: {
 
     app.put<{ Params: { accountId: string } }>(
       '/v1/accounts/:accountId/whatsapp-settings',
+      documented({
+        tags: ['settings'],
+        summary: "Change a client's WhatsApp settings",
+        description:
+          'Fields left out are left as they are. A per-reason switch wins over `enabled`. Every replica uses the change from the next event on.',
+        security: SECURITY.api,
+        params: AccountParams,
+        body: SettingsBody,
+        responses: {
+          200: 'The settings after the change',
+          400: 'The body is invalid (ERR_VALIDATION) or names an unknown template (ERR_UNKNOWN_TEMPLATE) or sender (ERR_UNKNOWN_SENDER)',
+          401: 'No valid bearer token',
+          422: 'ERR_SETTINGS_INCOMPLETE: a reason would be on without a usable sender and template; `problems` lists each. Nothing is saved',
+        },
+      }),
       async (request, reply) => {
         const accountId = parseAccountId(request.params.accountId);
         const body = parseBody(SettingsBody, request.body);

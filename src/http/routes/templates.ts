@@ -35,7 +35,8 @@ import { resolveSender, type Sender } from '../../senders.ts';
 import type { SettingsCache } from '../../settings-cache.ts';
 import { verifyTemplate } from '../../templates/verify.ts';
 import { requireBearer } from '../auth.ts';
-import { parseAccountId, parseBody } from '../validation.ts';
+import { documented, SECURITY } from '../openapi.ts';
+import { AccountId, AccountParams, parseAccountId, parseBody } from '../validation.ts';
 
 const reasonSchema = v.picklist(FDR_REASONS, `reason must be one of ${FDR_REASONS.join(', ')}`);
 
@@ -61,6 +62,14 @@ const fields = {
 
 export const VerifyBody = v.strictObject({ reason: reasonSchema, ...fields });
 export const SaveBody = v.strictObject({ reason: v.optional(reasonSchema), ...fields });
+export const SaveParams = v.object({ accountId: AccountId, reason: reasonSchema });
+
+const VERIFICATION_RESPONSES = {
+  400: 'The body is invalid',
+  401: 'No valid bearer token',
+  422: 'The template did not pass: `code` and `message` say why (not found, not APPROVED, wrong category, placeholders that do not match the mapping, sender not usable, Gupshup refused the list)',
+  502: "gupshup_unavailable: the sender's template list could not be read",
+} as const;
 
 type Fields = Omit<v.InferOutput<typeof VerifyBody>, 'reason'>;
 
@@ -178,16 +187,38 @@ export function templateRoutes(deps: {
   return async (app: FastifyInstance): Promise<void> => {
     app.addHook('preHandler', requireBearer(deps.apiToken));
 
-    app.get('/v1/whatsapp-template-variables', async () => ({
-      variables: TEMPLATE_VARIABLES.map((variable, i) => ({
-        number: i + 1,
-        name: variable.name,
-        description: variable.description,
-      })),
-    }));
+    app.get(
+      '/v1/whatsapp-template-variables',
+      documented({
+        tags: ['templates'],
+        summary: 'The eleven variables a placeholder mapping may use',
+        security: SECURITY.api,
+        responses: {
+          200: '`variables`: number, name and description of each',
+          401: 'No valid bearer token',
+        },
+      }),
+      async () => ({
+        variables: TEMPLATE_VARIABLES.map((variable, i) => ({
+          number: i + 1,
+          name: variable.name,
+          description: variable.description,
+        })),
+      }),
+    );
 
     app.post<{ Params: { accountId: string } }>(
       '/v1/accounts/:accountId/whatsapp-templates/verify',
+      documented({
+        tags: ['templates'],
+        summary: "Verify a template and placeholder mapping against the sender's Gupshup list",
+        description:
+          "`connectionId` defaults to the account's current sender; `variables` maps placeholder numbers to variable names. Saves nothing.",
+        security: SECURITY.api,
+        params: AccountParams,
+        body: VerifyBody,
+        responses: { 200: '`{ ok: true, template }`', ...VERIFICATION_RESPONSES },
+      }),
       async (request, reply) => {
         const accountId = parseAccountId(request.params.accountId);
         const body = parseBody(VerifyBody, request.body);
@@ -211,6 +242,16 @@ export function templateRoutes(deps: {
 
     app.put<{ Params: { accountId: string; reason: string } }>(
       '/v1/accounts/:accountId/whatsapp-templates/:reason',
+      documented({
+        tags: ['templates'],
+        summary: 'Verify a template and use it for a reason',
+        description:
+          'The same verification, then the template, its mapping and the choice for the reason are saved together. Nothing is saved on rejection.',
+        security: SECURITY.api,
+        params: SaveParams,
+        body: SaveBody,
+        responses: { 200: '`{ ok: true, saved: true, template }`', ...VERIFICATION_RESPONSES },
+      }),
       async (request, reply) => {
         const accountId = parseAccountId(request.params.accountId);
         const reason = parseReason(request.params.reason);

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 
 import { desc, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
+import * as v from 'valibot';
 
 import { recordActivity } from '../../activity.ts';
 import type { Config } from '../../config.ts';
@@ -16,18 +17,38 @@ import { notificationOutbox } from '../../db/schema.ts';
 import { HttpError } from '../../errors.ts';
 import { portalUrl, verifyShipmentSignature } from '../../links.ts';
 import type { Queues } from '../../queues/index.ts';
+import { documented, SECURITY } from '../openapi.ts';
+
+export const TrackParams = v.object({ shipmentId: v.pipe(v.string(), v.maxLength(64)) });
+export const TrackQuery = v.object({
+  sig: v.pipe(v.string(), v.description('The signature the link was sent with.'), v.nonEmpty()),
+});
 
 export function trackRoutes(deps: { config: Config; db: Db; queues: Queues }) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get<{ Params: { shipmentId: string }; Querystring: { sig?: string } }>(
       '/trackShipment/WhatsApp/:shipmentId',
+      documented({
+        tags: ['customers'],
+        summary: 'The tracked customer-portal link sent on WhatsApp',
+        description:
+          "A correctly signed link redirects to the shipment's customer-portal page and is recorded on its timeline; anything else is 404 and records nothing.",
+        security: SECURITY.public,
+        params: TrackParams,
+        querystring: TrackQuery,
+        responses: {
+          302: 'To the customer portal (PORTAL_BASE_URL), with `source=whatsapp`',
+          404: 'Unsigned, wrongly signed, or not a shipment id',
+          503: 'PORTAL_BASE_URL is not configured',
+        },
+      }),
       async (request, reply) => {
-        const { shipmentId } = request.params;
-        const sig = request.query.sig;
+        const { params, query } = request;
+        const { shipmentId } = params;
         if (
-          !sig ||
-          shipmentId.length > 64 ||
-          !verifyShipmentSignature(deps.config, shipmentId, sig)
+          !v.is(TrackParams, params) ||
+          !v.is(TrackQuery, query) ||
+          !verifyShipmentSignature(deps.config, shipmentId, query.sig)
         ) {
           throw new HttpError(404, 'ERR_NOT_FOUND', 'no such link');
         }
