@@ -14,8 +14,8 @@
  *
  * No authentication is sent (no setting exists for one yet). Nothing here logs.
  */
-import { Pool } from 'undici';
 import * as v from 'valibot';
+import { createPool, requestDeadline } from './outbound.ts';
 
 export const INTEGRATION_APP = 'whatsapp-gupshup';
 
@@ -61,23 +61,19 @@ export function createIntegrationEngineClient(opts: {
 }): IntegrationEngineClient {
   const base = new URL(opts.baseUrl);
   const timeoutMs = opts.timeoutMs ?? ENGINE_TIMEOUT_MS;
-  const pool = new Pool(base.origin, {
-    connectTimeout: timeoutMs,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
+  const pool = createPool(base.origin, timeoutMs);
   const path = `${base.pathname.replace(/\/+$/, '')}/connection/start`;
 
   return {
     async listConnections(accountId, signal) {
-      const deadline = AbortSignal.timeout(timeoutMs);
+      const { deadline, signal: combined } = requestDeadline(timeoutMs, signal);
       try {
         const res = await pool.request({
           method: 'POST',
           path,
           headers: { 'content-type': 'application/json', accept: 'application/json' },
           body: JSON.stringify({ accountId, app: INTEGRATION_APP }),
-          signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+          signal: combined,
         });
         if (res.statusCode < 200 || res.statusCode >= 300) {
           await res.body.dump();

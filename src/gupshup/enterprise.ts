@@ -11,8 +11,14 @@
  * follow-ups (session texts). Tests drive it against the local sandbox in src/sandbox/server.ts,
  * which speaks the same protocol.
  */
-import { Pool } from 'undici';
 import * as v from 'valibot';
+import {
+  callerAborted,
+  classifyTransportError,
+  createPool,
+  requestDeadline,
+  scrubReason,
+} from '../outbound.ts';
 
 /** One Gupshup enterprise account (usually the HSM/notification account). */
 export interface SenderCredentials {
@@ -71,9 +77,6 @@ export interface GupshupClient {
 /** Gupshup error id meaning "unknown exception, retry later"; every other id is permanent. */
 const TRANSIENT_GUPSHUP_ID = '100';
 
-/** Longest `reason` we pass on; Gupshup details are short, anything longer is noise. */
-const MAX_REASON_LENGTH = 200;
-
 const IdSchema = v.pipe(
   v.union([v.string(), v.number()]),
   v.transform((id) => String(id)),
@@ -97,18 +100,13 @@ export function createGupshupClient(opts: {
   const path = `${base.pathname}${base.search}`;
   // One pool per upstream; every phase has an explicit limit so a stuck Gupshup cannot pin a
   // worker slot. The per-request deadline below also bounds the whole exchange end to end.
-  const pool = new Pool(base.origin, {
-    connectTimeout: opts.timeoutMs,
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
-  });
+  const pool = createPool(base.origin, opts.timeoutMs);
 
   async function send(form: URLSearchParams, signal?: AbortSignal): Promise<SendResult> {
     if (signal?.aborted) {
-      return abortedResult();
+      return callerAborted();
     }
-    const deadline = AbortSignal.timeout(opts.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const { deadline, signal: combined } = requestDeadline(opts.timeoutMs, signal);
     try {
       const res = await pool.request({
         method: 'POST',
@@ -127,7 +125,7 @@ export function createGupshupClient(opts: {
       }
       return parseSendResponse(res.statusCode, await res.body.text());
     } catch (thrown) {
-      return classifyThrown(thrown, signal, deadline);
+      return classifyTransportError(thrown, { peer: 'Gupshup', deadline, caller: signal });
     }
   }
 
@@ -237,61 +235,4 @@ function parseSendResponse(httpStatus: number, text: string): SendResult {
  */
 function badResponse(httpStatus: number, reason: string): SendResult {
   return { ok: false, retryable: true, code: 'bad_response', reason, httpStatus };
-}
-
-function abortedResult(): SendResult {
-  return { ok: false, retryable: true, code: 'aborted', reason: 'request aborted by caller' };
-}
-
-/** Everything thrown by undici: the caller's abort, our deadline, timeouts, socket errors. */
-function classifyThrown(
-  thrown: unknown,
-  callerSignal: AbortSignal | undefined,
-  deadline: AbortSignal,
-): SendResult {
-  // Decide by which signal fired rather than by the error shape: undici rejects with the
-  // signal's reason, which is a DOMException for both an abort and a timeout.
-  if (callerSignal?.aborted) {
-    return abortedResult();
-  }
-  const code = errorCode(thrown);
-  if (
-    deadline.aborted ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT' ||
-    code === 'UND_ERR_CONNECT_TIMEOUT'
-  ) {
-    return {
-      ok: false,
-      retryable: true,
-      code: 'timeout',
-      reason: 'Gupshup did not answer in time',
-    };
-  }
-  const message = thrown instanceof Error ? thrown.message : String(thrown);
-  return {
-    ok: false,
-    retryable: true,
-    code: 'network',
-    reason: scrubReason(code ? `${code}: ${message}` : message),
-  };
-}
-
-function errorCode(thrown: unknown): string | undefined {
-  if (typeof thrown === 'object' && thrown !== null && 'code' in thrown) {
-    const { code } = thrown;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}
-
-/**
- * Reasons end up in job failure reasons and logs, which must not carry personal data. Gupshup
- * details are fixed phrases, but a long digit run would most likely be a phone number.
- */
-function scrubReason(text: string | undefined): string {
-  if (!text) {
-    return '';
-  }
-  return text.replace(/\+?\d{8,}/g, '[number]').slice(0, MAX_REASON_LENGTH);
 }

@@ -16,8 +16,9 @@
  * enterprise request carries the password in its query string (Gupshup's API), so URLs built here
  * must never be logged.
  */
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import * as v from 'valibot';
+import { createPool, requestDeadline, scrubReason } from '../outbound.ts';
 
 /** One template as both lists describe it. */
 export interface GupshupTemplate {
@@ -173,11 +174,7 @@ export function createTemplateListClient(opts: {
   const poolFor = (origin: string): Pool => {
     let pool = pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, {
-        connectTimeout: opts.timeoutMs,
-        headersTimeout: opts.timeoutMs,
-        bodyTimeout: opts.timeoutMs,
-      });
+      pool = createPool(origin, opts.timeoutMs);
       pools.set(origin, pool);
     }
     return pool;
@@ -190,13 +187,13 @@ export function createTemplateListClient(opts: {
   ): Promise<
     { ok: true; status: number; json: unknown } | Extract<TemplateListResult, { ok: false }>
   > {
-    const deadline = AbortSignal.timeout(opts.timeoutMs);
+    const { deadline, signal: combined } = requestDeadline(opts.timeoutMs, signal);
     try {
       const res = await poolFor(url.origin).request({
         method: 'GET',
         path: `${url.pathname}${url.search}`,
         headers: { accept: 'application/json', ...headers },
-        signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+        signal: combined,
       });
       const text = await res.body.text();
       let json: unknown = null;
@@ -207,6 +204,8 @@ export function createTemplateListClient(opts: {
       }
       return { ok: true, status: res.statusCode, json };
     } catch {
+      // Coarser than classifyTransportError on purpose: a caller abort or an undici phase timeout
+      // that beat the deadline both count as "could not be reached".
       return {
         ok: false,
         kind: 'unavailable',
@@ -251,7 +250,7 @@ export function createTemplateListClient(opts: {
         ok: false,
         kind: id === '100' ? 'unavailable' : 'refused',
         code: `gupshup_${id ?? 'error'}`,
-        reason: scrub(details) || `Gupshup error ${id ?? ''}`.trim(),
+        reason: scrubReason(details) || `Gupshup error ${id ?? ''}`.trim(),
       };
     }
     return unreadable();
@@ -299,7 +298,7 @@ function httpFailure(
     json !== null &&
     'message' in json &&
     typeof json.message === 'string'
-      ? `: ${scrub(json.message)}`
+      ? `: ${scrubReason(json.message)}`
       : '';
   return {
     ok: false,
@@ -316,9 +315,4 @@ function unreadable(): Extract<TemplateListResult, { ok: false }> {
     code: 'bad_response',
     reason: 'the Gupshup template list answer could not be read',
   };
-}
-
-/** Gupshup details are short fixed phrases; cut anything long and mask digit runs. */
-function scrub(text: string | undefined): string {
-  return (text ?? '').replace(/\+?\d{8,}/g, '[number]').slice(0, 200);
 }

@@ -16,8 +16,9 @@
  * process from config (WMS_API_URL, WMS_API_TOKEN, WMS_TIMEOUT_MS). Tests run it against the
  * in-process fake in test/helpers/fake-wms.ts.
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import * as v from 'valibot';
+import { callerAborted, classifyTransportError, createPool, requestDeadline } from '../outbound.ts';
 
 export type NdrAction = 'REATTEMPT' | 'RESCHEDULE' | 'CANCEL' | 'RAISE_CONCERN';
 
@@ -138,11 +139,7 @@ export function createWmsClient(opts: {
   const prefix = base.pathname.replace(/\/+$/, '');
   // One pool per upstream with every phase bounded, so a stuck WMS cannot pin a worker slot; the
   // per-request deadline below also bounds the whole exchange end to end.
-  const pool = new Pool(base.origin, {
-    connectTimeout: opts.timeoutMs,
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
-  });
+  const pool = createPool(base.origin, opts.timeoutMs);
   const auth: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
 
   /** Runs one request; `onSuccess` reads a 2xx (or an accepted 409) answer. */
@@ -158,10 +155,9 @@ export function createWmsClient(opts: {
     signal: AbortSignal | undefined,
   ): Promise<WmsResult<T>> {
     if (signal?.aborted) {
-      return abortedResult();
+      return callerAborted();
     }
-    const deadline = AbortSignal.timeout(opts.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const { deadline, signal: combined } = requestDeadline(opts.timeoutMs, signal);
     try {
       const res = await pool.request({
         ...request,
@@ -173,7 +169,13 @@ export function createWmsClient(opts: {
       }
       return classifyHttpFailure(res.statusCode, await readBounded(res.body, MAX_ERROR_BODY_BYTES));
     } catch (thrown) {
-      return classifyThrown(thrown, signal, deadline);
+      // WMS reasons get the stricter scrub below (spaced digit runs, collapsed whitespace).
+      return classifyTransportError(thrown, {
+        peer: 'WMS',
+        deadline,
+        caller: signal,
+        scrub: scrubWmsReason,
+      });
     }
   }
 
@@ -297,7 +299,7 @@ function classifyHttpFailure(
   const reason = message
     ? `WMS answered HTTP ${status}: ${message}`
     : `WMS answered HTTP ${status}`;
-  return { ok: false, retryable, code: `http_${status}`, reason: scrubReason(reason) };
+  return { ok: false, retryable, code: `http_${status}`, reason: scrubWmsReason(reason) };
 }
 
 /** The message of a JSON error body (`message`, `error`, `error.message`), or its plain text. */
@@ -327,49 +329,8 @@ function invalidRequest(problem: string): WmsResult<never> {
     ok: false,
     retryable: false,
     code: 'invalid_request',
-    reason: scrubReason(`invalid ndrNotification: ${problem}`),
+    reason: scrubWmsReason(`invalid ndrNotification: ${problem}`),
   };
-}
-
-function abortedResult(): WmsResult<never> {
-  return { ok: false, retryable: true, code: 'aborted', reason: 'request aborted by caller' };
-}
-
-/** Everything thrown by undici: the caller's abort, our deadline, timeouts, socket errors. */
-function classifyThrown(
-  thrown: unknown,
-  callerSignal: AbortSignal | undefined,
-  deadline: AbortSignal,
-): WmsResult<never> {
-  // Decide by which signal fired rather than by the error shape: undici rejects with the
-  // signal's reason, which is a DOMException for both an abort and a timeout.
-  if (callerSignal?.aborted) {
-    return abortedResult();
-  }
-  const code = errorCode(thrown);
-  if (
-    deadline.aborted ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT' ||
-    code === 'UND_ERR_CONNECT_TIMEOUT'
-  ) {
-    return { ok: false, retryable: true, code: 'timeout', reason: 'WMS did not answer in time' };
-  }
-  const message = thrown instanceof Error ? thrown.message : String(thrown);
-  return {
-    ok: false,
-    retryable: true,
-    code: 'network',
-    reason: scrubReason(code ? `${code}: ${message}` : message),
-  };
-}
-
-function errorCode(thrown: unknown): string | undefined {
-  if (typeof thrown === 'object' && thrown !== null && 'code' in thrown) {
-    const { code } = thrown;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
 }
 
 /**
@@ -377,7 +338,7 @@ function errorCode(thrown: unknown): string | undefined {
  * message may echo the customer's number; any run of eight or more digits (spaces or hyphens
  * between them allowed) is most likely one, so it goes. Shipment ids go too: the job has them.
  */
-function scrubReason(text: string): string {
+function scrubWmsReason(text: string): string {
   return text
     .replace(/\+?\d(?:[\s-]?\d){7,}/g, '[number]')
     .replace(/\s+/g, ' ')
