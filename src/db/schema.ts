@@ -217,6 +217,7 @@ export const shipmentActivity = mysqlTable(
   },
   (t) => [
     index('shipment_activity_shipment').on(t.shipmentId, t.occurredAt),
+    index('shipment_activity_account').on(t.accountId, t.id),
     index('shipment_activity_unpublished').on(t.publishedAt, t.createdAt),
   ],
 );

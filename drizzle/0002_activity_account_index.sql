@@ -1,0 +1,1 @@
+CREATE INDEX `shipment_activity_account` ON `shipment_activity` (`account_id`,`id`);
