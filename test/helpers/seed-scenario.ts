@@ -15,6 +15,7 @@ import { whatsappStatusLogs } from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { WEBHOOK_PATH } from '../../src/http/routes/gupshup-webhook.ts';
 import type { Sandbox } from '../../src/sandbox/server.ts';
+import { pushFdr } from './push.ts';
 import type { Service } from '../../src/service.ts';
 import { waitFor } from './env.ts';
 import type { FakeWms } from './fake-wms.ts';
@@ -48,16 +49,6 @@ export interface SeedContext {
 }
 
 /** Delivers an FDR event as a Pub/Sub push would. */
-export async function pushFdr(service: Service, event: unknown, messageId: string): Promise<void> {
-  const res = await service.app!.inject({
-    method: 'POST',
-    url: '/pubsub/push',
-    payload: {
-      message: { data: Buffer.from(JSON.stringify(event)).toString('base64'), messageId },
-    },
-  });
-  expect(res.statusCode).toBe(204);
-}
 
 /** Waits until the FDR message of `shipmentId` is out and its READ report is applied. */
 async function notifiedAndRead(ctx: SeedContext, shipmentId: string) {

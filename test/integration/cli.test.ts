@@ -16,6 +16,7 @@ import { enqueue, messageSend } from '../../src/queues/index.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
+import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
 
 const env = createTestEnv('cli');
@@ -56,14 +57,7 @@ async function cliJson<T = Record<string, unknown>>(...args: string[]): Promise<
 }
 
 async function push(event: unknown) {
-  const res = await service.app!.inject({
-    method: 'POST',
-    url: '/pubsub/push',
-    payload: {
-      message: { data: Buffer.from(JSON.stringify(event)).toString('base64'), messageId: 'm' },
-    },
-  });
-  expect(res.statusCode).toBe(204);
+  await pushFdr(service, event, 'm');
 }
 
 async function outboxOf(shipmentId: string) {

@@ -17,6 +17,7 @@ import { startService, type Service } from '../../src/service.ts';
 import type { WebhookEvent } from '../../src/webhook/events.ts';
 import { eventKey } from '../../src/webhook/parse.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
+import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent, readFixture } from '../helpers/fixtures.ts';
 
 const env = createTestEnv('dlr');
@@ -106,17 +107,7 @@ function remarksOf(row: { remarks: string | null }): Record<string, unknown>[] {
 
 /** Sends the seed FDR event (optionally for another shipment) and returns the sent outbox row. */
 async function sendFdr(shipmentId = SEED_SHIPMENT) {
-  const res = await service.app!.inject({
-    method: 'POST',
-    url: '/pubsub/push',
-    payload: {
-      message: {
-        data: Buffer.from(JSON.stringify(fdrEvent({ shipmentId }))).toString('base64'),
-        messageId: `push-${shipmentId}`,
-      },
-    },
-  });
-  expect(res.statusCode).toBe(204);
+  await pushFdr(service, fdrEvent({ shipmentId }), `push-${shipmentId}`);
   return waitFor(
     async () => {
       const [row] = await service.deps.db

@@ -16,12 +16,8 @@ import { startService, type Service } from '../../src/service.ts';
 import { API_TOKEN, createTestEnv, waitFor } from '../helpers/env.ts';
 import { startFakeWms, type FakeWms } from '../helpers/fake-wms.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
-import {
-  pushFdr,
-  runSeedScenario,
-  SEED_PERSONAL_DATA,
-  SEED_SHIPMENT,
-} from '../helpers/seed-scenario.ts';
+import { pushFdr } from '../helpers/push.ts';
+import { runSeedScenario, SEED_PERSONAL_DATA, SEED_SHIPMENT } from '../helpers/seed-scenario.ts';
 
 const env = createTestEnv('logredaction');
 const WEBHOOK_TOKEN = 'log-test-webhook-token';

@@ -8,6 +8,7 @@ import { saveAccountSettings } from '../../src/db/settings.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
+import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
 
 const env = createTestEnv('ratelimit');
@@ -32,18 +33,7 @@ afterAll(async () => {
 describe('message.send rate limit', () => {
   it('never sends more than GUPSHUP_MAX_PER_SECOND in any one second', async () => {
     for (let i = 0; i < 6; i++) {
-      const res = await service.app!.inject({
-        method: 'POST',
-        url: '/pubsub/push',
-        payload: {
-          message: {
-            data: Buffer.from(JSON.stringify(fdrEvent({ shipmentId: `RL-${i}` }))).toString(
-              'base64',
-            ),
-          },
-        },
-      });
-      expect(res.statusCode).toBe(204);
+      await pushFdr(service, fdrEvent({ shipmentId: `RL-${i}` }));
     }
     await waitFor(() => sandbox.sends.length === 6, { timeoutMs: 15_000, what: 'six sends' });
     const times = sandbox.sends.map((s) => s.at.getTime()).sort((a, b) => a - b);

@@ -20,6 +20,7 @@ import { startService, type Service } from '../../src/service.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { startFakeWms } from '../helpers/fake-wms.ts';
+import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent, readFixture } from '../helpers/fixtures.ts';
 
 const WEBHOOK_TOKEN = 'test-webhook-token';
@@ -29,12 +30,7 @@ let wms: Awaited<ReturnType<typeof startFakeWms>>;
 let service: Service;
 
 async function push(event: unknown) {
-  const res = await service.app!.inject({
-    method: 'POST',
-    url: '/pubsub/push',
-    payload: { message: { data: Buffer.from(JSON.stringify(event)).toString('base64') } },
-  });
-  expect(res.statusCode).toBe(204);
+  await pushFdr(service, event);
 }
 
 /** The sandbox posts the customer's message to the service's webhook, as Gupshup would. */

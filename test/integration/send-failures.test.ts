@@ -11,6 +11,7 @@ import { saveAccountSettings } from '../../src/db/settings.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
+import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
 
 const env = createTestEnv('sendfail');
@@ -18,14 +19,7 @@ let sandbox: Sandbox;
 let service: Service;
 
 async function push(event: unknown) {
-  const res = await service.app!.inject({
-    method: 'POST',
-    url: '/pubsub/push',
-    payload: {
-      message: { data: Buffer.from(JSON.stringify(event)).toString('base64'), messageId: 'm' },
-    },
-  });
-  expect(res.statusCode).toBe(204);
+  await pushFdr(service, event, 'm');
 }
 
 async function outboxOf(shipmentId: string) {
