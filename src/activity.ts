@@ -12,6 +12,14 @@ export async function recordActivity(
   entry: ActivityEntry,
 ): Promise<number> {
   const activityId = await insertActivity(deps.db, entry);
-  await enqueue(deps.queues, 'activity.emit', { activityId });
+  await publishActivity(deps.queues, activityId);
   return activityId;
+}
+
+/**
+ * Asks `activity.emit` to publish an entry already stored, e.g. one written inside a step's own
+ * transaction. If this is lost, the sweeper finds the unpublished row and asks again.
+ */
+export async function publishActivity(queues: Queues, activityId: number): Promise<void> {
+  await enqueue(queues, 'activity.emit', { activityId });
 }

@@ -4,7 +4,7 @@
  */
 import { and, asc, desc, eq, isNull, lt } from 'drizzle-orm';
 
-import type { Db } from './client.ts';
+import type { Db, DbOrTx } from './client.ts';
 import { shipmentActivity } from './schema.ts';
 
 export interface ActivityEntry {
@@ -25,7 +25,7 @@ export interface ActivityRow extends Omit<ActivityEntry, 'key'> {
 }
 
 /** Inserts the entry unless its key exists; returns the row id either way. */
-export async function insertActivity(db: Db, entry: ActivityEntry): Promise<number> {
+export async function insertActivity(db: DbOrTx, entry: ActivityEntry): Promise<number> {
   await db
     .insert(shipmentActivity)
     .ignore()

@@ -67,7 +67,7 @@ export async function markOutboxSent(
 }
 
 export async function markOutboxError(
-  db: Db,
+  db: DbOrTx,
   id: number,
   status: 'sending' | 'failed',
   errorCode: string,

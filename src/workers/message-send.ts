@@ -10,8 +10,9 @@
  */
 import type { Processor } from 'bullmq';
 
-import { recordActivity } from '../activity.ts';
+import { publishActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
+import { insertActivity, type ActivityEntry } from '../db/activity.ts';
 import type { CredentialCipher } from '../credentials.ts';
 import type { Db } from '../db/client.ts';
 import {
@@ -97,25 +98,9 @@ export function processMessageSend(deps: Deps): Processor {
     if (result.ok) {
       deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'sent', code: 'none' });
       const sentAt = new Date();
-      await db.transaction(async (tx) => {
-        const [statusLog] = await tx
-          .insert(whatsappStatusLogs)
-          .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId: result.messageId })
-          .$returningId();
-        await markOutboxSent(tx, outboxId, result.messageId, statusLog!.id, sentAt);
-        if (isTemplate) {
-          await openConversation(tx, {
-            outboxId,
-            shipmentId: outbox.shipmentId,
-            accountId: outbox.accountId,
-            customerNumber: outbox.toNumber,
-            connectionId: outbox.connectionId,
-          });
-        }
-      });
       const who =
         sender.connectionId === DEFAULT_CONNECTION_ID ? config.PLATFORM_NAME : sender.appName;
-      await recordActivity(deps, {
+      const entry: ActivityEntry = {
         key: `notified-${outboxId}`,
         shipmentId: outbox.shipmentId,
         accountId: outbox.accountId,
@@ -133,7 +118,28 @@ export function processMessageSend(deps: Deps): Processor {
           templateId: outbox.templateId,
         },
         occurredAt: sentAt,
+      };
+      // The message's new state and its timeline entry commit together: nobody sees a sent
+      // message without its entry, and a crash cannot lose one. Publishing follows the commit
+      // (the sweeper re-publishes an entry whose job was lost).
+      const activityId = await db.transaction(async (tx) => {
+        const [statusLog] = await tx
+          .insert(whatsappStatusLogs)
+          .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId: result.messageId })
+          .$returningId();
+        await markOutboxSent(tx, outboxId, result.messageId, statusLog!.id, sentAt);
+        if (isTemplate) {
+          await openConversation(tx, {
+            outboxId,
+            shipmentId: outbox.shipmentId,
+            accountId: outbox.accountId,
+            customerNumber: outbox.toNumber,
+            connectionId: outbox.connectionId,
+          });
+        }
+        return insertActivity(tx, entry);
       });
+      await publishActivity(deps.queues, activityId);
       log.info(
         {
           outboxId,
@@ -183,17 +189,21 @@ async function failForGood(
   code: string,
   reason: string,
 ): Promise<void> {
-  await markOutboxError(deps.db, outbox.id, 'failed', code, reason);
-  deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'failed', code });
-  await recordActivity(deps, {
-    key: `send-failed-${outbox.id}`,
-    shipmentId: outbox.shipmentId,
-    accountId: outbox.accountId,
-    kind: 'whatsapp_failed',
-    title: `WhatsApp notification failed: ${reason}`,
-    details: { code, reason, templateId: outbox.templateId },
-    occurredAt: new Date(),
+  // As with a send, the final state and its timeline entry commit together.
+  const activityId = await deps.db.transaction(async (tx) => {
+    await markOutboxError(tx, outbox.id, 'failed', code, reason);
+    return insertActivity(tx, {
+      key: `send-failed-${outbox.id}`,
+      shipmentId: outbox.shipmentId,
+      accountId: outbox.accountId,
+      kind: 'whatsapp_failed',
+      title: `WhatsApp notification failed: ${reason}`,
+      details: { code, reason, templateId: outbox.templateId },
+      occurredAt: new Date(),
+    });
   });
+  deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'failed', code });
+  await publishActivity(deps.queues, activityId);
   deps.log.warn(
     { outboxId: outbox.id, shipmentId: outbox.shipmentId, code },
     'WhatsApp message failed for good',
