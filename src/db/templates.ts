@@ -1,5 +1,5 @@
 /** Template bodies and their placeholder → variable mappings. */
-import { eq } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 
 import type { FdrReason } from '../fdr/reasons.ts';
 import { isTemplateVariable, TEMPLATE_VARIABLES, type TemplateVariable } from '../fdr/variables.ts';
@@ -81,24 +81,66 @@ const DESCRIPTIONS = new Map<string, string>(
   TEMPLATE_VARIABLES.map((v) => [v.name, v.description]),
 );
 
+/** Why a verified template was not saved. */
+export type SaveRefusal =
+  | { code: 'platform_default' }
+  /**
+   * Other accounts already use the template (its id is Gupshup's, one row for everyone) with a
+   * different sender or placeholder mapping; saving would change what their messages say.
+   */
+  | { code: 'template_in_use'; accounts: number; connectionId: string | null; mapping: string };
+
 /**
  * Saves a verified template in one transaction: its body, buttons, status and category; its
  * mapping (replacing the template's previous rows); and the account's choice of it for the
- * reason. Refuses (returns 'platform_default') to overwrite a seeded platform default.
+ * reason. Refuses to overwrite a seeded platform default, or a template other accounts use with
+ * another sender or mapping.
  */
 export async function saveVerifiedTemplate(
   db: Db,
   verified: VerifiedTemplate,
-): Promise<'saved' | 'platform_default'> {
+): Promise<'saved' | SaveRefusal> {
   const { template, accountId, reason } = verified;
   return db.transaction(async (tx) => {
     const [existing] = await tx
-      .select({ defaultForReason: whatsappTemplates.defaultForReason })
+      .select({
+        defaultForReason: whatsappTemplates.defaultForReason,
+        connectionId: whatsappTemplates.connectionId,
+      })
       .from(whatsappTemplates)
       .where(eq(whatsappTemplates.id, template.id))
       .for('update');
     if (existing?.defaultForReason) {
-      return 'platform_default';
+      return { code: 'platform_default' };
+    }
+    if (existing) {
+      const others = await tx
+        .selectDistinct({ accountId: poeChannelNotifications.accountId })
+        .from(poeChannelNotifications)
+        .where(
+          and(
+            eq(poeChannelNotifications.whatsappTemplateId, template.id),
+            ne(poeChannelNotifications.accountId, accountId),
+          ),
+        );
+      if (others.length > 0) {
+        const stored = await tx
+          .select()
+          .from(whatsappTemplateVariables)
+          .where(eq(whatsappTemplateVariables.templateId, template.id));
+        const storedMapping = new Map(stored.map((r) => [r.variableNumber, r.definedVariable]));
+        if (
+          existing.connectionId !== verified.connectionId ||
+          !sameMapping(storedMapping, verified.mapping)
+        ) {
+          return {
+            code: 'template_in_use',
+            accounts: others.length,
+            connectionId: existing.connectionId,
+            mapping: describeMapping(storedMapping),
+          };
+        }
+      }
     }
     const row = {
       name: template.name,
@@ -130,4 +172,16 @@ export async function saveVerifiedTemplate(
       .onDuplicateKeyUpdate({ set: { whatsappTemplateId: template.id } });
     return 'saved';
   });
+}
+
+function sameMapping(a: ReadonlyMap<number, string>, b: ReadonlyMap<number, string>): boolean {
+  return a.size === b.size && [...a].every(([n, name]) => b.get(n) === name);
+}
+
+/** `{{1}}=customer_name, {{2}}=order_id`, in placeholder order. */
+export function describeMapping(mapping: ReadonlyMap<number, string>): string {
+  return [...mapping]
+    .sort(([x], [y]) => x - y)
+    .map(([n, name]) => `{{${n}}}=${name}`)
+    .join(', ');
 }

@@ -365,3 +365,50 @@ describe('settings that depend on verified templates', () => {
     expect(off.body).toMatchObject({ enabled: false, storeName: 'Berrylush' });
   });
 });
+
+describe('a template several accounts use', () => {
+  // Gupshup's template id is one row for everyone: two accounts on the default app may share a
+  // template, but neither may change what the other's messages say.
+  const saveFor = (accountId: number, variables: Record<string, string>) =>
+    call('PUT', `/v1/accounts/${accountId}/whatsapp-templates/rejected_by_customer`, {
+      connectionId: 'default',
+      templateId: REJECTED_META_ID,
+      variables,
+    });
+  const SWAPPED = { ...MAPPING, '1': 'productTitle', '6': 'customerFirstName' };
+
+  async function mappingOf(templateId: string) {
+    const rows = await service.deps.db
+      .select()
+      .from(whatsappTemplateVariables)
+      .where(eq(whatsappTemplateVariables.templateId, templateId));
+    return Object.fromEntries(rows.map((r) => [String(r.variableNumber), r.definedVariable]));
+  }
+
+  it('lets the only account using it change its mapping', async () => {
+    expect((await saveFor(601, MAPPING)).status).toBe(200);
+    expect((await saveFor(601, SWAPPED)).status).toBe(200);
+    expect(await mappingOf(REJECTED_META_ID)).toEqual(SWAPPED);
+    expect((await saveFor(601, MAPPING)).status).toBe(200);
+  });
+
+  it('shares it with the same mapping, and refuses a different one with 409, changing nothing', async () => {
+    expect((await saveFor(602, MAPPING)).body).toMatchObject({ ok: true, saved: true });
+
+    const refused = await saveFor(603, SWAPPED);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ ok: false, code: 'template_in_use' });
+    expect(refused.body.message).toContain(
+      `template ${REJECTED_META_ID} is already used by 2 other account(s) through connection default with the mapping {{1}}=customerFirstName, {{2}}=storeName`,
+    );
+    expect(await mappingOf(REJECTED_META_ID)).toEqual(MAPPING);
+    const chosen = await service.deps.db
+      .select()
+      .from(poeChannelNotifications)
+      .where(eq(poeChannelNotifications.accountId, 603));
+    expect(chosen).toEqual([]);
+
+    // Still one of the sharers may not change it for the other.
+    expect((await saveFor(602, SWAPPED)).status).toBe(409);
+  });
+});

@@ -235,6 +235,10 @@ const SCRIPT_FAILURES = {
   400: { description: '`{ ok: false, message, problems? }`, or ERR_VALIDATION', body: 'json' },
   401: 'Not logged in',
   403: 'ERR_CSRF: a session request without its CSRF token (`x-csrf-token`)',
+  409: {
+    description: '`{ ok: false, message, problems }`: a template other accounts use differently',
+    body: 'json',
+  },
   422: { description: '`{ ok: false, message, problems?, reasons? }`: what to fix', body: 'json' },
   502: {
     description: 'Gupshup or the settings API failed: `{ ok: false, message }`',

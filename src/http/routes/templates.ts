@@ -250,7 +250,11 @@ export function templateRoutes(deps: {
         security: SECURITY.api,
         params: SaveParams,
         body: SaveBody,
-        responses: { 200: '`{ ok: true, saved: true, template }`', ...VERIFICATION_RESPONSES },
+        responses: {
+          200: '`{ ok: true, saved: true, template }`',
+          ...VERIFICATION_RESPONSES,
+          409: '`template_in_use`: other accounts use this template with another sender or mapping; nothing saved',
+        },
       }),
       async (request, reply) => {
         const accountId = parseAccountId(request.params.accountId);
@@ -287,11 +291,18 @@ export function templateRoutes(deps: {
           template: outcome.template,
           mapping: outcome.mapping,
         });
-        if (saved === 'platform_default') {
-          return reply.code(422).send({
+        if (saved !== 'saved') {
+          request.log.info(
+            { accountId, reason, templateId: outcome.template.id, code: saved.code },
+            'template refused',
+          );
+          return reply.code(saved.code === 'platform_default' ? 422 : 409).send({
             ok: false,
-            code: 'platform_default',
-            message: `template ${outcome.template.id} is a platform default and cannot be replaced`,
+            code: saved.code,
+            message:
+              saved.code === 'platform_default'
+                ? `template ${outcome.template.id} is a platform default and cannot be replaced`
+                : `template ${outcome.template.id} is already used by ${saved.accounts} other account(s) through connection ${saved.connectionId ?? 'default'} with the mapping ${saved.mapping || '(none)'}; saving another sender or mapping would change their messages. Use the same sender and mapping, or a template of your own`,
           });
         }
         await deps.settings.invalidate(accountId);
