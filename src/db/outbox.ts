@@ -1,5 +1,5 @@
 /** Queries on `notification_outbox`, one row per WhatsApp message the service must send. */
-import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { notificationOutbox } from './schema.ts';
@@ -36,7 +36,8 @@ export async function findOutbox(db: Db, id: number): Promise<OutboxRow | null> 
 export async function claimOutbox(db: Db, id: number): Promise<boolean> {
   const [result] = await db
     .update(notificationOutbox)
-    .set({ status: 'sending', attempts: sql`${notificationOutbox.attempts} + 1` })
+    // The error code is cleared: a row left `sending` with none is an attempt cut off mid-way.
+    .set({ status: 'sending', attempts: sql`${notificationOutbox.attempts} + 1`, errorCode: null })
     .where(
       and(
         eq(notificationOutbox.id, id),
@@ -44,6 +45,16 @@ export async function claimOutbox(db: Db, id: number): Promise<boolean> {
       ),
     );
   return result.affectedRows === 1;
+}
+
+/** Locks the row for this transaction; false when it is already sent or failed (or gone). */
+export async function lockUnfinishedOutbox(tx: DbOrTx, id: number): Promise<boolean> {
+  const [row] = await tx
+    .select({ status: notificationOutbox.status })
+    .from(notificationOutbox)
+    .where(eq(notificationOutbox.id, id))
+    .for('update');
+  return row !== undefined && row.status !== 'sent' && row.status !== 'failed';
 }
 
 export async function markOutboxSent(
@@ -64,6 +75,30 @@ export async function markOutboxSent(
       lastError: null,
     })
     .where(eq(notificationOutbox.id, id));
+}
+
+/**
+ * A delivery report names this message (by our key in `extra`) while its send is unfinished, or
+ * failed without an answer: Gupshup accepted an attempt whose answer we never got. The id is kept
+ * so the next attempt (or a requeue) records the send instead of sending again. Returns whether a
+ * row took the id.
+ */
+export async function noteAcceptedSend(
+  db: Db,
+  idempotencyKey: string,
+  gupshupMessageId: string,
+): Promise<boolean> {
+  const [result] = await db
+    .update(notificationOutbox)
+    .set({ gupshupMessageId })
+    .where(
+      and(
+        eq(notificationOutbox.idempotencyKey, idempotencyKey),
+        inArray(notificationOutbox.status, ['sending', 'failed']),
+        isNull(notificationOutbox.gupshupMessageId),
+      ),
+    );
+  return result.affectedRows === 1;
 }
 
 export async function markOutboxError(

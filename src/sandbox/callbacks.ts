@@ -61,6 +61,8 @@ export interface DlrEvent {
   eventType: 'SENT' | 'DELIVERED' | 'READ' | 'FAILED';
   /** Epoch milliseconds at which the event happened (send time + its delay). */
   eventTs: number;
+  /** The send's `extra`, echoed back as Gupshup does; absent when the send had none. */
+  extra?: string;
 }
 
 /** One POST of reports, `atMs` after the send. */
@@ -159,8 +161,10 @@ export function planDlrReports(input: {
   sentAt: number;
   delays: DlrDelays;
   spec: DlrSpec;
+  /** The send's `extra` parameter, echoed in every report. */
+  extra?: string;
 }): DlrPost[] {
-  const { externalId, destAddr, srcAddr, sentAt, delays, spec } = input;
+  const { externalId, destAddr, srcAddr, sentAt, delays, spec, extra } = input;
   const event = (
     stage: Pick<DlrEvent, 'eventType' | 'cause' | 'errorCode'>,
     atMs: number,
@@ -173,6 +177,7 @@ export function planDlrReports(input: {
     destAddr,
     eventType: stage.eventType,
     eventTs: sentAt + atMs,
+    ...(extra ? { extra } : {}),
   });
 
   const timed = STAGES.flatMap((stage) => {

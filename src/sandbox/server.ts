@@ -236,7 +236,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     return delivery;
   }
 
-  function scheduleReports(externalId: string, destAddr: string): void {
+  function scheduleReports(externalId: string, destAddr: string, extra?: string): void {
     const spec = dlrSpecs.shift() ?? {};
     if (!callback) {
       return;
@@ -249,6 +249,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       sentAt,
       delays: callback.delaysMs ?? {},
       spec,
+      ...(extra ? { extra } : {}),
     });
     void track(postReports(callback.url, posts, sentAt, generation.signal));
   }
@@ -343,7 +344,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       response: { id: messageId, phone: params.send_to, details: '', status: 'success' },
     });
     // Scheduled once the answer is on its way: like Gupshup, a report never precedes its id.
-    scheduleReports(messageId, params.send_to ?? '');
+    scheduleReports(messageId, params.send_to ?? '', params.extra);
     return reply;
   }
 

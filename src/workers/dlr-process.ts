@@ -19,6 +19,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { notificationOutbox, whatsappSenderConnections, whatsappStatusLogs } from '../db/schema.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
+import { noteAcceptedSend } from '../db/outbox.ts';
 import { findWebhookEvent, markWebhookEvent } from '../db/webhook-events.ts';
 import { nextStatus, statusOf, type DlrStatus } from '../dlr/codes.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
@@ -62,6 +63,15 @@ export function processDlrProcess(deps: Deps): Processor {
     const { report } = found.event;
     const statusLogId = await findStatusLogId(db, report);
     if (statusLogId === null) {
+      // Our key in `extra` names a send still unfinished: Gupshup accepted an attempt whose
+      // answer was lost (a timeout, a cut-off process). Keep its id so the send's next attempt
+      // records it instead of sending the message a second time.
+      if (report.extra && (await noteAcceptedSend(db, report.extra, report.externalId))) {
+        log.warn(
+          { webhookEventId, externalId: report.externalId },
+          'delivery report names an unfinished send: Gupshup accepted it',
+        );
+      }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       // Gupshup can report before `message.send` has committed the id it returned: while such a
       // send is in flight, wait for it (with the queue's backoff) rather than drop the report.

@@ -6,9 +6,12 @@
  * backoff; any other Gupshup error fails the job at once, with its reason on the timeline.
  *
  * Nothing is sent twice once its outcome is known: a sent or failed outbox row cannot be claimed
- * again. Our idempotency key travels in `msg_id` and `extra`.
+ * again. Our idempotency key travels in `msg_id` and `extra`. When an attempt's outcome is not
+ * known (no answer in time, a process stopped mid-send), Gupshup may have accepted it: the retry
+ * waits up to SEND_RECONCILE_MS for a delivery report naming our key (`dlr.process` keeps its id
+ * on the row) and then records the message as sent instead of sending it again.
  */
-import type { Processor } from 'bullmq';
+import { DelayedError, type Processor } from 'bullmq';
 
 import { publishActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
@@ -18,6 +21,7 @@ import type { Db } from '../db/client.ts';
 import {
   claimOutbox,
   findOutbox,
+  lockUnfinishedOutbox,
   markOutboxError,
   markOutboxSent,
   type OutboxRow,
@@ -31,7 +35,7 @@ import type { GupshupClient } from '../gupshup/enterprise.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { parsePayload, type Queues } from '../queues/index.ts';
-import { resolveSender } from '../senders.ts';
+import { resolveSender, type Sender } from '../senders.ts';
 
 /** Status of a message Gupshup accepted but has not reported on yet (below SENT). */
 export const SUBMITTED = 'SUBMITTED';
@@ -52,7 +56,7 @@ function sendKind(outbox: OutboxRow): string {
 
 export function processMessageSend(deps: Deps): Processor {
   const { config, db, gupshup, log } = deps;
-  return async (job, _token, signal) => {
+  return async (job, token, signal) => {
     const { outboxId } = parsePayload('message.send', job.data);
     const outbox = await findOutbox(db, outboxId);
     if (!outbox) {
@@ -76,6 +80,28 @@ export function processMessageSend(deps: Deps): Processor {
       throw new PermanentError(lookup.code, `${lookup.code}: ${lookup.reason}`);
     }
     const { sender } = lookup;
+    if (outbox.gupshupMessageId) {
+      // A delivery report named this unfinished message: Gupshup accepted an earlier attempt
+      // whose answer was lost. Record it as sent; sending again would reach the customer twice.
+      await commitSent(deps, outbox, sender, outbox.gupshupMessageId);
+      deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'reconciled', code: 'none' });
+      log.warn(
+        { outboxId, shipmentId: outbox.shipmentId, messageId: outbox.gupshupMessageId },
+        'earlier send attempt was accepted by Gupshup (a delivery report names it); not sending again',
+      );
+      return { status: 'reconciled', messageId: outbox.gupshupMessageId };
+    }
+    const waitUntil = reconcileDeadline(config, outbox);
+    if (waitUntil !== null && token) {
+      // The last attempt may have reached Gupshup (no answer, or one we could not read). Give its
+      // delivery report time to arrive before risking a second message.
+      log.info(
+        { outboxId, shipmentId: outbox.shipmentId, lastCode: outbox.errorCode ?? 'cut_off' },
+        'earlier send attempt has no known outcome; waiting for its delivery report',
+      );
+      await job.moveToDelayed(waitUntil, token);
+      throw new DelayedError();
+    }
     if (!(await claimOutbox(db, outboxId))) {
       return { status: 'not_claimable' };
     }
@@ -96,56 +122,15 @@ export function processMessageSend(deps: Deps): Processor {
       : await gupshup.sendText(sender.twoWay, message, signal);
 
     if (result.ok) {
+      const committed = await commitSent(deps, outbox, sender, result.messageId);
       deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'sent', code: 'none' });
-      const sentAt = new Date();
-      const who =
-        sender.connectionId === DEFAULT_CONNECTION_ID ? config.PLATFORM_NAME : sender.appName;
-      const entry: ActivityEntry = {
-        key: `notified-${outboxId}`,
-        shipmentId: outbox.shipmentId,
-        accountId: outbox.accountId,
-        kind: isTemplate ? 'whatsapp_notified' : 'whatsapp_follow_up',
-        title: isTemplate
-          ? `${who} notified ${outbox.customerName ?? 'the customer'}`
-          : `${who} replied to the customer: ${followUpLabel(outbox.reason)}`,
-        details: {
-          appName: sender.appName,
-          fromNumber: sender.waNumber,
-          toNumber: nationalNumber(outbox.toNumber, config.DEFAULT_COUNTRY) ?? outbox.toNumber,
-          sentOn: sentAt.toISOString(),
-          messageId: result.messageId,
-          reason: outbox.reason,
-          templateId: outbox.templateId,
-        },
-        occurredAt: sentAt,
-      };
-      // The message's new state and its timeline entry commit together: nobody sees a sent
-      // message without its entry, and a crash cannot lose one. Publishing follows the commit
-      // (the sweeper re-publishes an entry whose job was lost).
-      const activityId = await db.transaction(async (tx) => {
-        const [statusLog] = await tx
-          .insert(whatsappStatusLogs)
-          .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId: result.messageId })
-          .$returningId();
-        await markOutboxSent(tx, outboxId, result.messageId, statusLog!.id, sentAt);
-        if (isTemplate) {
-          await openConversation(tx, {
-            outboxId,
-            shipmentId: outbox.shipmentId,
-            accountId: outbox.accountId,
-            customerNumber: outbox.toNumber,
-            connectionId: outbox.connectionId,
-          });
-        }
-        return insertActivity(tx, entry);
-      });
-      await publishActivity(deps.queues, activityId);
       log.info(
         {
           outboxId,
           shipmentId: outbox.shipmentId,
           messageId: result.messageId,
           attempt: job.attemptsMade + 1,
+          committed,
         },
         'WhatsApp message sent',
       );
@@ -181,6 +166,95 @@ export function processMessageSend(deps: Deps): Processor {
     );
     throw new RetryableError(result.code, failure);
   };
+}
+
+/**
+ * Failures after which Gupshup may still have accepted the message: no answer in time, a broken
+ * connection, an answer we could not read, or an attempt cut off (a row left `sending` with no
+ * code). An HTTP status or a Gupshup error id is a definite "not sent".
+ */
+const AMBIGUOUS_FAILURES = new Set(['timeout', 'network', 'aborted', 'bad_response']);
+
+/**
+ * When the previous attempt's outcome is unknown and it is recent, the time to wait until
+ * before sending again (SEND_RECONCILE_MS after it); otherwise null.
+ */
+export function reconcileDeadline(
+  config: Pick<Config, 'SEND_RECONCILE_MS'>,
+  outbox: Pick<OutboxRow, 'status' | 'attempts' | 'errorCode' | 'updatedAt'>,
+  now = Date.now(),
+): number | null {
+  if (config.SEND_RECONCILE_MS === 0 || outbox.status !== 'sending' || outbox.attempts === 0) {
+    return null;
+  }
+  if (outbox.errorCode !== null && !AMBIGUOUS_FAILURES.has(outbox.errorCode)) {
+    return null;
+  }
+  const until = outbox.updatedAt.getTime() + config.SEND_RECONCILE_MS;
+  return until > now ? until : null;
+}
+
+/**
+ * Records a message Gupshup accepted: its status log row, the outbox row marked sent, the
+ * conversation replies bind to, and the timeline entry, all in one transaction, so nobody sees
+ * a sent message without its entry and a crash cannot lose one. Publishing follows the commit
+ * (the sweeper re-publishes an entry whose job was lost). Returns false, changing nothing, when
+ * the row was already finished by someone else.
+ */
+async function commitSent(
+  deps: Deps,
+  outbox: OutboxRow,
+  sender: Sender,
+  messageId: string,
+): Promise<boolean> {
+  const { config } = deps;
+  const isTemplate = outbox.kind === 'fdr_template';
+  const sentAt = new Date();
+  const who = sender.connectionId === DEFAULT_CONNECTION_ID ? config.PLATFORM_NAME : sender.appName;
+  const entry: ActivityEntry = {
+    key: `notified-${outbox.id}`,
+    shipmentId: outbox.shipmentId,
+    accountId: outbox.accountId,
+    kind: isTemplate ? 'whatsapp_notified' : 'whatsapp_follow_up',
+    title: isTemplate
+      ? `${who} notified ${outbox.customerName ?? 'the customer'}`
+      : `${who} replied to the customer: ${followUpLabel(outbox.reason)}`,
+    details: {
+      appName: sender.appName,
+      fromNumber: sender.waNumber,
+      toNumber: nationalNumber(outbox.toNumber, config.DEFAULT_COUNTRY) ?? outbox.toNumber,
+      sentOn: sentAt.toISOString(),
+      messageId,
+      reason: outbox.reason,
+      templateId: outbox.templateId,
+    },
+    occurredAt: sentAt,
+  };
+  const activityId = await deps.db.transaction(async (tx) => {
+    if (!(await lockUnfinishedOutbox(tx, outbox.id))) {
+      return null;
+    }
+    const [statusLog] = await tx
+      .insert(whatsappStatusLogs)
+      .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId })
+      .$returningId();
+    await markOutboxSent(tx, outbox.id, messageId, statusLog!.id, sentAt);
+    if (isTemplate) {
+      await openConversation(tx, {
+        outboxId: outbox.id,
+        shipmentId: outbox.shipmentId,
+        accountId: outbox.accountId,
+        customerNumber: outbox.toNumber,
+        connectionId: outbox.connectionId,
+      });
+    }
+    return insertActivity(tx, entry);
+  });
+  if (activityId === null) {
+    return false;
+  }
+  await publishActivity(deps.queues, activityId);
+  return true;
 }
 
 async function failForGood(

@@ -7,14 +7,15 @@
  *   and a second process started afterwards sends nothing again.
  * - With a deadline shorter than the sends, the process still exits 0 at once; the jobs it
  *   abandons stay `active` in Redis until the next process's stalled-job checker puts them back
- *   in `wait`, and that process sends them. Nothing is lost, but each abandoned send whose
- *   request had already reached Gupshup goes out twice: the first process never learnt the
- *   answer (Gupshup has no idempotency key to dedupe on). The test pins that down.
+ *   in `wait`. Gupshup had already accepted those requests: their delivery reports, which echo
+ *   our key in `extra`, reach the next process's webhook, and the retried jobs record the
+ *   messages as sent instead of sending them again. (Without such a report a retry waits
+ *   SEND_RECONCILE_MS and then sends; test/integration/reconcile.test.ts covers that.)
  */
 import { setMaxListeners } from 'node:events';
 
 import { Queue } from 'bullmq';
-import { eq, inArray } from 'drizzle-orm';
+import { inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createDb, type DbHandle } from '../../src/db/client.ts';
@@ -175,14 +176,16 @@ describe('SIGTERM with sends in flight', () => {
     expect(sandbox.sends).toHaveLength(50);
   }, 60_000);
 
-  it('with a deadline shorter than the sends, exits 0 at once and the next process sends what was abandoned', async () => {
+  it('with a deadline shorter than the sends, exits 0 at once; the next process records what Gupshup accepted and sends nothing twice', async () => {
     const SHUTDOWN_TIMEOUT_MS = 500;
+    const WEBHOOK_TOKEN = 'shutdown-webhook-token';
     const { env, vars } = scenario('shutdownforce', SHUTDOWN_TIMEOUT_MS);
+    const withWebhook = { ...vars, WEBHOOK_TOKEN };
     sandbox.reset();
     const shipments = Array.from({ length: 10 }, (_, i) => `FORCE-${i}`);
-    sandbox.failNext(...shipments.map(() => ({ kind: 'delay' as const, ms: 5_000 })));
+    sandbox.failNext(...shipments.map(() => ({ kind: 'delay' as const, ms: 10_000 })));
 
-    const first = await start(vars);
+    const first = await start(withWebhook);
     const db = createDb(env.env.DATABASE_URL!);
     handles.push(db);
     await saveAccountSettings(db.db, 379, { enabled: true });
@@ -207,31 +210,46 @@ describe('SIGTERM with sends in flight', () => {
       expect(await queue.getJobCountByTypes('active')).toBe(10);
       expect(await outboxStatuses(db, shipments)).toEqual(shipments.map(() => 'sending'));
 
-      // The sandbox answers the abandoned requests after their 5 s anyway (Gupshup would send).
+      // The next replica is up while Gupshup (the sandbox) still works on the abandoned
+      // requests; it answers them after their 10 s anyway (Gupshup would send), and their
+      // delivery reports, which echo our key in `extra`, reach the new replica's webhook.
+      const second = await start(withWebhook);
+      sandbox.setCallback({
+        url: `${second.url}/api/_ah/v1/message?token=${WEBHOOK_TOKEN}`,
+        delaysMs: { sent: 100, delivered: null, read: null },
+      });
       await waitFor(() => sandbox.sends.every((s) => s.outcome !== 'pending'), {
-        timeoutMs: 10_000,
+        timeoutMs: 15_000,
         what: 'the abandoned requests to complete at the sandbox',
       });
       expect([...successesByKey(shipments).values()]).toEqual(shipments.map(() => 1));
 
-      // The next process's stalled-job checker returns them to `wait` once their locks have
-      // expired (BullMQ's defaults: 30 s lock, 30 s check interval), and it sends them.
-      const second = await start(vars);
+      // The stalled-job checker returns the jobs to `wait` once their locks have expired
+      // (BullMQ's defaults: 30 s lock, 30 s check interval). Each retry finds the id a report
+      // brought and records the message as sent instead of sending it again.
       await waitFor(async () => (await outboxStatuses(db, shipments)).every((s) => s === 'sent'), {
         timeoutMs: 90_000,
         intervalMs: 500,
-        what: 'every abandoned message to be sent',
+        what: 'every abandoned message to be recorded as sent',
       });
-      expect(await queue.getJobCountByTypes('active', 'wait', 'failed')).toBe(0);
-      const [row] = await db.db
-        .select({ attempts: notificationOutbox.attempts })
+      expect(await queue.getJobCountByTypes('active', 'wait', 'delayed', 'failed')).toBe(0);
+      const rows = await db.db
+        .select({
+          key: notificationOutbox.idempotencyKey,
+          attempts: notificationOutbox.attempts,
+          gupshupMessageId: notificationOutbox.gupshupMessageId,
+        })
         .from(notificationOutbox)
-        .where(eq(notificationOutbox.shipmentId, shipments[0]!));
-      expect(row?.attempts).toBe(2);
-      // The ambiguous sends: each went out once from each process.
-      expect([...successesByKey(shipments).values()]).toEqual(shipments.map(() => 2));
+        .where(inArray(notificationOutbox.shipmentId, shipments));
+      const answered = new Map(sandbox.sends.map((s) => [s.params.msg_id, s.messageId]));
+      for (const row of rows) {
+        expect(row.attempts).toBe(1);
+        expect(row.gupshupMessageId).toBe(answered.get(row.key));
+      }
+      expect([...successesByKey(shipments).values()]).toEqual(shipments.map(() => 1));
       expect((await terminate(second)).code).toBe(0);
     } finally {
+      sandbox.setCallback(null);
       await queue.close();
     }
   }, 150_000);
