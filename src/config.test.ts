@@ -54,6 +54,35 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses short secrets in production, listing each', () => {
+    const strong = 'x'.repeat(24);
+    const base = {
+      NODE_ENV: 'production',
+      API_TOKEN: strong,
+      WEBHOOK_TOKEN: strong,
+      CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64'),
+      TRACK_LINK_SECRET: strong,
+    };
+    expect(loadConfig(base).API_TOKEN).toBe(strong);
+    let error: unknown;
+    try {
+      loadConfig({
+        ...base,
+        API_TOKEN: 'short',
+        ADMIN_USER: 'ops',
+        ADMIN_PASSWORD: 'x'.repeat(23),
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'API_TOKEN: at least 24 characters when NODE_ENV=production (e.g. openssl rand -base64 24)',
+      'ADMIN_PASSWORD: at least 24 characters when NODE_ENV=production (e.g. openssl rand -base64 24)',
+    ]);
+    // Outside production, short development values still work.
+    expect(loadConfig({ API_TOKEN: 'dev' }).API_TOKEN).toBe('dev');
+  });
+
   it('wants both admin credentials or neither', () => {
     expect(() => loadConfig({ ADMIN_USER: 'ops' })).toThrow(/ADMIN_USER and ADMIN_PASSWORD/);
   });

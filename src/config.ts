@@ -219,6 +219,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         problems.push(`${key}: required when NODE_ENV=production`);
       }
     }
+    // These are compared with what callers present, and the login form has no rate limit: a
+    // short one could be guessed. (CREDENTIALS_KEY is checked for its own 32 bytes.)
+    for (const key of [
+      'API_TOKEN',
+      'WEBHOOK_TOKEN',
+      'TRACK_LINK_SECRET',
+      'ADMIN_PASSWORD',
+    ] as const) {
+      const value = config[key];
+      if (value && value.length < MIN_SECRET_LENGTH) {
+        problems.push(
+          `${key}: at least ${MIN_SECRET_LENGTH} characters when NODE_ENV=production (e.g. openssl rand -base64 24)`,
+        );
+      }
+    }
   }
   if (Boolean(config.ADMIN_USER) !== Boolean(config.ADMIN_PASSWORD)) {
     problems.push('ADMIN_USER and ADMIN_PASSWORD: set both or neither');
@@ -228,6 +243,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return Object.freeze(config);
 }
+
+/** Shortest secret accepted in production. */
+export const MIN_SECRET_LENGTH = 24;
 
 /** The externally reachable base URL of this service (links we send point here). */
 export function publicBaseUrl(config: Config): string {

@@ -120,9 +120,10 @@ describe('Bull Board at /admin/queues', () => {
   it('is not mounted without credentials: a warning in production, a note in development', async () => {
     const production = await appWith({
       NODE_ENV: 'production',
-      WEBHOOK_TOKEN,
+      API_TOKEN: 'ops-test-production-api-token',
+      WEBHOOK_TOKEN: 'ops-test-production-webhook-token',
       CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64'),
-      TRACK_LINK_SECRET: 'ops-test-track-secret',
+      TRACK_LINK_SECRET: 'ops-test-production-track-secret',
     });
     const development = await appWith({ NODE_ENV: 'development' });
     try {
