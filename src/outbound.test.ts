@@ -67,11 +67,7 @@ describe('classifyTransportError', () => {
       code: 'timeout',
       reason: 'Gupshup did not answer in time',
     });
-    for (const code of [
-      'UND_ERR_HEADERS_TIMEOUT',
-      'UND_ERR_BODY_TIMEOUT',
-      'UND_ERR_CONNECT_TIMEOUT',
-    ]) {
+    for (const code of ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']) {
       const thrown = Object.assign(new Error('slow'), { code });
       expect(classifyTransportError(thrown, { peer: 'WMS', deadline: live() })).toMatchObject({
         code: 'timeout',
@@ -80,15 +76,29 @@ describe('classifyTransportError', () => {
     }
   });
 
+  it('reports a connection never made as unreachable, even when the deadline fired too', () => {
+    for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']) {
+      const thrown = Object.assign(new Error(`connect ${code} for 917891971009`), { code });
+      for (const deadline of [live(), fired()]) {
+        expect(classifyTransportError(thrown, { peer: 'WMS', deadline })).toEqual({
+          ok: false,
+          retryable: true,
+          code: 'unreachable',
+          reason: `WMS could not be reached (${code})`,
+        });
+      }
+    }
+  });
+
   it('reports anything else as a scrubbed network failure', () => {
-    const thrown = Object.assign(new Error('connect ECONNREFUSED for 917891971009'), {
-      code: 'ECONNREFUSED',
+    const thrown = Object.assign(new Error('read ECONNRESET for 917891971009'), {
+      code: 'ECONNRESET',
     });
     expect(classifyTransportError(thrown, { peer: 'WMS', deadline: live() })).toEqual({
       ok: false,
       retryable: true,
       code: 'network',
-      reason: 'ECONNREFUSED: connect ECONNREFUSED for [number]',
+      reason: 'ECONNRESET: read ECONNRESET for [number]',
     });
     expect(classifyTransportError('socket hang up', { peer: 'WMS', deadline: live() })).toEqual({
       ok: false,

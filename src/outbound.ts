@@ -49,7 +49,21 @@ export function callerAborted(): TransportFailure {
 }
 
 /**
- * Everything thrown by undici: the caller's abort (`aborted`), our deadline or an undici phase
+ * Failures to connect at all: the request never left, so the peer certainly did not act on it
+ * (unlike a timeout or a dropped connection, after which it may have).
+ */
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Everything thrown by undici: the caller's abort (`aborted`), no connection at all
+ * (`unreachable`: refused, unknown host, connect timeout), our deadline or an undici phase
  * timeout (`timeout`, "<peer> did not answer in time"), anything else (`network`, the error's code
  * and message, scrubbed). All are retryable. `scrub` defaults to `scrubReason` at
  * `MAX_REASON_LENGTH`.
@@ -69,11 +83,19 @@ export function classifyTransportError(
     return callerAborted();
   }
   const code = errorCode(thrown);
+  if (code !== undefined && NOT_CONNECTED.has(code)) {
+    // Checked before the deadline: a connect timeout also fires it, yet nothing was sent.
+    return {
+      ok: false,
+      retryable: true,
+      code: 'unreachable',
+      reason: `${opts.peer} could not be reached (${code})`,
+    };
+  }
   if (
     opts.deadline.aborted ||
     code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT' ||
-    code === 'UND_ERR_CONNECT_TIMEOUT'
+    code === 'UND_ERR_BODY_TIMEOUT'
   ) {
     return {
       ok: false,

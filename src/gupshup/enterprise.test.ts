@@ -215,7 +215,7 @@ describe('sendTemplate', () => {
     expect(sandbox.sends.map((s) => s.params.msg_id)).toEqual(['after-abort']);
   });
 
-  it('reports an unreachable Gupshup as a retryable network failure', async () => {
+  it('reports an unreachable Gupshup as a retryable failure that sent nothing', async () => {
     const gone = await startSandbox({ port: 0, host: '127.0.0.1' });
     await gone.close();
     const deadClient = createGupshupClient({
@@ -226,7 +226,7 @@ describe('sendTemplate', () => {
     try {
       const result = failure(await deadClient.sendTemplate(creds, msg));
 
-      expect(result).toMatchObject({ retryable: true, code: 'network' });
+      expect(result).toMatchObject({ retryable: true, code: 'unreachable' });
       expect(result.httpStatus).toBeUndefined();
     } finally {
       await deadClient.close();

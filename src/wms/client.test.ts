@@ -316,14 +316,14 @@ describe('transport failures', () => {
     expect(wms.requests).toHaveLength(0);
   });
 
-  it('reports an unreachable WMS as a retryable network failure', async () => {
+  it('reports an unreachable WMS as a retryable unreachable failure', async () => {
     const gone = await startFakeWms();
     await gone.close();
     const dead = createWmsClient({ baseUrl: gone.url, timeoutMs: 2_000 });
     try {
       const result = failure(await dead.getOrderStatus(SHIPMENT));
 
-      expect(result).toMatchObject({ retryable: true, code: 'network' });
+      expect(result).toMatchObject({ retryable: true, code: 'unreachable' });
     } finally {
       await dead.close();
     }

@@ -21,7 +21,7 @@ describe('reconcileDeadline', () => {
     },
   );
 
-  it.each([['gupshup_100'], ['http_503'], ['http_429']])(
+  it.each([['gupshup_100'], ['http_503'], ['http_429'], ['unreachable']])(
     'does not wait after a definite answer (%s)',
     (errorCode) => {
       expect(reconcileDeadline(config, row({ errorCode }), now)).toBeNull();

@@ -171,7 +171,8 @@ export function processMessageSend(deps: Deps): Processor {
 /**
  * Failures after which Gupshup may still have accepted the message: no answer in time, a broken
  * connection, an answer we could not read, or an attempt cut off (a row left `sending` with no
- * code). An HTTP status or a Gupshup error id is a definite "not sent".
+ * code). An HTTP status, a Gupshup error id or no connection at all (`unreachable`) is a
+ * definite "not sent".
  */
 const AMBIGUOUS_FAILURES = new Set(['timeout', 'network', 'aborted', 'bad_response']);
 
