@@ -99,6 +99,7 @@ async function pipeline(): Promise<{ perSecond: number; p50: number; p95: number
     GUPSHUP_DEFAULT_USERID: '2000000001',
     GUPSHUP_DEFAULT_PASSWORD: 'bench',
     GUPSHUP_MAX_PER_SECOND: '100000',
+    GUPSHUP_SENDER_MAX_PER_SECOND: '100000',
     SWEEP_INTERVAL_MS: '0',
   });
   const service = await startService(config, ['api', 'worker'], { log: createLog('silent') });

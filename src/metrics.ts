@@ -9,7 +9,7 @@
  * fresh as the scrape and costs nothing between scrapes. Label values are bounded sets (queue
  * names, states, result classes, Gupshup error ids); no id or number is ever a label.
  */
-import { UnrecoverableError, type Job, type Processor } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { GupshupClient, SendResult } from './gupshup/enterprise.ts';
@@ -38,7 +38,10 @@ export interface Metrics {
   replies: Counter<'type' | 'outcome'>;
   /** Webhook requests by outcome (accepted, unauthorized, invalid, too_large, unavailable, error). */
   webhookRequests: Counter<'outcome'>;
-  /** Jobs per queue by outcome: completed, retrying (an attempt failed, more to come), failed. */
+  /**
+   * Jobs per queue by outcome: completed, retrying (an attempt failed, more to come), failed,
+   * delayed (put off without using an attempt: a sender's turn, a lost send's report).
+   */
   jobs: Counter<'queue' | 'outcome'>;
   /** How long one processor run (one attempt) took, per queue. */
   jobDuration: Histogram<'queue'>;
@@ -199,7 +202,9 @@ export function observeJobs(metrics: Metrics, queue: string, processor: Processo
       metrics.jobs.inc({ queue, outcome: 'completed' });
       return result;
     } catch (err) {
-      metrics.jobs.inc({ queue, outcome: willRetry(job, err) ? 'retrying' : 'failed' });
+      const outcome =
+        err instanceof DelayedError ? 'delayed' : willRetry(job, err) ? 'retrying' : 'failed';
+      metrics.jobs.inc({ queue, outcome });
       throw err;
     } finally {
       end();

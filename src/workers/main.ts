@@ -1,7 +1,8 @@
 /**
  * Starts one BullMQ worker per queue of the catalog (role `worker`). Refuses to start unless
  * every queue has exactly one processor. `message.send` is rate limited across all replicas
- * (BullMQ's limiter lives in Redis) to GUPSHUP_MAX_PER_SECOND.
+ * (BullMQ's limiter lives in Redis) to GUPSHUP_MAX_PER_SECOND, and each sender account is paced to
+ * GUPSHUP_SENDER_MAX_PER_SECOND (src/sender-pace.ts).
  */
 import { MetricsTime, Worker, type Processor, type WorkerOptions } from 'bullmq';
 
@@ -13,6 +14,7 @@ import { withLogContext } from '../log.ts';
 import { observeJobs } from '../metrics.ts';
 import type { ActivityPublisher } from '../pubsub/activity.ts';
 import { QUEUE_NAMES, type QueueName } from '../queues/index.ts';
+import { createSenderPace } from '../sender-pace.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { settlesWithin } from '../timeout.ts';
 import type { WmsClient } from '../wms/client.ts';
@@ -52,6 +54,7 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       queues,
       gupshup: extras.gupshup,
       decrypt: extras.decrypt,
+      pace: createSenderPace(deps.redis, config.QUEUE_PREFIX, config.GUPSHUP_SENDER_MAX_PER_SECOND),
       metrics: deps.metrics,
       log,
     }),

@@ -11,7 +11,7 @@
  * waits up to SEND_RECONCILE_MS for a delivery report naming our key (`dlr.process` keeps its id
  * on the row) and then records the message as sent instead of sending it again.
  */
-import { DelayedError, type Processor } from 'bullmq';
+import { DelayedError, type Job, type Processor } from 'bullmq';
 
 import { publishActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
@@ -35,6 +35,7 @@ import type { GupshupClient } from '../gupshup/enterprise.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { parsePayload, type Queues } from '../queues/index.ts';
+import { holdsSlot, type PaceMark, type SenderPace } from '../sender-pace.ts';
 import { resolveSender, type Sender } from '../senders.ts';
 
 /** Status of a message Gupshup accepted but has not reported on yet (below SENT). */
@@ -46,6 +47,8 @@ interface Deps {
   queues: Queues;
   gupshup: GupshupClient;
   decrypt: CredentialCipher['decrypt'] | null;
+  /** Per-sender pacing; null sends as fast as the queue's limiter allows. */
+  pace: SenderPace | null;
   metrics: Pick<Metrics, 'sends'>;
   log: Log;
 }
@@ -91,6 +94,9 @@ export function processMessageSend(deps: Deps): Processor {
       );
       return { status: 'reconciled', messageId: outbox.gupshupMessageId };
     }
+    const isTemplate = outbox.kind === 'fdr_template';
+    // Templates go through the HSM account; follow-ups through the two-way account.
+    const senderKey = `${sender.connectionId}:${isTemplate ? 'hsm' : 'two-way'}`;
     const waitUntil = reconcileDeadline(config, outbox);
     if (waitUntil !== null && token) {
       // The last attempt may have reached Gupshup (no answer, or one we could not read). Give its
@@ -102,10 +108,12 @@ export function processMessageSend(deps: Deps): Processor {
       await job.moveToDelayed(waitUntil, token);
       throw new DelayedError();
     }
+    if (await awaitSenderSlot(deps, job, token, senderKey)) {
+      throw new DelayedError();
+    }
     if (!(await claimOutbox(db, outboxId))) {
       return { status: 'not_claimable' };
     }
-    const isTemplate = outbox.kind === 'fdr_template';
     const message = {
       to: outbox.toNumber,
       text: outbox.body,
@@ -166,6 +174,30 @@ export function processMessageSend(deps: Deps): Processor {
     );
     throw new RetryableError(result.code, failure);
   };
+}
+
+/**
+ * Takes this send's turn on its sender account (src/sender-pace.ts). Returns true when the turn
+ * is in the future and the job was moved to `delayed` until then, holding it.
+ */
+async function awaitSenderSlot(
+  deps: Deps,
+  job: Job,
+  token: string | undefined,
+  senderKey: string,
+): Promise<boolean> {
+  if (!deps.pace || !token || holdsSlot(job.data as PaceMark, job.attemptsMade)) {
+    return false;
+  }
+  const wait = await deps.pace.reserve(senderKey);
+  if (wait <= 0) {
+    return false;
+  }
+  const paceAt = Date.now() + wait;
+  const mark: PaceMark = { paceAt, paceAttempt: job.attemptsMade };
+  await job.updateData({ ...(job.data as object), ...mark });
+  await job.moveToDelayed(paceAt, token);
+  return true;
 }
 
 /**

@@ -76,6 +76,7 @@ function scenario(name: string, shutdownTimeoutMs: number) {
     GUPSHUP_DEFAULT_PASSWORD: 'sandbox-secret-pw',
     GUPSHUP_DEFAULT_WA_NUMBER: '919319278973',
     GUPSHUP_MAX_PER_SECOND: '1000',
+    GUPSHUP_SENDER_MAX_PER_SECOND: '1000',
     WORKER_CONCURRENCY: '50',
     SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
     // Only BullMQ's own recovery is under test: no sweeper re-enqueueing behind its back.
