@@ -8,7 +8,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 import type { Config } from './config.ts';
 import { createDb, type Db, type DbHandle } from './db/client.ts';
-import { createLog, type Log } from './log.ts';
+import { createLog, throttledLog, type Log } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { closeQueues, createQueues, type Queues } from './queues/index.ts';
 
@@ -59,10 +59,11 @@ export function createDeps(config: Config, log: Log = createLog(config.LOG_LEVEL
     maxRetriesPerRequest: 1,
     connectTimeout: 5_000,
   });
-  redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  const warn = throttledLog(log);
+  redis.on('error', (err: Error) => warn({ err: err.message }, 'redis connection error'));
   const workerConnection: WorkerRedisOptions = { ...base, maxRetriesPerRequest: null };
   const queues = createQueues(redis, config, (queue, err) =>
-    log.warn({ queue, err: err.message }, 'queue connection error'),
+    warn({ queue, err: err.message }, 'queue connection error'),
   );
   const pubsub = createPubSub(config);
   return {

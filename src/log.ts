@@ -196,3 +196,27 @@ export function createLog(
     destination,
   );
 }
+
+/**
+ * A logger for errors that repeat while an outage lasts (every reconnect attempt reports one):
+ * the first of each kind is logged, then at most one every `intervalMs`, with how many were
+ * left out meanwhile.
+ */
+export function throttledLog(
+  log: Log,
+  level: 'warn' | 'error' = 'warn',
+  intervalMs = 30_000,
+): (fields: Record<string, unknown>, msg: string) => void {
+  const seen = new Map<string, { at: number; suppressed: number }>();
+  return (fields, msg) => {
+    const key = `${msg}|${JSON.stringify(fields)}`;
+    const now = Date.now();
+    const last = seen.get(key);
+    if (last && now - last.at < intervalMs) {
+      last.suppressed += 1;
+      return;
+    }
+    log[level](last?.suppressed ? { ...fields, suppressed: last.suppressed } : fields, msg);
+    seen.set(key, { at: now, suppressed: 0 });
+  };
+}

@@ -183,7 +183,9 @@ async function warnOnEvictionPolicy(deps: Deps): Promise<void> {
     }
   } catch {
     deps.log.warn(
-      'could not read Redis maxmemory-policy (CONFIG GET refused); make sure it is "noeviction"',
+      deps.redis.status === 'ready'
+        ? 'could not read Redis maxmemory-policy (CONFIG GET refused); make sure it is "noeviction"'
+        : 'Redis is not reachable yet: starting anyway (/readyz says so until it is); could not check that maxmemory-policy is "noeviction"',
     );
   }
 }

@@ -7,7 +7,8 @@ import type { Redis } from 'ioredis';
 
 import type { Db } from './db/client.ts';
 import { getAccountSettings, type AccountSettings } from './db/settings.ts';
-import type { Log } from './log.ts';
+import { safeErrorMessage } from './errors.ts';
+import { throttledLog, type Log } from './log.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface SettingsCache {
@@ -37,9 +38,8 @@ export async function createSettingsCache(opts: {
   const channel = settingsChannel(opts.prefix);
   // A subscribed connection can do nothing else, so it is a dedicated duplicate.
   const subscriber = opts.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-  subscriber.on('error', (err: Error) =>
-    opts.log.warn({ err: err.message }, 'settings channel error'),
-  );
+  const warn = throttledLog(opts.log);
+  subscriber.on('error', (err: Error) => warn({ err: err.message }, 'settings channel error'));
   // Announcements made while the channel was down are lost: forget everything on (re)connect.
   subscriber.on('ready', () => {
     invalidations += 1;
@@ -49,7 +49,18 @@ export async function createSettingsCache(opts: {
     invalidations += 1;
     entries.delete(Number(message));
   });
-  await subscriber.subscribe(channel);
+  // Nothing is cached until the channel listens, so no announcement can be missed. Not awaited:
+  // with Redis down the service still starts (and /readyz says why it is not ready).
+  let listening = false;
+  subscriber.subscribe(channel).then(
+    () => {
+      listening = true;
+      invalidations += 1;
+      entries.clear();
+    },
+    (err: unknown) =>
+      opts.log.error({ err: safeErrorMessage(err) }, 'settings channel could not subscribe'),
+  );
 
   return {
     async get(accountId) {
@@ -61,7 +72,7 @@ export async function createSettingsCache(opts: {
       opts.metrics?.settingsCache.inc({ result: 'miss' });
       const seen = invalidations;
       const value = await getAccountSettings(opts.db, accountId);
-      if (seen === invalidations) {
+      if (listening && seen === invalidations) {
         entries.set(accountId, { value, expires: Date.now() + opts.ttlMs });
       }
       return value;

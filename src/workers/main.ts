@@ -10,7 +10,7 @@ import type { CredentialCipher } from '../credentials.ts';
 import type { Deps } from '../deps.ts';
 import { safeErrorMessage } from '../errors.ts';
 import type { GupshupClient } from '../gupshup/enterprise.ts';
-import { withLogContext } from '../log.ts';
+import { throttledLog, withLogContext } from '../log.ts';
 import { observeJobs } from '../metrics.ts';
 import type { ActivityPublisher } from '../pubsub/activity.ts';
 import { QUEUE_NAMES, type QueueName } from '../queues/index.ts';
@@ -84,6 +84,8 @@ export function startWorkers(
   const { config, log } = deps;
   // Jobs whose processor is running in this process, by id.
   const running = new Set<string>();
+  // While Redis is down every worker reports each reconnect attempt.
+  const workerError = throttledLog(log, 'error');
   const workers = only.map((name) => {
     const options: WorkerOptions = {
       connection: deps.workerConnection,
@@ -108,7 +110,7 @@ export function startWorkers(
       );
     });
     worker.on('error', (err) =>
-      log.error({ queue: name, err: safeErrorMessage(err) }, 'worker error'),
+      workerError({ queue: name, err: safeErrorMessage(err) }, 'worker error'),
     );
     return worker;
   });

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -84,6 +84,80 @@ describe('the service process', () => {
     const { stdout } = proc.output();
     expect(stdout).toContain('shutting down');
     expect(stdout).not.toContain('sandbox-secret-pw');
+  });
+
+  it('starts with Redis down: alive, not ready and saying why, quietly, until Redis comes', async () => {
+    // Redis behind a port that refuses connections until the proxy opens it.
+    const port = await freePort();
+    const redisPort = await freePort();
+    const target = new URL(REDIS_URL);
+    const proc = run(
+      {
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        DATABASE_URL: env.env.DATABASE_URL!,
+        PUBSUB_EMULATOR_HOST: EMULATOR_HOST,
+        PUBSUB_PROJECT_ID: PROJECT_ID,
+        LOG_LEVEL: 'info',
+        PORT: String(port),
+        QUEUE_PREFIX: `t-${env.id}-down`,
+      },
+      ['--role', 'api,worker'],
+    );
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return { status: res.status, body: (await res.json()) as { checks: Record<string, string> } };
+    };
+    const down = await waitFor(
+      async () => {
+        const health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null);
+        return health?.status === 200 ? readyz() : null;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: '/healthz to answer while Redis is down' },
+    );
+    expect(down.status).toBe(503);
+    expect(down.body.checks.redis).toMatch(/^not connected/);
+    expect(down.body.checks.mysql).toBe('ok');
+
+    // Every reconnect attempt fails; the log says so once per kind, not once per attempt.
+    await waitFor(() => proc.output().stdout.includes('"worker error"'), {
+      what: 'the workers to report Redis down',
+    });
+    const started = Date.now();
+    await waitFor(() => Date.now() - started > 3_000);
+    const count = (msg: string) => proc.output().stdout.split(`"msg":"${msg}"`).length - 1;
+    expect(count('worker error')).toBeLessThanOrEqual(5);
+    expect(count('queue connection error')).toBeLessThanOrEqual(5);
+    expect(count('redis connection error')).toBe(1);
+
+    const sockets = new Set<Socket>();
+    const proxy: Server = createServer((client) => {
+      const upstream = connect(Number(target.port || 6379), target.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    proxy.listen(redisPort, '127.0.0.1');
+    await once(proxy, 'listening');
+    try {
+      const up = await waitFor(
+        async () => {
+          const r = await readyz();
+          return r.status === 200 ? r : null;
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: '/readyz to answer 200 once Redis is up' },
+      );
+      expect(up.body.checks).toEqual({ redis: 'ok', mysql: 'ok' });
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+    } finally {
+      for (const s of sockets) {
+        s.destroy();
+      }
+      proxy.close();
+    }
   });
 
   it('refuses to start on bad configuration, listing every problem at once', async () => {

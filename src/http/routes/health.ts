@@ -42,7 +42,12 @@ export function healthRoutes(deps: { db: Db; redis: Redis; subscription?: Subscr
       async (_request, reply) => {
         const { subscription } = deps;
         const checks = await Promise.all([
-          check('redis', () => deps.redis.ping()),
+          check('redis', async () => {
+            if (deps.redis.status !== 'ready') {
+              throw new Error(`not connected (${deps.redis.status})`);
+            }
+            await deps.redis.ping();
+          }),
           check('mysql', () => deps.db.execute(sql`select 1`)),
           ...(subscription ? [check('pubsub', () => subscriptionExists(subscription))] : []),
         ]);
