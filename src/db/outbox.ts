@@ -80,14 +80,14 @@ export async function markOutboxSent(
 /**
  * A delivery report names this message (by our key in `extra`) while its send is unfinished, or
  * failed without an answer: Gupshup accepted an attempt whose answer we never got. The id is kept
- * so the next attempt (or a requeue) records the send instead of sending again. Returns whether a
- * row took the id.
+ * so the next attempt (or a requeue) records the send instead of sending again. Returns the id of
+ * the row that took it, or null.
  */
 export async function noteAcceptedSend(
   db: Db,
   idempotencyKey: string,
   gupshupMessageId: string,
-): Promise<boolean> {
+): Promise<number | null> {
   const [result] = await db
     .update(notificationOutbox)
     .set({ gupshupMessageId })
@@ -98,7 +98,14 @@ export async function noteAcceptedSend(
         isNull(notificationOutbox.gupshupMessageId),
       ),
     );
-  return result.affectedRows === 1;
+  if (result.affectedRows !== 1) {
+    return null;
+  }
+  const [row] = await db
+    .select({ id: notificationOutbox.id })
+    .from(notificationOutbox)
+    .where(eq(notificationOutbox.idempotencyKey, idempotencyKey));
+  return row?.id ?? null;
 }
 
 export async function markOutboxError(

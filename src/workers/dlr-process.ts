@@ -27,6 +27,7 @@ import { nationalNumber } from '../fdr/phone.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { parsePayload, type Queues } from '../queues/index.ts';
+import { messageSend } from '../queues/message-send.ts';
 import type { DeliveryReport } from '../webhook/events.ts';
 
 interface Deps {
@@ -66,11 +67,15 @@ export function processDlrProcess(deps: Deps): Processor {
       // Our key in `extra` names a send still unfinished: Gupshup accepted an attempt whose
       // answer was lost (a timeout, a cut-off process). Keep its id so the send's next attempt
       // records it instead of sending the message a second time.
-      if (report.extra && (await noteAcceptedSend(db, report.extra, report.externalId))) {
+      const accepted = report.extra
+        ? await noteAcceptedSend(db, report.extra, report.externalId)
+        : null;
+      if (accepted !== null) {
         log.warn(
-          { webhookEventId, externalId: report.externalId },
+          { webhookEventId, externalId: report.externalId, outboxId: accepted },
           'delivery report names an unfinished send: Gupshup accepted it',
         );
+        await wakeSend(deps.queues, accepted);
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       // Gupshup can report before `message.send` has committed the id it returned: while such a
@@ -120,6 +125,18 @@ export function processDlrProcess(deps: Deps): Processor {
       transition: outcome.transition,
     };
   };
+}
+
+/**
+ * A send waiting out SEND_RECONCILE_MS for this very report need not wait any longer: its job is
+ * moved from `delayed` to `wait`, to record the message now. Anything else (no such job, not
+ * delayed any more) leaves it as it is.
+ */
+async function wakeSend(queues: Queues, outboxId: number): Promise<void> {
+  const job = await queues['message.send'].getJob(messageSend.jobId({ outboxId }));
+  if (job && (await job.isDelayed())) {
+    await job.promote().catch(() => undefined);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
