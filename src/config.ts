@@ -229,9 +229,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'ADMIN_PASSWORD',
     ] as const) {
       const value = config[key];
-      if (value && value.length < MIN_SECRET_LENGTH) {
+      if (value && value.length < MIN_PRODUCTION_SECRET_LENGTH) {
         problems.push(
-          `${key}: at least ${MIN_SECRET_LENGTH} characters when NODE_ENV=production (e.g. openssl rand -base64 24)`,
+          `${key}: at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production (e.g. openssl rand -base64 24)`,
         );
       }
     }
@@ -246,7 +246,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Shortest secret accepted in production. */
-export const MIN_SECRET_LENGTH = 24;
+const MIN_PRODUCTION_SECRET_LENGTH = 24;
 
 /** The externally reachable base URL of this service (links we send point here). */
 export function publicBaseUrl(config: Config): string {

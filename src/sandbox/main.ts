@@ -22,29 +22,22 @@ import { startFakeWms } from './wms.ts';
 
 const DELAYS_FORMAT = /^(-?\d+)?(,(-?\d+)?){0,2}$/;
 
+const port = (fallback: string) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toNumber(),
+      v.integer('must be a whole number'),
+      v.minValue(0, 'must be at least 0'),
+      v.maxValue(65_535, 'must be at most 65535'),
+    ),
+    fallback,
+  );
+
 const SandboxEnvSchema = v.object({
-  SANDBOX_PORT: v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.toNumber(),
-      v.integer('must be a whole number'),
-      v.minValue(0, 'must be at least 0'),
-      v.maxValue(65_535, 'must be at most 65535'),
-    ),
-    '8090',
-  ),
-  SANDBOX_WMS_PORT: v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.toNumber(),
-      v.integer('must be a whole number'),
-      v.minValue(0, 'must be at least 0'),
-      v.maxValue(65_535, 'must be at most 65535'),
-    ),
-    '8091',
-  ),
+  SANDBOX_PORT: port('8090'),
+  SANDBOX_WMS_PORT: port('8091'),
   SANDBOX_HOST: v.optional(
     v.pipe(v.string(), v.trim(), v.nonEmpty('must not be empty')),
     '0.0.0.0',

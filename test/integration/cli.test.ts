@@ -18,6 +18,7 @@ import { startService, type Service } from '../../src/service.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
+import { outboxOf } from '../helpers/outbox.ts';
 
 const env = createTestEnv('cli');
 let sandbox: Sandbox;
@@ -58,14 +59,6 @@ async function cliJson<T = Record<string, unknown>>(...args: string[]): Promise<
 
 async function push(event: unknown) {
   await pushFdr(service, event, 'm');
-}
-
-async function outboxOf(shipmentId: string) {
-  const [row] = await service.deps.db
-    .select()
-    .from(notificationOutbox)
-    .where(eq(notificationOutbox.shipmentId, shipmentId));
-  return row;
 }
 
 function jobState(outboxId: number) {
@@ -133,7 +126,7 @@ describe('wa-notify against a running service', { timeout: 60_000 }, () => {
     await push(fdrEvent({ shipmentId: 'CLI-SENT' }));
     for (const shipment of ['CLI-100', 'CLI-SENT']) {
       const row = await waitFor(async () => {
-        const r = await outboxOf(shipment);
+        const r = await outboxOf(service.deps.db, shipment);
         return r?.status === 'failed' ? r : null;
       });
       await waitFor(async () => (await jobState(row.id)) === 'failed', { what: 'failed job' });
@@ -156,12 +149,12 @@ describe('wa-notify against a running service', { timeout: 60_000 }, () => {
   });
 
   it('--dry-run says what would happen and changes nothing', async () => {
-    const sent = (await outboxOf('CLI-SENT'))!;
+    const sent = (await outboxOf(service.deps.db, 'CLI-SENT'))!;
     await service.deps.db
       .update(notificationOutbox)
       .set({ status: 'sent', gupshupMessageId: 'sent-before' })
       .where(eq(notificationOutbox.id, sent.id));
-    const target = (await outboxOf('CLI-100'))!;
+    const target = (await outboxOf(service.deps.db, 'CLI-100'))!;
     const sendsBefore = sandbox.sends.length;
 
     const plan = await cliJson<RequeueJson>(
@@ -177,20 +170,20 @@ describe('wa-notify against a running service', { timeout: 60_000 }, () => {
     });
     expect(plan.jobs.find((j) => j.shipmentId === 'CLI-SENT')!.note).toContain('already sent');
 
-    expect((await outboxOf('CLI-100'))!.status).toBe('failed');
+    expect((await outboxOf(service.deps.db, 'CLI-100'))!.status).toBe('failed');
     expect(await jobState(target.id)).toBe('failed');
     expect(sandbox.sends.length).toBe(sendsBefore);
   });
 
   it('requeue sends it exactly once; the same requeue again sends nothing more', async () => {
     sandbox.reset(); // healthy again
-    const target = (await outboxOf('CLI-100'))!;
+    const target = (await outboxOf(service.deps.db, 'CLI-100'))!;
     const result = await cliJson<RequeueJson>('requeue', 'message.send', '--code', '100', '--yes');
     expect(result).toMatchObject({ dryRun: false, matched: 2, requeued: 1, skipped: 1 });
     expect(result.jobs.find((j) => j.shipmentId === 'CLI-100')!.action).toBe('requeued');
 
     await waitFor(async () => (await jobState(target.id)) === 'completed', { what: 'send job' });
-    expect((await outboxOf('CLI-100'))!.status).toBe('sent');
+    expect((await outboxOf(service.deps.db, 'CLI-100'))!.status).toBe('sent');
     expect(sendsFor('CLI-100', 'success')).toHaveLength(1);
 
     const again = await cliJson<RequeueJson>('requeue', 'message.send', '--code', '100', '--yes');
@@ -199,7 +192,7 @@ describe('wa-notify against a running service', { timeout: 60_000 }, () => {
     expect(sendsFor('CLI-100')).toHaveLength(1);
     // The message recorded as sent stayed untouched: no send, row still sent, job still failed.
     expect(sendsFor('CLI-SENT')).toHaveLength(0);
-    const sent = (await outboxOf('CLI-SENT'))!;
+    const sent = (await outboxOf(service.deps.db, 'CLI-SENT'))!;
     expect(sent.status).toBe('sent');
     expect(await jobState(sent.id)).toBe('failed');
 

@@ -8,18 +8,17 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 
-import { eq } from 'drizzle-orm';
 import { fastify, type FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { keyIdOf, parseKey } from '../../src/credentials.ts';
-import { notificationOutbox } from '../../src/db/schema.ts';
 import { createLog } from '../../src/log.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { API_TOKEN, createTestEnv, MYSQL_URL, waitFor } from '../helpers/env.ts';
 import { fdrEvent, readFixture } from '../helpers/fixtures.ts';
+import { outboxOf } from '../helpers/outbox.ts';
 
 const ACCOUNT = 379;
 const KEY_1 = randomBytes(32).toString('base64');
@@ -115,14 +114,6 @@ async function publish(event: unknown) {
 
 function sendsFor(shipmentId: string) {
   return sandbox.sends.filter((s) => s.params.msg_id?.startsWith(`fdr-${shipmentId}-`));
-}
-
-async function outboxOf(shipmentId: string) {
-  const [row] = await service.deps.db
-    .select()
-    .from(notificationOutbox)
-    .where(eq(notificationOutbox.shipmentId, shipmentId));
-  return row;
 }
 
 async function rawConnectionRows(): Promise<Record<string, unknown>[]> {
@@ -346,7 +337,7 @@ describe("a client's own Gupshup app", () => {
       "Hello Aman!\n\nYour vitaminplanet order 4980116095129 couldn't be delivered as you asked to cancel it.\n\nItem(s): 1 Advance Whey Protein with 20 Vitamins & Minerals\n\nPlease choose your desired action",
     );
     const outbox = await waitFor(async () => {
-      const row = await outboxOf('CONN-0001');
+      const row = await outboxOf(service.deps.db, 'CONN-0001');
       return row?.status === 'sent' ? row : null;
     });
     expect(outbox.connectionId).toBe(connectionId);
@@ -383,7 +374,7 @@ describe("a client's own Gupshup app", () => {
     service = await start({ CREDENTIALS_KEY: KEY_2 });
     await publish(fdrEvent({ shipmentId: 'CONN-0003' }));
     const outbox = await waitFor(async () => {
-      const row = await outboxOf('CONN-0003');
+      const row = await outboxOf(service.deps.db, 'CONN-0003');
       return row?.status === 'failed' ? row : null;
     });
     expect(outbox.errorCode).toBe('sender_credentials_unreadable');

@@ -10,20 +10,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, EMULATOR_HOST, PROJECT_ID, REDIS_URL, waitFor } from '../helpers/env.ts';
+import { freePort } from '../helpers/service-process.ts';
 
 const env = createTestEnv('process');
 const children: ChildProcess[] = [];
 let sandbox: Sandbox | undefined;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 function run(vars: Record<string, string>, args: string[] = []) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {

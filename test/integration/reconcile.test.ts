@@ -7,13 +7,14 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { listShipmentActivity } from '../../src/db/activity.ts';
-import { notificationOutbox, whatsappStatusLogs } from '../../src/db/schema.ts';
+import { whatsappStatusLogs } from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
 import { pushFdr } from '../helpers/push.ts';
+import { outboxOf } from '../helpers/outbox.ts';
 
 const TOKEN = 'reconcile-webhook-token';
 const TIMEOUT_MS = 300;
@@ -29,18 +30,10 @@ function sendsOf(shipmentId: string) {
   return sandbox.sends.filter((s) => s.params.msg_id === `fdr-${shipmentId}-1`);
 }
 
-async function outboxOf(shipmentId: string) {
-  const [row] = await service.deps.db
-    .select()
-    .from(notificationOutbox)
-    .where(eq(notificationOutbox.shipmentId, shipmentId));
-  return row;
-}
-
 async function sent(shipmentId: string) {
   return waitFor(
     async () => {
-      const row = await outboxOf(shipmentId);
+      const row = await outboxOf(service.deps.db, shipmentId);
       return row?.status === 'sent' ? row : null;
     },
     { what: `the message for ${shipmentId} to be recorded as sent` },

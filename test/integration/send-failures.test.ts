@@ -2,17 +2,16 @@
  * `message.send` against a misbehaving Gupshup: transient failures are retried until one send
  * succeeds; a permanent error fails at once, visibly, with its reason on the timeline.
  */
-import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { listShipmentActivity } from '../../src/db/activity.ts';
-import { notificationOutbox } from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
+import { outboxOf } from '../helpers/outbox.ts';
 
 const env = createTestEnv('sendfail');
 let sandbox: Sandbox;
@@ -20,14 +19,6 @@ let service: Service;
 
 async function push(event: unknown) {
   await pushFdr(service, event, 'm');
-}
-
-async function outboxOf(shipmentId: string) {
-  const [row] = await service.deps.db
-    .select()
-    .from(notificationOutbox)
-    .where(eq(notificationOutbox.shipmentId, shipmentId));
-  return row;
 }
 
 function attemptsFor(shipmentId: string) {
@@ -59,7 +50,7 @@ describe('Gupshup failures', () => {
     sandbox.failNext(failure, failure);
     await push(fdrEvent({ shipmentId: shipment }));
     const row = await waitFor(async () => {
-      const r = await outboxOf(shipment);
+      const r = await outboxOf(service.deps.db, shipment);
       return r?.status === 'sent' ? r : null;
     });
     expect(row.attempts).toBe(3);
@@ -74,7 +65,7 @@ describe('Gupshup failures', () => {
     sandbox.failNext({ kind: 'error', id: '105', details: 'The phone number is not valid' });
     await push(fdrEvent({ shipmentId: shipment }));
     const row = await waitFor(async () => {
-      const r = await outboxOf(shipment);
+      const r = await outboxOf(service.deps.db, shipment);
       return r?.status === 'failed' ? r : null;
     });
     expect(row.errorCode).toBe('gupshup_105');
