@@ -18,6 +18,7 @@ import { storeAndEnqueue } from '../http/routes/gupshup-webhook.ts';
 import type { Log } from '../log.ts';
 import { ingestFdrMessage } from '../pubsub/ingest.ts';
 import type { Queues } from '../queues/index.ts';
+import type { WebhookEvent } from '../webhook/events.ts';
 import { parseWebhook } from '../webhook/parse.ts';
 import { CommandError } from './errors.ts';
 
@@ -87,7 +88,7 @@ export type ReplayResult =
   | {
       file: string;
       as: 'webhook';
-      events: { kind: 'dlr' | 'inbound'; created: boolean }[];
+      events: { kind: WebhookEvent['kind']; created: boolean }[];
     };
 
 export async function replayFile(
@@ -131,7 +132,7 @@ export async function replayFile(
       'the webhook body holds no delivery report or message',
     );
   }
-  const events: { kind: 'dlr' | 'inbound'; created: boolean }[] = [];
+  const events: { kind: WebhookEvent['kind']; created: boolean }[] = [];
   for (const event of parsed.events) {
     events.push({ kind: event.kind, created: await storeAndEnqueue(deps, event) });
   }

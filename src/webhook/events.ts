@@ -1,18 +1,27 @@
 /**
- * The normalised shapes of what Gupshup posts to the webhook. Gupshup's two products (Enterprise
- * and self-serve v2) and its several transports all reduce to these two types; workers only ever
- * see these, stored in `webhook_events.payload`.
+ * The normalised shapes of what Gupshup posts to the webhook. Gupshup's products (Enterprise,
+ * self-serve v2, and the v3 Meta-format passthrough) and their several transports all reduce to
+ * these types; workers only ever see these, stored in `webhook_events.payload`.
  */
+
+/** Which of Gupshup's callback formats an event arrived in. */
+export type CallbackFormat = 'enterprise' | 'v2' | 'v3';
 
 /** One delivery report for a message we sent. */
 export interface DeliveryReport {
-  source: 'enterprise' | 'v2';
-  /** Gupshup's id of our message: the id SendMessage returned (enterprise `externalId`, v2 `gsId`). */
+  source: CallbackFormat;
+  /**
+   * Gupshup's id of our message: the id the send returned (enterprise `externalId`, v2 `gsId`,
+   * v3 `gs_id`; else the provider's `id`).
+   */
   externalId: string;
-  /** SENT | DELIVERED | READ | FAILED | … as Gupshup spells it, upper-cased. */
+  /** SENT | DELIVERED | READ | FAILED | ENQUEUED | DELETED | MISMATCH | … upper-cased. */
   eventType: string;
   cause: string | null;
-  /** Three-digit code, leading zeros kept ("025"); enterprise `errorCode` or `errCode`. */
+  /**
+   * Enterprise: three-digit code, leading zeros kept ("025"), from `errorCode` or `errCode`.
+   * v2: Gupshup's failure code (1002, 4005, …). v3: Meta's error code (131047, …).
+   */
   errorCode: string | null;
   destAddr: string | null;
   srcAddr: string | null;
@@ -34,21 +43,27 @@ export type InboundType =
   | 'voice'
   | 'contacts'
   | 'sticker'
+  | 'reaction'
   | 'unknown';
 
 /** One message the customer sent us. */
 export interface InboundMessage {
-  source: 'enterprise' | 'v2';
+  source: CallbackFormat;
   /** The provider's id of this inbound message, when given. */
   messageId: string | null;
   /** Enterprise `replyId`: the id of our message the customer answered. */
   replyId: string | null;
   /** WhatsApp id of the message answered (`context.id`). */
   contextId: string | null;
-  /** Gupshup id of the message answered (v2 `context.gsId`). */
+  /** Gupshup id of the message answered (v2 `context.gsId`, v3 `context.gs_id`). */
   contextGsId: string | null;
-  /** Customer MSISDN, digits only, with country code. */
-  mobile: string;
+  /**
+   * Customer MSISDN, digits only, with country code; null when the platform withholds it (Meta
+   * sends a business-scoped `userId` instead for users with a username).
+   */
+  mobile: string | null;
+  /** Meta's business-scoped user id, when given (v3 `user_id`/`from_user_id`). */
+  userId: string | null;
   /** Our business number the message was sent to. */
   waNumber: string | null;
   name: string | null;
@@ -58,7 +73,10 @@ export interface InboundMessage {
   buttonPayload: string | null;
   interactiveId: string | null;
   interactiveTitle: string | null;
-  /** A postback text carried inside an interactive reply's id (`{"postbackText": …}`). */
+  /**
+   * A postback text: a field of its own (v2 quick replies and list rows, `postbackText`), or
+   * carried inside an interactive reply's id (`{"postbackText": …}`, the seed's date reply).
+   */
   postbackText: string | null;
   media: { mimeType: string | null; url: string | null; caption: string | null } | null;
   location: {
@@ -71,5 +89,53 @@ export interface InboundMessage {
   timestamp: number | null;
 }
 
+/**
+ * A v2 `user-event` (opted-in, opted-out, sandbox-start, …): stored, not acted on here (the
+ * opt-out policy reads them).
+ */
+export interface UserEvent {
+  source: CallbackFormat;
+  /** The event as Gupshup names it, lower-cased: `opted-in`, `opted-out`, … */
+  type: string;
+  /** The customer's MSISDN, digits only, when given. */
+  phone: string | null;
+  /** Our app's name, when given. */
+  app: string | null;
+  /** Epoch milliseconds. */
+  timestamp: number | null;
+}
+
+/** A v2 `billing-event` (what a message cost): stored, not acted on. */
+export interface BillingEvent {
+  source: CallbackFormat;
+  /** Gupshup's id of the message billed (`references.gsId`), when given. */
+  messageId: string | null;
+  /** Meta's pricing category (`utility`, `service`, …), when given. */
+  category: string | null;
+  /** `deductions.billable`, when given. */
+  billable: boolean | null;
+  /** Epoch milliseconds. */
+  timestamp: number | null;
+}
+
+/**
+ * Something Gupshup legitimately posts that the service has no use for (a v2 template-event or
+ * account-event, a v3 change of another field, an echo of our own message): acknowledged with
+ * 200 and recorded as ignored, never refused. Holds no personal data.
+ */
+export interface IgnoredCallback {
+  source: CallbackFormat;
+  /** What it was, e.g. `v2 template-event`, `v3 field account_update`, `v3 message echo`. */
+  what: string;
+  /** Why nothing is done with it. */
+  reason: string;
+  /** Epoch milliseconds, when given. */
+  timestamp: number | null;
+}
+
 export type WebhookEvent =
-  { kind: 'dlr'; report: DeliveryReport } | { kind: 'inbound'; message: InboundMessage };
+  | { kind: 'dlr'; report: DeliveryReport }
+  | { kind: 'inbound'; message: InboundMessage }
+  | { kind: 'user'; event: UserEvent }
+  | { kind: 'billing'; event: BillingEvent }
+  | { kind: 'ignored'; ignored: IgnoredCallback };

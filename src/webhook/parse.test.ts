@@ -233,6 +233,7 @@ describe('enterprise inbound messages', () => {
       contextId: 'gBEGkZZQGGaXAgkHASKxKpM-kA4',
       contextGsId: null,
       mobile: '919650186697',
+      userId: null,
       waNumber: '919319278973',
       name: 'Lakshay',
       type: 'button',
@@ -502,6 +503,7 @@ describe('self-serve v2 callbacks', () => {
       contextGsId: GS_ID,
       // The seed masks the number with x's; only its digits are kept.
       mobile: '91898214',
+      userId: null,
       waNumber: null,
       name: 'Smit',
       type: 'text',

@@ -423,6 +423,7 @@ const EnterpriseInbound = v.pipe(
       contextId: m.context?.id ?? null,
       contextGsId: m.context?.gsId ?? null,
       mobile: m.mobile,
+      userId: null,
       waNumber: v.parse(LoosePhone, m.waNumber),
       name: m.name ?? null,
       type,
@@ -591,6 +592,7 @@ function toV2Inbound(
     contextId: message.context?.id ?? null,
     contextGsId: message.context?.gsId ?? null,
     mobile,
+    userId: null,
     waNumber: null,
     name: message.sender?.name ?? null,
     type,
@@ -663,6 +665,9 @@ function canonicalJson(value: unknown): string {
 export function eventKey(event: WebhookEvent): string {
   if (event.kind === 'dlr') {
     return sha256(`dlr|${event.report.externalId}|${event.report.eventType}`);
+  }
+  if (event.kind !== 'inbound') {
+    return `${event.kind}|sha256:${sha256(canonicalJson(event))}`;
   }
   const { messageId } = event.message;
   if (messageId !== null) {

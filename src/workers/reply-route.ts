@@ -512,6 +512,9 @@ async function bindConversation(
       }
     }
   }
+  if (message.mobile === null) {
+    return null;
+  }
   const since = new Date(Date.now() - deps.config.CONVERSATION_MAX_AGE_DAYS * 86_400_000);
   return latestConversationForNumber(deps.db, message.mobile, since);
 }
