@@ -112,6 +112,21 @@ export const ConfigSchema = v.object({
   GUPSHUP_DEFAULT_PASSWORD: optionalString,
   GUPSHUP_DEFAULT_WA_NUMBER: optionalString,
   GUPSHUP_DEFAULT_APP_NAME: v.optional(v.string(), 'eshopbox'),
+  GUPSHUP_DEFAULT_API: v.optional(
+    v.picklist(['enterprise', 'self-serve'], 'must be enterprise or self-serve'),
+    'enterprise',
+  ),
+  GUPSHUP_DEFAULT_API_KEY: optionalString,
+  GUPSHUP_INTERACTIVE_UNSUPPORTED_CODES: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) => s.replace(/\s+/g, '').toLowerCase()),
+      v.regex(/^(all|\d+(,\d+)*)$/, 'must be all or comma-separated Gupshup error ids'),
+      v.transform((s): 'all' | readonly string[] => (s === 'all' ? 'all' : s.split(','))),
+    ),
+    'all',
+  ),
+  INTERACTIVE_RECHECK_HOURS: int(24, 0),
   GUPSHUP_TEMPLATE_MSG_TYPE: v.optional(v.string(), 'HSM'),
   GUPSHUP_MAX_PER_SECOND: int(100, 1),
   GUPSHUP_SENDER_MAX_PER_SECOND: int(20, 1),
@@ -128,7 +143,17 @@ export const ConfigSchema = v.object({
   WEBHOOK_MAX_EVENTS: int(20, 1),
   REPLY_SETTLE_SECONDS: int(30, 0),
   CONVERSATION_MAX_AGE_DAYS: int(7, 1),
-  DATE_CHOICE_COUNT: int(3, 1),
+  DATE_CHOICE_COUNT: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toNumber(),
+      v.integer('must be a whole number'),
+      v.minValue(1, 'must be at least 1'),
+      v.maxValue(10, 'a WhatsApp list holds at most 10 rows'),
+    ),
+    '3',
+  ),
   DATE_CHOICE_HORIZON_DAYS: v.optional(
     v.pipe(
       v.string(),
@@ -171,6 +196,8 @@ export const ConfigSchema = v.object({
   CREDENTIALS_KEY: key32,
   CREDENTIALS_KEY_PREVIOUS: key32,
   TRACK_LINK_SECRET: optionalString,
+  POSTBACK_SECRET: optionalString,
+  POSTBACK_SECRET_PREVIOUS: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(25_000, 0),
 
   SETTINGS_CACHE_TTL_MS: int(30_000, 0),
@@ -226,6 +253,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'API_TOKEN',
       'WEBHOOK_TOKEN',
       'TRACK_LINK_SECRET',
+      'POSTBACK_SECRET',
       'ADMIN_PASSWORD',
     ] as const) {
       const value = config[key];

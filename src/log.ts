@@ -107,6 +107,9 @@ export function logSecrets(config: Config): string[] {
     config.CREDENTIALS_KEY,
     config.CREDENTIALS_KEY_PREVIOUS,
     config.TRACK_LINK_SECRET,
+    config.POSTBACK_SECRET,
+    config.POSTBACK_SECRET_PREVIOUS,
+    config.GUPSHUP_DEFAULT_API_KEY,
     ...urlPasswords,
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

@@ -12,7 +12,7 @@
 import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-import type { GupshupClient, SendResult } from './gupshup/enterprise.ts';
+import type { GupshupClient, SendResult } from './gupshup/types.ts';
 import { QUEUE_NAMES, type Queues } from './queues/index.ts';
 import { withTimeout } from './timeout.ts';
 import type { WmsClient, WmsResult } from './wms/client.ts';
@@ -47,6 +47,11 @@ export interface Metrics {
   jobDuration: Histogram<'queue'>;
   /** WhatsApp sends by kind (template, session), result (sent, retrying, failed) and error code. */
   sends: Counter<'kind' | 'result' | 'code'>;
+  /**
+   * Interactive follow-ups sent as their text version because the connection cannot send them:
+   * `refused` (Gupshup refused this one), `remembered` (an earlier refusal stands).
+   */
+  interactiveFallbacks: Counter<'reason'>;
   /** Delivery reports handled by `dlr.process`: applied, unchanged (old or duplicate), ignored. */
   deliveryReports: Counter<'outcome'>;
   /** Message status changes applied from delivery reports (SENT, DELIVERED, READ, FAILED). */
@@ -103,6 +108,12 @@ export function createMetrics(queues?: Queues): Metrics {
       name: 'whatsapp_sends_total',
       help: 'WhatsApp sends by kind, result and error code (gupshup_<id>, http_<status>, timeout, …)',
       labelNames: ['kind', 'result', 'code'],
+      registers,
+    }),
+    interactiveFallbacks: new Counter({
+      name: 'whatsapp_interactive_fallbacks_total',
+      help: 'Interactive follow-ups sent as numbered text because the connection cannot send interactive messages, by reason (refused, remembered)',
+      labelNames: ['reason'],
       registers,
     }),
     deliveryReports: new Counter({
@@ -238,9 +249,13 @@ export function instrumentGupshup(client: GupshupClient, metrics: Metrics): Gups
     }
   };
   return {
-    sendTemplate: (creds, msg, signal) =>
-      timed('send_template', () => client.sendTemplate(creds, msg, signal)),
-    sendText: (creds, msg, signal) => timed('send_text', () => client.sendText(creds, msg, signal)),
+    sendTemplate: (account, msg, signal) =>
+      timed('send_template', () => client.sendTemplate(account, msg, signal)),
+    sendSession: (account, msg, signal) =>
+      timed(msg.content.type === 'text' ? 'send_text' : `send_${msg.content.type}`, () =>
+        client.sendSession(account, msg, signal),
+      ),
+    supports: (account, type) => client.supports(account, type),
     close: () => client.close(),
   };
 }

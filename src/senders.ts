@@ -1,6 +1,8 @@
 /**
  * Resolves a sender connection id to what a send needs. `default` is the platform's own Gupshup
- * app, configured by environment; clients' own apps live in `whatsapp_sender_connections`.
+ * app, configured by environment (Enterprise or self-serve, GUPSHUP_DEFAULT_API); clients' own
+ * apps live in `whatsapp_sender_connections`, each with the API it uses (`api`) and its
+ * credentials encrypted.
  */
 import { and, eq } from 'drizzle-orm';
 
@@ -14,16 +16,18 @@ import {
 import type { Db } from './db/client.ts';
 import { whatsappSenderConnections } from './db/schema.ts';
 import { DEFAULT_CONNECTION_ID } from './db/settings.ts';
+import type { GupshupAccount } from './gupshup/types.ts';
 
 export interface Sender {
   connectionId: string;
   appName: string;
   waNumber: string;
-  userid: string;
-  password: string;
-  /** The two-way account, for session (follow-up) messages; the HSM account when there is none. */
-  twoWay: { userid: string; password: string };
-  /** The self-serve API key, when the client gave one (template lists); never for sends. */
+  /** Which Gupshup API the connection uses, and its credentials. */
+  account: GupshupAccount;
+  /**
+   * The self-serve API key, when there is one: a self-serve connection's own key, or the key an
+   * Enterprise client gave to read its template list.
+   */
   apiKey: string | null;
 }
 
@@ -43,32 +47,7 @@ export async function resolveSender(
   decrypt: CredentialCipher['decrypt'] | null,
 ): Promise<SenderLookup> {
   if (connectionId === DEFAULT_CONNECTION_ID) {
-    const { GUPSHUP_DEFAULT_USERID: userid, GUPSHUP_DEFAULT_PASSWORD: password } = config;
-    if (!userid || !password) {
-      return {
-        ok: false,
-        code: 'sender_not_configured',
-        reason: 'the default Gupshup app has no GUPSHUP_DEFAULT_USERID/GUPSHUP_DEFAULT_PASSWORD',
-      };
-    }
-    return {
-      ok: true,
-      sender: {
-        connectionId,
-        appName: config.GUPSHUP_DEFAULT_APP_NAME,
-        waNumber: config.GUPSHUP_DEFAULT_WA_NUMBER ?? '',
-        userid,
-        password,
-        twoWay:
-          config.GUPSHUP_DEFAULT_TWO_WAY_USERID && config.GUPSHUP_DEFAULT_TWO_WAY_PASSWORD
-            ? {
-                userid: config.GUPSHUP_DEFAULT_TWO_WAY_USERID,
-                password: config.GUPSHUP_DEFAULT_TWO_WAY_PASSWORD,
-              }
-            : { userid, password },
-        apiKey: null,
-      },
-    };
+    return defaultSender(config);
   }
   const id = Number(connectionId);
   const [row] = Number.isInteger(id)
@@ -92,35 +71,119 @@ export async function resolveSender(
   // Each value is bound to this account and column: a ciphertext moved between rows won't open.
   const open = (ciphertext: string, column: CredentialColumn) =>
     decrypt(ciphertext, credentialAad(accountId, column));
+  const unreadable = (why: string): SenderLookup => ({
+    ok: false,
+    code: 'sender_credentials_unreadable',
+    reason: `the credentials of sender connection ${connectionId} cannot be used: ${why}`,
+  });
   try {
-    const userid = open(row.useridEnc, 'userid');
-    const password = open(row.passwordEnc, 'password');
+    const apiKey = row.apiKeyEnc ? open(row.apiKeyEnc, 'apiKey') : null;
+    if (row.api === 'self-serve') {
+      if (!apiKey) {
+        return unreadable('a self-serve connection without an API key');
+      }
+      return {
+        ok: true,
+        sender: {
+          connectionId,
+          appName: row.appName,
+          waNumber: row.waNumber,
+          account: { api: 'self-serve', apiKey, appName: row.appName, waNumber: row.waNumber },
+          apiKey,
+        },
+      };
+    }
+    if (!row.useridEnc || !row.passwordEnc) {
+      return unreadable('an Enterprise connection without userid and password');
+    }
+    const hsm = {
+      userid: open(row.useridEnc, 'userid'),
+      password: open(row.passwordEnc, 'password'),
+    };
     return {
       ok: true,
       sender: {
         connectionId,
         appName: row.appName,
         waNumber: row.waNumber,
-        userid,
-        password,
-        twoWay:
-          row.twoWayUseridEnc && row.twoWayPasswordEnc
-            ? {
-                userid: open(row.twoWayUseridEnc, 'twoWayUserid'),
-                password: open(row.twoWayPasswordEnc, 'twoWayPassword'),
-              }
-            : { userid, password },
-        apiKey: row.apiKeyEnc ? open(row.apiKeyEnc, 'apiKey') : null,
+        account: {
+          api: 'enterprise',
+          hsm,
+          twoWay:
+            row.twoWayUseridEnc && row.twoWayPasswordEnc
+              ? {
+                  userid: open(row.twoWayUseridEnc, 'twoWayUserid'),
+                  password: open(row.twoWayPasswordEnc, 'twoWayPassword'),
+                }
+              : hsm,
+        },
+        apiKey,
       },
     };
   } catch (err) {
     if (err instanceof CredentialError) {
-      return {
-        ok: false,
-        code: 'sender_credentials_unreadable',
-        reason: `the credentials of sender connection ${connectionId} cannot be decrypted: ${err.message}`,
-      };
+      return unreadable(`they cannot be decrypted: ${err.message}`);
     }
     throw err;
   }
+}
+
+/** The platform's own app, from GUPSHUP_DEFAULT_*: Enterprise or self-serve (GUPSHUP_DEFAULT_API). */
+function defaultSender(config: Config): SenderLookup {
+  const base = {
+    connectionId: DEFAULT_CONNECTION_ID,
+    appName: config.GUPSHUP_DEFAULT_APP_NAME,
+    waNumber: config.GUPSHUP_DEFAULT_WA_NUMBER ?? '',
+  };
+  if (config.GUPSHUP_DEFAULT_API === 'self-serve') {
+    const apiKey = config.GUPSHUP_DEFAULT_API_KEY;
+    if (!apiKey || !config.GUPSHUP_DEFAULT_WA_NUMBER) {
+      return {
+        ok: false,
+        code: 'sender_not_configured',
+        reason:
+          'the default Gupshup app (self-serve) has no GUPSHUP_DEFAULT_API_KEY/GUPSHUP_DEFAULT_WA_NUMBER',
+      };
+    }
+    return {
+      ok: true,
+      sender: {
+        ...base,
+        account: { api: 'self-serve', apiKey, appName: base.appName, waNumber: base.waNumber },
+        apiKey,
+      },
+    };
+  }
+  const { GUPSHUP_DEFAULT_USERID: userid, GUPSHUP_DEFAULT_PASSWORD: password } = config;
+  if (!userid || !password) {
+    return {
+      ok: false,
+      code: 'sender_not_configured',
+      reason: 'the default Gupshup app has no GUPSHUP_DEFAULT_USERID/GUPSHUP_DEFAULT_PASSWORD',
+    };
+  }
+  const hsm = { userid, password };
+  return {
+    ok: true,
+    sender: {
+      ...base,
+      account: {
+        api: 'enterprise',
+        hsm,
+        twoWay:
+          config.GUPSHUP_DEFAULT_TWO_WAY_USERID && config.GUPSHUP_DEFAULT_TWO_WAY_PASSWORD
+            ? {
+                userid: config.GUPSHUP_DEFAULT_TWO_WAY_USERID,
+                password: config.GUPSHUP_DEFAULT_TWO_WAY_PASSWORD,
+              }
+            : hsm,
+      },
+      apiKey: config.GUPSHUP_DEFAULT_API_KEY ?? null,
+    },
+  };
+}
+
+/** Whether the platform app has what it needs to send (for the connections list). */
+export function defaultSenderUsable(config: Config): boolean {
+  return defaultSender(config).ok;
 }

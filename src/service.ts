@@ -13,7 +13,7 @@ import { createCredentialCipher } from './credentials.ts';
 import { prepareDatabase } from './db/migrate.ts';
 import { createDeps, type Deps } from './deps.ts';
 import { safeErrorMessage } from './errors.ts';
-import { createGupshupClient } from './gupshup/enterprise.ts';
+import { createGupshupClient } from './gupshup/client.ts';
 import { buildApp, type AppExtras } from './http/app.ts';
 import { createLog, logSecrets, type Log } from './log.ts';
 import { instrumentGupshup, instrumentWms } from './metrics.ts';
@@ -72,9 +72,14 @@ export async function startService(
   // Wrapped where created, so every call is timed into /metrics without the clients knowing.
   const gupshup = instrumentGupshup(
     createGupshupClient({
-      baseUrl: config.GUPSHUP_ENTERPRISE_URL,
+      enterpriseUrl: config.GUPSHUP_ENTERPRISE_URL,
+      selfServeUrl: config.GUPSHUP_SELF_SERVE_URL,
       timeoutMs: config.GUPSHUP_TIMEOUT_MS,
       templateMsgType: config.GUPSHUP_TEMPLATE_MSG_TYPE,
+      interactiveUnsupported:
+        config.GUPSHUP_INTERACTIVE_UNSUPPORTED_CODES === 'all'
+          ? 'all'
+          : new Set(config.GUPSHUP_INTERACTIVE_UNSUPPORTED_CODES),
     }),
     deps.metrics,
   );

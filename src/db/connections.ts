@@ -5,6 +5,7 @@
  */
 import { and, asc, eq } from 'drizzle-orm';
 
+import type { GupshupApi } from '../gupshup/types.ts';
 import type { Db } from './client.ts';
 import { poeChannelSettings, whatsappSenderConnections } from './schema.ts';
 
@@ -14,6 +15,8 @@ export interface ConnectionSummary {
   accountId: number;
   appName: string;
   waNumber: string;
+  /** Which Gupshup API the app uses. */
+  api: GupshupApi;
   hasTwoWay: boolean;
   hasApiKey: boolean;
 }
@@ -28,6 +31,7 @@ const summaryColumns = {
   accountId: whatsappSenderConnections.accountId,
   appName: whatsappSenderConnections.appName,
   waNumber: whatsappSenderConnections.waNumber,
+  api: whatsappSenderConnections.api,
   twoWayUseridEnc: whatsappSenderConnections.twoWayUseridEnc,
   apiKeyEnc: whatsappSenderConnections.apiKeyEnc,
 };
@@ -37,6 +41,7 @@ type SummaryRow = {
   accountId: number;
   appName: string;
   waNumber: string;
+  api: string;
   twoWayUseridEnc: string | null;
   apiKeyEnc: string | null;
 };
@@ -47,6 +52,7 @@ function toSummary(row: SummaryRow): ConnectionSummary {
     accountId: row.accountId,
     appName: row.appName,
     waNumber: row.waNumber,
+    api: row.api === 'self-serve' ? 'self-serve' : 'enterprise',
     hasTwoWay: row.twoWayUseridEnc !== null,
     hasApiKey: row.apiKeyEnc !== null,
   };

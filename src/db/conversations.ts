@@ -31,6 +31,18 @@ export async function findConversation(db: Db, id: number): Promise<Conversation
   return row ?? null;
 }
 
+/** The conversation of an FDR template message, by that message's outbox id (its key). */
+export async function findConversationByOutboxId(
+  db: Db,
+  outboxId: number,
+): Promise<ConversationRow | null> {
+  const [row] = await db
+    .select()
+    .from(whatsappConversations)
+    .where(eq(whatsappConversations.outboxId, outboxId));
+  return row ?? null;
+}
+
 /**
  * The conversation of the message Gupshup calls `gupshupId`. Enterprise replies carry only the
  * first half of the id SendMessage returned (`<19 digits>` of `<19 digits>-<18 digits>`), so a

@@ -122,9 +122,14 @@ export const whatsappSenderConnections = mysqlTable(
     accountId: int('account_id').notNull(),
     appName: varchar('app_name', { length: 128 }).notNull(),
     waNumber: varchar('wa_number', { length: 20 }).notNull(),
-    /** AES-256-GCM ciphertexts (`v1:keyId:iv:tag:data`, src/credentials.ts); never plaintext. */
-    useridEnc: text('userid_enc').notNull(),
-    passwordEnc: text('password_enc').notNull(),
+    /** Which Gupshup API the app uses: `enterprise` (userid/password) or `self-serve` (API key). */
+    api: varchar('api', { length: 16 }).notNull().default('enterprise'),
+    /**
+     * AES-256-GCM ciphertexts (`v1:keyId:iv:tag:data`, src/credentials.ts); never plaintext.
+     * Enterprise apps have userid and password; self-serve apps have only the API key.
+     */
+    useridEnc: text('userid_enc'),
+    passwordEnc: text('password_enc'),
     twoWayUseridEnc: text('two_way_userid_enc'),
     twoWayPasswordEnc: text('two_way_password_enc'),
     apiKeyEnc: text('api_key_enc'),
@@ -177,7 +182,14 @@ export const notificationOutbox = mysqlTable(
     templateId: varchar('template_id', { length: 128 }),
     toNumber: varchar('to_number', { length: 20 }).notNull(),
     customerName: varchar('customer_name', { length: 255 }),
+    /** The text sent: the rendered template, or a session message's text (version). */
     body: text('body').notNull(),
+    /**
+     * JSON, src/workers/message-send.ts `OutboxContent`: for a template its placeholder values and
+     * the actions of its quick-reply buttons; for an interactive session message (list, reply
+     * buttons, call-to-action URL) its content, `body` then being its numbered-text version.
+     */
+    content: text('content'),
     /** pending → sending → sent | failed */
     status: varchar('status', { length: 16 }).notNull().default('pending'),
     attempts: int('attempts').notNull().default(0),
@@ -296,3 +308,17 @@ export const whatsappReplies = mysqlTable(
   },
   (t) => [index('whatsapp_replies_conversation').on(t.conversationId, t.id)],
 );
+
+/**
+ * What a sender connection turned out not to support, remembered across replicas: an account
+ * that refused interactive messages gets their text versions until INTERACTIVE_RECHECK_HOURS
+ * have passed. Keyed by connection id (`default` for the platform app).
+ */
+export const whatsappConnectionFeatures = mysqlTable('whatsapp_connection_features', {
+  connectionId: varchar('connection_id', { length: 64 }).primaryKey(),
+  interactiveRefusedAt: datetime('interactive_refused_at', { mode: 'date', fsp: 3 }),
+  /** Gupshup's answer when it refused (code and reason, no personal data). */
+  interactiveRefusal: varchar('interactive_refusal', { length: 512 }),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});

@@ -6,7 +6,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { startSandbox, type Sandbox } from '../sandbox/server.ts';
-import { createGupshupClient, type GupshupClient, type SendResult } from './enterprise.ts';
+import { createEnterpriseAdapter, type EnterpriseAdapter } from './enterprise.ts';
+import type { SendResult, SessionSend } from './types.ts';
 
 // Characters that form encoding must escape, so a naive body builder would fail the field check.
 const creds = { userid: '2000123456', password: 'pa&ss=word+1' };
@@ -14,14 +15,26 @@ const msg = {
   to: '919812345678',
   text: 'Hi Asha, order #A1023 could not be delivered (reason: address issue).\nReply 1 & we retry.',
   idempotencyKey: 'send-outbox-42',
+  templateId: 'tpl-1',
+  params: [],
+  postbacks: [],
 };
 
+/** A session text as the adapter takes it. */
+function asText(m: { to: string; text: string; idempotencyKey: string }): SessionSend {
+  return { to: m.to, idempotencyKey: m.idempotencyKey, content: { type: 'text', text: m.text } };
+}
+
 let sandbox: Sandbox;
-let client: GupshupClient;
+let client: EnterpriseAdapter;
 
 beforeAll(async () => {
   sandbox = await startSandbox({ port: 0, host: '127.0.0.1' });
-  client = createGupshupClient({ baseUrl: sandbox.url, timeoutMs: 2_000, templateMsgType: 'HSM' });
+  client = createEnterpriseAdapter({
+    baseUrl: sandbox.url,
+    timeoutMs: 2_000,
+    templateMsgType: 'HSM',
+  });
 });
 
 afterEach(() => {
@@ -77,7 +90,7 @@ describe('sendTemplate', () => {
   });
 
   it('uses the configured msg_type and strips a leading + from the number', async () => {
-    const textClient = createGupshupClient({
+    const textClient = createEnterpriseAdapter({
       baseUrl: sandbox.url,
       timeoutMs: 2_000,
       templateMsgType: 'DATA_TEXT',
@@ -175,7 +188,7 @@ describe('sendTemplate', () => {
   });
 
   it('gives up with a retryable timeout when Gupshup is slower than timeoutMs', async () => {
-    const quickClient = createGupshupClient({
+    const quickClient = createEnterpriseAdapter({
       baseUrl: sandbox.url,
       timeoutMs: 200,
       templateMsgType: 'HSM',
@@ -218,7 +231,7 @@ describe('sendTemplate', () => {
   it('reports an unreachable Gupshup as a retryable failure that sent nothing', async () => {
     const gone = await startSandbox({ port: 0, host: '127.0.0.1' });
     await gone.close();
-    const deadClient = createGupshupClient({
+    const deadClient = createEnterpriseAdapter({
       baseUrl: gone.url,
       timeoutMs: 2_000,
       templateMsgType: 'HSM',
@@ -234,11 +247,11 @@ describe('sendTemplate', () => {
   });
 });
 
-describe('sendText', () => {
+describe('sendSession: text', () => {
   const text = { to: '+919812345678', text: 'Reply 1, 2 or 3 & we act.', idempotencyKey: 'k-7' };
 
   it('posts a DATA_TEXT SendMessage without isTemplate or data_encoding for ASCII text', async () => {
-    const result = await client.sendText(creds, text);
+    const result = await client.sendSession(creds, asText(text));
 
     expect(result).toEqual({ ok: true, messageId: expect.any(String), httpStatus: 200 });
     expect(sandbox.sends[0]?.params).toEqual({
@@ -261,7 +274,7 @@ describe('sendText', () => {
     ['Devanagari', 'धन्यवाद, हम कल फिर आएंगे'],
     ['a Latin-1 letter', 'Café closed'],
   ])('adds data_encoding=Unicode_text for %s', async (_label, body) => {
-    const result = await client.sendText(creds, { ...text, text: body });
+    const result = await client.sendSession(creds, asText({ ...text, text: body }));
 
     expect(result.ok).toBe(true);
     expect(sandbox.sends[0]?.params).toMatchObject({
@@ -273,7 +286,10 @@ describe('sendText', () => {
   });
 
   it('keeps newlines and tabs as plain ASCII', async () => {
-    await client.sendText(creds, { ...text, text: '1. Reattempt\n2. Reschedule\t(6 days)' });
+    await client.sendSession(
+      creds,
+      asText({ ...text, text: '1. Reattempt\n2. Reschedule\t(6 days)' }),
+    );
 
     expect(sandbox.sends[0]?.params.data_encoding).toBeUndefined();
   });
@@ -287,9 +303,9 @@ describe('sendText', () => {
 
     const results = [];
     for (let i = 0; i < 3; i += 1) {
-      results.push(failure(await client.sendText(creds, text)));
+      results.push(failure(await client.sendSession(creds, asText(text))));
     }
-    results.push(failure(await client.sendText(creds, { ...text, to: '98123' })));
+    results.push(failure(await client.sendSession(creds, asText({ ...text, to: '98123' }))));
 
     expect(results.map((r) => [r.code, r.retryable])).toEqual([
       ['gupshup_100', true],
@@ -300,9 +316,130 @@ describe('sendText', () => {
   });
 
   it('honours the abort signal', async () => {
-    const result = failure(await client.sendText(creds, text, AbortSignal.abort()));
+    const result = failure(await client.sendSession(creds, asText(text), AbortSignal.abort()));
 
     expect(result.code).toBe('aborted');
     expect(sandbox.sends).toHaveLength(0);
+  });
+});
+
+describe('sendSession: interactive', () => {
+  const base = { to: '919812345678', idempotencyKey: 'reply-7-date_choices' };
+  const list: SessionSend = {
+    ...base,
+    content: {
+      type: 'list',
+      body: 'Please choose a new delivery date from the list.',
+      button: 'Choose a date',
+      section: 'Delivery dates',
+      rows: [
+        { id: 'wn1.2s.d20230614.AAAAAAAAAAAAAAAA', title: 'Wed, 14 June 2023' },
+        { id: 'wn1.2s.d20230615.BBBBBBBBBBBBBBBB', title: 'Thu, 15 June 2023', description: 'x' },
+      ],
+    },
+  };
+
+  it('posts a list as interactive_type=list with the sections in action', async () => {
+    const result = await client.sendSession(creds, list);
+
+    expect(result.ok).toBe(true);
+    const params = sandbox.sends[0]!.params;
+    expect(params).toMatchObject({
+      method: 'SendMessage',
+      msg_type: 'TEXT',
+      interactive_type: 'list',
+      msg: 'Please choose a new delivery date from the list.',
+      send_to: '919812345678',
+      msg_id: base.idempotencyKey,
+      extra: base.idempotencyKey,
+    });
+    expect(JSON.parse(params.action!)).toEqual({
+      button: 'Choose a date',
+      sections: [
+        {
+          title: 'Delivery dates',
+          rows: [
+            { id: 'wn1.2s.d20230614.AAAAAAAAAAAAAAAA', title: 'Wed, 14 June 2023' },
+            {
+              id: 'wn1.2s.d20230615.BBBBBBBBBBBBBBBB',
+              title: 'Thu, 15 June 2023',
+              description: 'x',
+            },
+          ],
+        },
+      ],
+    });
+    expect(params.isTemplate).toBeUndefined();
+  });
+
+  it('posts reply buttons as interactive_type=dr_button', async () => {
+    const result = await client.sendSession(creds, {
+      ...base,
+      content: {
+        type: 'buttons',
+        body: 'Your delivery is rescheduled to 14 June 2023. Thank you!',
+        buttons: [
+          { id: 'wn1.2s.n.CCCCCCCCCCCCCCCC', title: 'Change date' },
+          { id: 'wn1.2s.q.DDDDDDDDDDDDDDDD', title: 'Talk to us' },
+        ],
+      },
+    });
+
+    expect(result.ok).toBe(true);
+    const params = sandbox.sends[0]!.params;
+    expect(params).toMatchObject({ msg_type: 'TEXT', interactive_type: 'dr_button' });
+    expect(JSON.parse(params.action!)).toEqual({
+      buttons: [
+        { type: 'reply', reply: { id: 'wn1.2s.n.CCCCCCCCCCCCCCCC', title: 'Change date' } },
+        { type: 'reply', reply: { id: 'wn1.2s.q.DDDDDDDDDDDDDDDD', title: 'Talk to us' } },
+      ],
+    });
+  });
+
+  it('reports a refused interactive send as interactive_unsupported, but not an error about the number', async () => {
+    sandbox.failNext(
+      { kind: 'error', id: '106', details: 'Interactive messages are not supported' },
+      { kind: 'error', id: '105' },
+    );
+
+    const refused = failure(await client.sendSession(creds, list));
+    const badNumber = failure(await client.sendSession(creds, list));
+
+    expect(refused).toMatchObject({ code: 'interactive_unsupported', retryable: false });
+    expect(refused.reason).toContain('gupshup_106');
+    expect(badNumber.code).toBe('gupshup_105');
+  });
+
+  it('takes only the configured ids as "not supported" when given a list', async () => {
+    const strict = createEnterpriseAdapter({
+      baseUrl: sandbox.url,
+      timeoutMs: 2_000,
+      templateMsgType: 'HSM',
+      interactiveUnsupported: new Set(['171']),
+    });
+    try {
+      sandbox.failNext({ kind: 'error', id: '106' }, { kind: 'error', id: '171' });
+      expect(failure(await strict.sendSession(creds, list)).code).toBe('gupshup_106');
+      expect(failure(await strict.sendSession(creds, list)).code).toBe('interactive_unsupported');
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('never reports a text send as interactive_unsupported', async () => {
+    sandbox.failNext({ kind: 'error', id: '106' });
+
+    const result = failure(await client.sendSession(creds, asText({ ...base, text: 'hello' })));
+
+    expect(result.code).toBe('gupshup_106');
+  });
+
+  it('has no call-to-action URL button', async () => {
+    await expect(
+      client.sendSession(creds, {
+        ...base,
+        content: { type: 'cta_url', body: 'b', displayText: 'Open', url: 'https://x.test' },
+      }),
+    ).rejects.toThrow(TypeError);
   });
 });

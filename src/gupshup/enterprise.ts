@@ -1,15 +1,20 @@
 /**
- * Gupshup Enterprise Gateway client (`media.smsgupshup.com/GatewayAPI/rest`): sends one WhatsApp
- * message with `method=SendMessage` — a template (`sendTemplate`, through the HSM account) or a
- * session text inside the 24-hour window (`sendText`, through the two-way account) — and turns
- * every outcome — Gupshup success, Gupshup error envelope, HTTP failure, timeout, network failure,
- * caller abort — into a `SendResult`, so the caller decides between "done", "retry" and "give up"
- * without catching anything.
+ * Gupshup Enterprise gateway adapter (`media.smsgupshup.com/GatewayAPI/rest`, userid and
+ * password, `method=SendMessage`): a template through the HSM account, a session message
+ * (text, list or reply buttons) through the two-way account. Every outcome — Gupshup success,
+ * Gupshup error envelope, HTTP failure, timeout, network failure, caller abort — becomes a
+ * `SendResult`, so the caller decides between "done", "retry" and "give up" without catching.
  *
- * Created once per process from config (GUPSHUP_ENTERPRISE_URL, GUPSHUP_TIMEOUT_MS,
- * GUPSHUP_TEMPLATE_MSG_TYPE) and used by the `message.send` worker (templates) and the reply
- * follow-ups (session texts). Tests drive it against the local sandbox in src/sandbox/server.ts,
- * which speaks the same protocol.
+ * Interactive session messages use parameters seen in two public clients but not in Gupshup's
+ * published documentation (INTERACTIVE_PARAMS, the one place that names them). An account that
+ * does not take them answers with an error envelope; which ids count as "not supported" is
+ * configuration (GUPSHUP_INTERACTIVE_UNSUPPORTED_CODES), and such an answer comes back as code
+ * `interactive_unsupported` so the caller sends the text version instead. The gateway has no
+ * known call-to-action URL button: the caller sends the link in text.
+ *
+ * Created once per process (src/gupshup/client.ts) from GUPSHUP_ENTERPRISE_URL,
+ * GUPSHUP_TIMEOUT_MS and GUPSHUP_TEMPLATE_MSG_TYPE. Tests drive it against the local sandbox in
+ * src/sandbox/server.ts, which speaks the same protocol.
  */
 import * as v from 'valibot';
 import {
@@ -19,60 +24,61 @@ import {
   requestDeadline,
   scrubReason,
 } from '../outbound.ts';
+import {
+  INTERACTIVE_UNSUPPORTED,
+  type EnterpriseCredentials,
+  type SendResult,
+  type SessionContent,
+  type SessionSend,
+  type TemplateSend,
+} from './types.ts';
 
-/** One Gupshup enterprise account (usually the HSM/notification account). */
-export interface SenderCredentials {
-  userid: string;
-  password: string;
-}
-
-/** One rendered template message (`msg_type` from config, `isTemplate=true`). */
-export interface TemplateSend {
-  /** MSISDN with country code, digits only (a leading `+` is tolerated and stripped). */
-  to: string;
-  /** The fully rendered template text; Gupshup matches it against the approved template. */
-  text: string;
-  /** Our own stable key for this message, sent as both `msg_id` and `extra` (echoed in DLRs). */
-  idempotencyKey: string;
-}
-
-/**
- * One session (non-template) text: only deliverable while the customer's 24-hour window is open.
- * The same fields as a template send; `text` is free text.
- */
-export interface TextSend {
-  /** MSISDN with country code, digits only (a leading `+` is tolerated and stripped). */
-  to: string;
-  /** Free text; emoji or non-Latin script switch the request to `data_encoding=Unicode_text`. */
-  text: string;
-  /** Our own stable key for this message, sent as both `msg_id` and `extra` (echoed in DLRs). */
-  idempotencyKey: string;
-}
-
-/**
- * The outcome of one send. `retryable: false` means repeating the same request cannot succeed
- * (bad number, bad credentials, 4xx). `code` is stable (`gupshup_<id>`, `http_<status>`, `timeout`,
- * `network`, `aborted`, `bad_response`); `reason` is for humans and never holds the password or
- * the phone number.
- */
-export type SendResult =
-  | { ok: true; messageId: string; httpStatus: number }
-  | { ok: false; retryable: boolean; code: string; reason: string; httpStatus?: number };
-
-export interface GupshupClient {
+/** Everything the adapter needs from the caller per send; the connection picks the account. */
+export interface EnterpriseAdapter {
   sendTemplate(
-    creds: SenderCredentials,
+    creds: EnterpriseCredentials,
     msg: TemplateSend,
     signal?: AbortSignal,
   ): Promise<SendResult>;
-  /**
-   * Sends a session text (`msg_type=DATA_TEXT`, no `isTemplate`). Session messages normally go
-   * through the two-way account: the caller passes whichever credentials apply.
-   */
-  sendText(creds: SenderCredentials, msg: TextSend, signal?: AbortSignal): Promise<SendResult>;
-  /** Waits for requests in flight, then closes the connection pool. */
+  /** A session message: text, list or reply buttons (never a call-to-action URL button). */
+  sendSession(
+    creds: EnterpriseCredentials,
+    msg: SessionSend,
+    signal?: AbortSignal,
+  ): Promise<SendResult>;
   close(): Promise<void>;
 }
+
+/** The content types the gateway sends natively. */
+export const ENTERPRISE_SESSION_TYPES: ReadonlySet<SessionContent['type']> = new Set([
+  'text',
+  'list',
+  'buttons',
+]);
+
+/**
+ * The gateway's interactive parameters, in one place: `interactive_type` names the kind and
+ * `action` holds its JSON; the body goes in `msg` with `msg_type=TEXT`. Not in Gupshup's
+ * published documentation (seen in two public clients): if Gupshup names them otherwise, this is
+ * the only thing to change.
+ */
+export const INTERACTIVE_PARAMS = {
+  type: 'interactive_type',
+  action: 'action',
+  msgType: 'TEXT',
+  list: 'list',
+  buttons: 'dr_button',
+} as const;
+
+/**
+ * Gupshup error ids that are about the account, the number or the credit, never about the
+ * message's parameters: an interactive send refused with one of these is not taken as
+ * "interactive not supported".
+ */
+const NOT_ABOUT_PARAMETERS = new Set(['100', '102', '103', '104', '105', '112', '123', '124']);
+
+/** Which error ids of an interactive send mean "not supported": `all` others, or a list. */
+export type InteractiveUnsupportedCodes = 'all' | ReadonlySet<string>;
 
 /** Gupshup error id meaning "unknown exception, retry later"; every other id is permanent. */
 const TRANSIENT_GUPSHUP_ID = '100';
@@ -91,11 +97,14 @@ const SendResponseSchema = v.object({
   }),
 });
 
-export function createGupshupClient(opts: {
+export function createEnterpriseAdapter(opts: {
   baseUrl: string;
   timeoutMs: number;
   templateMsgType: string;
-}): GupshupClient {
+  /** GUPSHUP_INTERACTIVE_UNSUPPORTED_CODES; `all` by default. */
+  interactiveUnsupported?: InteractiveUnsupportedCodes;
+}): EnterpriseAdapter {
+  const unsupported = opts.interactiveUnsupported ?? 'all';
   const base = new URL(opts.baseUrl);
   const path = `${base.pathname}${base.search}`;
   // One pool per upstream; every phase has an explicit limit so a stuck Gupshup cannot pin a
@@ -132,13 +141,37 @@ export function createGupshupClient(opts: {
   return {
     sendTemplate: (creds, msg, signal) =>
       send(buildTemplateForm(creds, msg, opts.templateMsgType), signal),
-    sendText: (creds, msg, signal) => send(buildTextForm(creds, msg), signal),
+    sendSession: async (creds, msg, signal) => {
+      const form = buildSessionForm(creds, msg);
+      const result = await send(form, signal);
+      return msg.content.type !== 'text' && refusesInteractive(result, unsupported)
+        ? {
+            ok: false,
+            retryable: false,
+            code: INTERACTIVE_UNSUPPORTED,
+            reason: `the account does not take interactive messages (${result.code}: ${result.reason})`,
+            ...(result.httpStatus === undefined ? {} : { httpStatus: result.httpStatus }),
+          }
+        : result;
+    },
     close: () => pool.close(),
   };
 }
 
-function buildTemplateForm(
-  creds: SenderCredentials,
+/** A Gupshup error envelope that, for an interactive send, means the parameters are refused. */
+function refusesInteractive(
+  result: SendResult,
+  unsupported: InteractiveUnsupportedCodes,
+): result is Extract<SendResult, { ok: false }> {
+  if (result.ok || !result.code.startsWith('gupshup_')) {
+    return false;
+  }
+  const id = result.code.slice('gupshup_'.length);
+  return unsupported === 'all' ? !NOT_ABOUT_PARAMETERS.has(id) : unsupported.has(id);
+}
+
+export function buildTemplateForm(
+  creds: EnterpriseCredentials,
   msg: TemplateSend,
   templateMsgType: string,
 ): URLSearchParams {
@@ -151,19 +184,51 @@ function buildTemplateForm(
   });
 }
 
-function buildTextForm(creds: SenderCredentials, msg: TextSend): URLSearchParams {
-  return new URLSearchParams({
+/**
+ * A session message through the two-way account: `DATA_TEXT` for text; for a list or reply
+ * buttons, `msg_type=TEXT` with the body in `msg` and the choices in `action` (INTERACTIVE_PARAMS).
+ */
+export function buildSessionForm(creds: EnterpriseCredentials, msg: SessionSend): URLSearchParams {
+  const { content } = msg;
+  const body = content.type === 'text' ? content.text : content.body;
+  const fields: Record<string, string> = {
     ...commonFields(creds, msg.to),
-    msg_type: 'DATA_TEXT',
+    msg_type: content.type === 'text' ? 'DATA_TEXT' : INTERACTIVE_PARAMS.msgType,
+  };
+  if (content.type === 'list') {
+    fields[INTERACTIVE_PARAMS.type] = INTERACTIVE_PARAMS.list;
+    fields[INTERACTIVE_PARAMS.action] = JSON.stringify({
+      button: content.button,
+      sections: [
+        {
+          title: content.section,
+          rows: content.rows.map((row) => ({
+            id: row.id,
+            title: row.title,
+            ...(row.description ? { description: row.description } : {}),
+          })),
+        },
+      ],
+    });
+  } else if (content.type === 'buttons') {
+    fields[INTERACTIVE_PARAMS.type] = INTERACTIVE_PARAMS.buttons;
+    fields[INTERACTIVE_PARAMS.action] = JSON.stringify({
+      buttons: content.buttons.map((b) => ({ type: 'reply', reply: { id: b.id, title: b.title } })),
+    });
+  } else if (content.type === 'cta_url') {
+    throw new TypeError('the Enterprise gateway has no call-to-action URL button');
+  }
+  return new URLSearchParams({
+    ...fields,
     // Gupshup's default `text` encoding mangles emoji and Indic scripts; plain ASCII keeps the
     // default so the request stays the smallest one that works.
-    ...(isAscii(msg.text) ? {} : { data_encoding: 'Unicode_text' }),
-    msg: msg.text,
+    ...(isAscii(body) ? {} : { data_encoding: 'Unicode_text' }),
+    msg: body,
     ...correlationFields(msg.idempotencyKey),
   });
 }
 
-function commonFields(creds: SenderCredentials, to: string): Record<string, string> {
+function commonFields(creds: EnterpriseCredentials, to: string): Record<string, string> {
   return {
     method: 'SendMessage',
     userid: creds.userid,

@@ -72,6 +72,20 @@ export function formatDateChoice(date: string): string {
   return `${day.getUTCDate()} ${MONTH_NAMES[day.getUTCMonth()] ?? ''} ${day.getUTCFullYear()}`;
 }
 
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
+
+/**
+ * `2023-06-14` → `Wed, 14 June 2023`: the title of a date row in the list message (at most 22
+ * characters, inside WhatsApp's 24 for a row title).
+ */
+export function formatDateRow(date: string): string {
+  const day = parseIsoDate(date);
+  if (day === null) {
+    throw new InvalidDateError(date);
+  }
+  return `${WEEKDAYS[day.getUTCDay()] ?? ''}, ${formatDateChoice(date)}`;
+}
+
 /**
  * True when `date` is strictly after `from`'s UTC day and at most `horizonDays` (capped at the
  * courier limit) later. A malformed date is never within the horizon.

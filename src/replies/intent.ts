@@ -126,6 +126,7 @@ const ACTION_PHRASES: ReadonlyArray<{ kind: ActionKind; phrases: readonly string
       'issue',
       'raise complaint',
       'complaint',
+      'talk to us',
       'talk to support',
       'contact support',
       'support',
@@ -160,7 +161,10 @@ const RELATIVE_DAYS: Readonly<Record<string, number>> = {
 };
 
 const PHRASE_TO_KIND: ReadonlyMap<string, ActionKind> = new Map(
-  ACTION_PHRASES.flatMap(({ kind, phrases }) => phrases.map((phrase) => [phrase, kind] as const)),
+  // Normalised like the replies they are compared with ("talk to us" is "talk us").
+  ACTION_PHRASES.flatMap(({ kind, phrases }) =>
+    phrases.map((phrase) => [normalisePhrase(phrase), kind] as const),
+  ),
 );
 
 /** "jan" … "dec", full names and "sept" → month number. */

@@ -22,6 +22,9 @@ import { decideReason } from '../fdr/reason.ts';
 import { FDR_REASON_LABELS } from '../fdr/reasons.ts';
 import { extractVariables, renderTemplate } from '../fdr/render.ts';
 import type { Log } from '../log.ts';
+import { encodeContent } from '../outbox-content.ts';
+import { classifyReply } from '../replies/intent.ts';
+import type { PostbackAction } from '../replies/postback.ts';
 import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 
@@ -126,6 +129,14 @@ export function processFdrValidate(deps: Deps): Processor {
         event.response_data.customerName ??
         null,
       body: rendered.text,
+      content: encodeContent({
+        kind: 'template',
+        params: Object.keys(rendered.params)
+          .map(Number)
+          .sort((a, b) => a - b)
+          .map((n) => rendered.params[n] ?? ''),
+        buttons: template.buttons.map(buttonAction),
+      }),
     });
     // Enqueued before the inbox is marked: a crash in between re-runs this job, which finds the
     // same outbox row (same key) and re-adds the same job id, a no-op.
@@ -145,6 +156,27 @@ export function processFdrValidate(deps: Deps): Processor {
     );
     return { status: 'queued', outboxId, reason };
   };
+}
+
+/**
+ * The action a template quick-reply button stands for, by its title ("Reattempt delivery" →
+ * reattempt): its signed postback, where the API sends one, names it. A title that names no
+ * action gets no postback and is read by its words when tapped.
+ */
+function buttonAction(title: string): PostbackAction | null {
+  const intent = classifyReply({ buttonText: title }, new Date());
+  switch (intent.kind) {
+    case 'reattempt':
+    case 'reschedule':
+    case 'cancel':
+    case 'update_address':
+    case 'alternate_number':
+      return intent.kind;
+    case 'raise_concern':
+      return 'concern';
+    default:
+      return null;
+  }
 }
 
 async function skipEvent(deps: Deps, inbox: InboxRow, code: SkipCode, reason: string) {

@@ -9,7 +9,7 @@ import { MetricsTime, Worker, type Processor, type WorkerOptions } from 'bullmq'
 import type { CredentialCipher } from '../credentials.ts';
 import type { Deps } from '../deps.ts';
 import { safeErrorMessage } from '../errors.ts';
-import type { GupshupClient } from '../gupshup/enterprise.ts';
+import type { GupshupClient } from '../gupshup/types.ts';
 import { throttledLog, withLogContext } from '../log.ts';
 import { observeJobs } from '../metrics.ts';
 import type { ActivityPublisher } from '../pubsub/activity.ts';

@@ -1,9 +1,17 @@
 /**
- * `message.send`: sends one outbox message through Gupshup Enterprise `SendMessage`. Enqueued by
- * `fdr.validate` (and by the sweeper for rows whose job was lost). On success it stores the
- * Gupshup id in `whatsapp_status_logs` and the outbox, and records "<platform> notified <customer>"
- * on the timeline. Transient failures (Gupshup error 100, HTTP 5xx/429, timeouts) are retried with
- * backoff; any other Gupshup error fails the job at once, with its reason on the timeline.
+ * `message.send`: sends one outbox message through Gupshup, with the API its connection uses
+ * (src/gupshup/client.ts: Enterprise gateway or self-serve v2). Enqueued by `fdr.validate` (the
+ * FDR template), by `reply.route` (follow-ups) and by the sweeper for rows whose job was lost. On
+ * success it stores the Gupshup id in `whatsapp_status_logs` and the outbox, and records
+ * "<platform> notified <customer>" (or the follow-up) on the timeline. Transient failures (Gupshup
+ * error 100, HTTP 5xx/429, timeouts) are retried with backoff; any other error fails the job at
+ * once, with its reason on the timeline.
+ *
+ * A template's quick-reply buttons carry signed postbacks where the API sends them (self-serve).
+ * An interactive follow-up (list, reply buttons) goes out natively where the connection can send
+ * it, else as its text version: when Gupshup refuses the interactive parameters, the refusal is
+ * remembered for the connection (`whatsapp_connection_features`, INTERACTIVE_RECHECK_HOURS),
+ * counted, said on the timeline, and the text version goes out in the same attempt.
  *
  * Nothing is sent twice once its outcome is known: a sent or failed outbox row cannot be claimed
  * again. Our idempotency key travels in `msg_id` and `extra`. When an attempt's outcome is not
@@ -26,15 +34,24 @@ import {
   markOutboxSent,
   type OutboxRow,
 } from '../db/outbox.ts';
+import { findInteractiveRefusal, recordInteractiveRefusal } from '../db/connection-features.ts';
 import { openConversation } from '../db/conversations.ts';
 import { whatsappStatusLogs } from '../db/schema.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
 import { nationalNumber } from '../fdr/phone.ts';
-import type { GupshupClient } from '../gupshup/enterprise.ts';
+import {
+  INTERACTIVE_UNSUPPORTED,
+  type GupshupClient,
+  type SendResult,
+  type SessionContent,
+} from '../gupshup/types.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { decodeContent } from '../outbox-content.ts';
 import { parsePayload, type Queues } from '../queues/index.ts';
+import { FOLLOW_UP_LABELS, type FollowUpPurpose } from '../replies/messages.ts';
+import { postbackKeys, signPostback } from '../replies/postback.ts';
 import { holdsSlot, type PaceMark, type SenderPace } from '../sender-pace.ts';
 import { resolveSender, type Sender } from '../senders.ts';
 
@@ -49,7 +66,7 @@ interface Deps {
   decrypt: CredentialCipher['decrypt'] | null;
   /** Per-sender pacing; null sends as fast as the queue's limiter allows. */
   pace: SenderPace | null;
-  metrics: Pick<Metrics, 'sends'>;
+  metrics: Pick<Metrics, 'sends' | 'interactiveFallbacks'>;
   log: Log;
 }
 
@@ -58,7 +75,7 @@ function sendKind(outbox: OutboxRow): string {
 }
 
 export function processMessageSend(deps: Deps): Processor {
-  const { config, db, gupshup, log } = deps;
+  const { config, db, log } = deps;
   return async (job, token, signal) => {
     const { outboxId } = parsePayload('message.send', job.data);
     const outbox = await findOutbox(db, outboxId);
@@ -114,23 +131,13 @@ export function processMessageSend(deps: Deps): Processor {
     if (!(await claimOutbox(db, outboxId))) {
       return { status: 'not_claimable' };
     }
-    const message = {
-      to: outbox.toNumber,
-      text: outbox.body,
-      idempotencyKey: outbox.idempotencyKey,
-    };
-    // Templates go through the HSM account; follow-ups are session messages (the customer wrote
-    // within 24 hours) through the two-way account.
-    const result = isTemplate
-      ? await gupshup.sendTemplate(
-          { userid: sender.userid, password: sender.password },
-          message,
-          signal,
-        )
-      : await gupshup.sendText(sender.twoWay, message, signal);
+    const sent = isTemplate
+      ? { result: await sendTemplate(deps, outbox, sender, signal), how: null }
+      : await sendSession(deps, outbox, sender, signal);
+    const { result } = sent;
 
     if (result.ok) {
-      const committed = await commitSent(deps, outbox, sender, result.messageId);
+      const committed = await commitSent(deps, outbox, sender, result.messageId, sent.how);
       deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'sent', code: 'none' });
       log.info(
         {
@@ -174,6 +181,96 @@ export function processMessageSend(deps: Deps): Processor {
     );
     throw new RetryableError(result.code, failure);
   };
+}
+
+/** How a follow-up went out: natively, or as its text version and why. */
+interface SessionHow {
+  format: SessionContent['type'];
+  /** Set when an interactive follow-up went out as text because the connection cannot send it. */
+  fallback: 'refused' | 'remembered' | null;
+}
+
+/**
+ * The FDR template, through the connection's API: the rendered text (Enterprise), or the template
+ * id and its placeholder values with a signed postback per quick-reply button (self-serve). The
+ * postbacks name the conversation by this outbox row's id, the key its conversation will have.
+ */
+async function sendTemplate(
+  deps: Deps,
+  outbox: OutboxRow,
+  sender: Sender,
+  signal: AbortSignal | undefined,
+): Promise<SendResult> {
+  const stored = decodeContent(outbox.content);
+  const template = stored?.kind === 'template' ? stored : null;
+  if (sender.account.api === 'self-serve' && (!template || !outbox.templateId)) {
+    return {
+      ok: false,
+      retryable: false,
+      code: 'template_params_missing',
+      reason: 'the message has no template id and parameters, which the self-serve API needs',
+    };
+  }
+  const keys = postbackKeys(deps.config);
+  return deps.gupshup.sendTemplate(
+    sender.account,
+    {
+      to: outbox.toNumber,
+      idempotencyKey: outbox.idempotencyKey,
+      text: outbox.body,
+      templateId: outbox.templateId ?? '',
+      params: template?.params ?? [],
+      postbacks: (template?.buttons ?? []).map((action) =>
+        action ? signPostback(keys, { conversation: outbox.id, action }) : null,
+      ),
+    },
+    signal,
+  );
+}
+
+/**
+ * A follow-up: its interactive content where the connection can send it, else its text version
+ * (`body`). Gupshup refusing the interactive parameters is remembered for the connection, and the
+ * text version goes out at once: the refused request sent nothing.
+ */
+async function sendSession(
+  deps: Deps,
+  outbox: OutboxRow,
+  sender: Sender,
+  signal: AbortSignal | undefined,
+): Promise<{ result: SendResult; how: SessionHow }> {
+  const { config, db, gupshup, log } = deps;
+  const to = { to: outbox.toNumber, idempotencyKey: outbox.idempotencyKey };
+  const asText = async (fallback: SessionHow['fallback']) => ({
+    result: await gupshup.sendSession(
+      sender.account,
+      { ...to, content: { type: 'text', text: outbox.body } },
+      signal,
+    ),
+    how: { format: 'text' as const, fallback },
+  });
+  const stored = decodeContent(outbox.content);
+  const interactive = stored?.kind === 'session' ? stored.content : null;
+  if (!interactive || !gupshup.supports(sender.account, interactive.type)) {
+    return asText(null);
+  }
+  const refused = await findInteractiveRefusal(db, sender.connectionId);
+  const recheckMs = config.INTERACTIVE_RECHECK_HOURS * 3_600_000;
+  if (refused && (recheckMs === 0 || Date.now() - refused.at.getTime() < recheckMs)) {
+    deps.metrics.interactiveFallbacks.inc({ reason: 'remembered' });
+    return asText('remembered');
+  }
+  const result = await gupshup.sendSession(sender.account, { ...to, content: interactive }, signal);
+  if (!result.ok && result.code === INTERACTIVE_UNSUPPORTED) {
+    await recordInteractiveRefusal(db, sender.connectionId, result.reason);
+    deps.metrics.interactiveFallbacks.inc({ reason: 'refused' });
+    log.warn(
+      { outboxId: outbox.id, connectionId: sender.connectionId, reason: result.reason },
+      'Gupshup refused interactive messages for this connection; sending the text version, and text from now on',
+    );
+    return asText('refused');
+  }
+  return { result, how: { format: interactive.type, fallback: null } };
 }
 
 /**
@@ -239,6 +336,7 @@ async function commitSent(
   outbox: OutboxRow,
   sender: Sender,
   messageId: string,
+  how: SessionHow | null = null,
 ): Promise<boolean> {
   const { config } = deps;
   const isTemplate = outbox.kind === 'fdr_template';
@@ -251,7 +349,7 @@ async function commitSent(
     kind: isTemplate ? 'whatsapp_notified' : 'whatsapp_follow_up',
     title: isTemplate
       ? `${who} notified ${outbox.customerName ?? 'the customer'}`
-      : `${who} replied to the customer: ${followUpLabel(outbox.reason)}`,
+      : `${who} replied to the customer: ${followUpLabel(outbox.reason)}${fallbackNote(how)}`,
     details: {
       appName: sender.appName,
       fromNumber: sender.waNumber,
@@ -260,6 +358,8 @@ async function commitSent(
       messageId,
       reason: outbox.reason,
       templateId: outbox.templateId,
+      api: sender.account.api,
+      ...(how ? { format: how.format, ...(how.fallback ? { fallback: how.fallback } : {}) } : {}),
     },
     occurredAt: sentAt,
   };
@@ -317,15 +417,12 @@ async function failForGood(
   );
 }
 
-const FOLLOW_UP_LABELS: Record<string, string> = {
-  date_choices: 'delivery date choices',
-  concern_prompt: 'asked for the concern',
-  portal_link: 'customer portal link',
-  standard_reply: 'order no longer in failed delivery',
-  confirmation: 'action confirmed',
-  invalid_choice: 'asked to choose again',
-};
-
 function followUpLabel(purpose: string | null): string {
-  return (purpose && FOLLOW_UP_LABELS[purpose]) ?? 'follow-up message';
+  return (purpose && FOLLOW_UP_LABELS[purpose as FollowUpPurpose]) || 'follow-up message';
+}
+
+function fallbackNote(how: SessionHow | null): string {
+  return how?.fallback
+    ? ' (as numbered text: this connection cannot send interactive messages)'
+    : '';
 }

@@ -2,14 +2,18 @@
  * `reply.route`: turns a customer's WhatsApp reply into an action on the order. Enqueued by the
  * Gupshup webhook (stage `receive`) and by itself (stage `act`, delayed by the settle window).
  *
- * receive: bind the reply to a conversation (the message it names, else the customer's newest
- *   FDR message), classify it, put it on the timeline. A reply asking for an action becomes the
- *   conversation's latest actionable reply and is scheduled for `act` after REPLY_SETTLE_SECONDS,
- *   so of several taps only the last one counts. A message from a number we never wrote to is
- *   counted and dropped, its stored body scrubbed.
+ * receive: bind the reply to a conversation — by the signed postback of the row or button tapped
+ *   (src/replies/postback.ts), else by the message it names (reply or context id), and only last
+ *   by the customer's number (the newest open FDR conversation) — read what it means, and put it
+ *   on the timeline. What it asks for comes from the rule table (src/replies/rules.ts). A reply
+ *   asking for an action becomes the conversation's latest actionable reply and is scheduled for
+ *   `act` after REPLY_SETTLE_SECONDS, so of several taps only the last one counts. A tap whose
+ *   postback fails its check is treated as free text: never acted on, and said so. A message
+ *   that binds to nothing is counted and dropped, its stored body scrubbed.
  * act: if a later actionable reply arrived, this one is superseded. Otherwise read the order's
  *   status from the WMS: no longer in failed delivery → the standard reply, no action; else do it
- *   (ndrNotification, date choices, portal link, concern prompt) and confirm in one short message.
+ *   (ndrNotification, date list, portal link, concern prompt) and confirm in one short message
+ *   whose reply buttons offer the next step (src/replies/messages.ts).
  *
  * Idempotency: the WMS call carries `ndr-reply-<replyId>` as Idempotency-Key; follow-up messages
  * are outbox rows keyed by reply and purpose, so a retried job books and sends nothing twice.
@@ -22,6 +26,7 @@ import type { Db } from '../db/client.ts';
 import {
   findConversation,
   findConversationByMessageId,
+  findConversationByOutboxId,
   findReplyByEvent,
   insertReply,
   latestConversationForNumber,
@@ -38,10 +43,35 @@ import { trackedLink } from '../links.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
-import { formatDateChoice, isWithinHorizon, nextDeliveryDates } from '../replies/dates.ts';
+import { encodeContent } from '../outbox-content.ts';
+import { formatDateChoice, nextDeliveryDates } from '../replies/dates.ts';
 import { classifyReply, type Intent } from '../replies/intent.ts';
+import {
+  concernPrompt,
+  confirmation,
+  dateChoices,
+  invalidDate,
+  portalLink,
+  standardReply,
+  type FollowUp,
+  type SignChoice,
+} from '../replies/messages.ts';
+import {
+  findPostback,
+  postbackKeys,
+  signPostback,
+  type Postback,
+  type PostbackReading,
+} from '../replies/postback.ts';
+import {
+  decide,
+  isActionable,
+  type ConversationState,
+  type ReplyMeaning,
+  type Request,
+} from '../replies/rules.ts';
 import type { InboundMessage } from '../webhook/events.ts';
-import { isFailedDelivery, type NdrAction, type WmsClient } from '../wms/client.ts';
+import { isFailedDelivery, type WmsClient } from '../wms/client.ts';
 
 interface Deps {
   config: Config;
@@ -51,15 +81,6 @@ interface Deps {
   metrics: Metrics;
   log: Log;
 }
-
-/** What a reply asks for, once read in the light of what the conversation awaits. */
-type Request =
-  | { kind: 'ndr'; action: NdrAction; deliveryDate?: string; remarks?: string }
-  | { kind: 'offer_dates' }
-  | { kind: 'portal_link'; why: 'update_address' | 'alternate_number' }
-  | { kind: 'ask_concern' }
-  | { kind: 'invalid_date'; date: string }
-  | { kind: 'none'; note: string };
 
 const MEDIA_LABELS: Record<string, string> = {
   image: 'an image',
@@ -92,6 +113,12 @@ export function processReplyRoute(deps: Deps): Processor {
   };
 }
 
+/** A reply as read: its signed postback (if any) and what it means. */
+interface ReadReply {
+  postback: PostbackReading;
+  meaning: ReplyMeaning;
+}
+
 async function receive(deps: Deps, webhookEventId: number) {
   const { db, config, log } = deps;
   const found = await findWebhookEvent(db, webhookEventId);
@@ -108,35 +135,25 @@ async function receive(deps: Deps, webhookEventId: number) {
     );
   }
   const message = found.event.message;
-  const conversation = await bindConversation(deps, message);
-  if (!conversation) {
+  const receivedAt = new Date(message.timestamp ?? Date.now());
+  const read = readReply(config, message, receivedAt);
+  const bound = await bindConversation(deps, message, read.postback);
+  if (!bound) {
     deps.metrics.unknownSenderReplies.inc();
     await scrubWebhookEvent(db, webhookEventId, 'unknown sender');
-    log.info({ webhookEventId }, 'reply from a number we never messaged; ignored');
+    log.info({ webhookEventId }, 'reply that binds to no conversation; ignored');
     return { status: 'unknown_sender' };
   }
+  const { conversation, by } = bound;
 
-  const receivedAt = new Date(message.timestamp ?? Date.now());
-  const intent = MEDIA_TYPES.has(message.type)
-    ? null
-    : classifyReply(
-        {
-          buttonText: message.buttonText,
-          buttonPayload: message.buttonPayload,
-          interactiveTitle: message.interactiveTitle,
-          postbackText: message.postbackText,
-          text: message.text,
-        },
-        receivedAt,
-      );
-  const request = intent ? interpret(intent, conversation, receivedAt, config) : null;
-  const actionable = request !== null && request.kind !== 'none';
+  const request = decide(stateOf(conversation), read.meaning, ruleOptions(config, receivedAt));
+  const actionable = isActionable(request);
   const reply = await insertReply(db, {
     webhookEventId,
     conversationId: conversation.id,
     shipmentId: conversation.shipmentId,
     type: message.type,
-    intent: intent?.kind ?? message.type,
+    intent: intentLabel(read.meaning, message),
     summary: summarise(message),
     receivedAt,
     state: actionable ? 'pending' : 'logged',
@@ -151,12 +168,23 @@ async function receive(deps: Deps, webhookEventId: number) {
       type: message.type,
       intent: reply.intent,
       receivedAt: receivedAt.toISOString(),
+      boundBy: by,
       ...(actionable ? {} : { action: 'none' }),
       ...(message.media?.url ? { mediaUrl: message.media.url } : {}),
       ...(message.location ? { location: message.location } : {}),
     },
     occurredAt: receivedAt,
   });
+  if (request.kind === 'refused') {
+    await markWebhookEvent(db, webhookEventId, 'processed', request.code);
+    return decline(
+      deps,
+      reply,
+      conversation,
+      request.code,
+      `${request.reason}; the reply is treated as free text`,
+    );
+  }
   if (actionable) {
     await markLatestActionable(db, conversation.id, reply.id);
     await enqueue(
@@ -175,6 +203,7 @@ async function receive(deps: Deps, webhookEventId: number) {
       conversationId: conversation.id,
       shipmentId: conversation.shipmentId,
       intent: reply.intent,
+      boundBy: by,
       actionable,
     },
     'reply received',
@@ -207,19 +236,15 @@ async function act(deps: Deps, webhookEventId: number) {
   if (found?.event.kind !== 'inbound') {
     throw new PermanentError('ERR_EVENT_MISSING', `webhook event ${webhookEventId} is gone`);
   }
-  const message = found.event.message;
-  const intent = classifyReply(
-    {
-      buttonText: message.buttonText,
-      buttonPayload: message.buttonPayload,
-      interactiveTitle: message.interactiveTitle,
-      postbackText: message.postbackText,
-      text: message.text,
-    },
-    reply.receivedAt,
+  // Read again in the light of the conversation as it is now (another reply may have changed
+  // what it awaits within the settle window).
+  const read = readReply(config, found.event.message, reply.receivedAt);
+  const request = decide(
+    stateOf(conversation),
+    read.meaning,
+    ruleOptions(config, reply.receivedAt),
   );
-  const request = interpret(intent, conversation, reply.receivedAt, config);
-  if (request.kind === 'none') {
+  if (!isActionable(request)) {
     await markReply(db, reply.id, 'logged', null);
     return { status: 'logged' };
   }
@@ -247,13 +272,7 @@ async function act(deps: Deps, webhookEventId: number) {
     );
   }
   if (!isFailedDelivery(status.value.status)) {
-    await sendFollowUp(
-      deps,
-      conversation,
-      reply,
-      'standard_reply',
-      standardReply(status.value.status),
-    );
+    await sendFollowUp(deps, conversation, reply, standardReply(status.value.status));
     await updateConversation(db, conversation.id, { awaiting: null, closedAt: new Date() });
     return decline(
       deps,
@@ -264,20 +283,17 @@ async function act(deps: Deps, webhookEventId: number) {
     );
   }
 
+  const sign = signerFor(config, conversation);
   switch (request.kind) {
     case 'ndr':
       return bookNdr(deps, reply, conversation, request);
     case 'offer_dates': {
-      const dates = nextDeliveryDates(reply.receivedAt, {
-        count: config.DATE_CHOICE_COUNT,
-        horizonDays: config.DATE_CHOICE_HORIZON_DAYS,
-        skipSundays: config.DATE_CHOICE_SKIP_SUNDAYS,
-      });
+      const dates = offerableDates(config, reply.receivedAt);
       await updateConversation(db, conversation.id, {
         awaiting: 'date',
         offeredDates: JSON.stringify(dates),
       });
-      await sendFollowUp(deps, conversation, reply, 'date_choices', dateChoicesText(dates));
+      await sendFollowUp(deps, conversation, reply, dateChoices(sign, dates));
       return done(
         deps,
         reply,
@@ -287,12 +303,12 @@ async function act(deps: Deps, webhookEventId: number) {
       );
     }
     case 'portal_link': {
-      const link = trackedLink(config, conversation.shipmentId);
+      const followUp = portalLink(request.why, trackedLink(config, conversation.shipmentId));
+      await sendFollowUp(deps, conversation, reply, followUp);
       const what =
         request.why === 'update_address'
           ? 'update your delivery address'
           : 'add an alternate contact number';
-      await sendFollowUp(deps, conversation, reply, 'portal_link', `Please ${what} here: ${link}`);
       return done(
         deps,
         reply,
@@ -303,13 +319,7 @@ async function act(deps: Deps, webhookEventId: number) {
     }
     case 'ask_concern':
       await updateConversation(db, conversation.id, { awaiting: 'concern' });
-      await sendFollowUp(
-        deps,
-        conversation,
-        reply,
-        'concern_prompt',
-        'Please tell us your concern in one message and we will get back to you.',
-      );
+      await sendFollowUp(deps, conversation, reply, concernPrompt());
       return done(
         deps,
         reply,
@@ -317,14 +327,13 @@ async function act(deps: Deps, webhookEventId: number) {
         'asked_concern',
         'Asked the customer to describe the concern',
       );
-    case 'invalid_date':
-      await sendFollowUp(
-        deps,
-        conversation,
-        reply,
-        'invalid_choice',
-        `Sorry, ${request.date} is not a date we can deliver on. ${dateChoicesText(offeredDates(conversation))}`,
-      );
+    case 'invalid_date': {
+      const dates = offerableDates(config, reply.receivedAt);
+      await updateConversation(db, conversation.id, {
+        awaiting: 'date',
+        offeredDates: JSON.stringify(dates),
+      });
+      await sendFollowUp(deps, conversation, reply, invalidDate(sign, request.date, dates));
       return decline(
         deps,
         reply,
@@ -332,44 +341,89 @@ async function act(deps: Deps, webhookEventId: number) {
         'invalid_date',
         `the chosen date ${request.date} is outside the courier's window`,
       );
+    }
   }
 }
 
-/** Reads an intent in the light of what the conversation awaits. */
-function interpret(
-  intent: Intent,
-  conversation: ConversationRow,
-  at: Date,
-  config: Config,
-): Request {
-  switch (intent.kind) {
-    case 'reattempt':
-      return { kind: 'ndr', action: 'REATTEMPT' };
-    case 'cancel':
-      return { kind: 'ndr', action: 'CANCEL' };
-    case 'reschedule':
-      return { kind: 'offer_dates' };
-    case 'update_address':
-    case 'alternate_number':
-      return { kind: 'portal_link', why: intent.kind };
-    case 'raise_concern':
-      return { kind: 'ask_concern' };
-    case 'date':
-      return isWithinHorizon(intent.date, at, config.DATE_CHOICE_HORIZON_DAYS)
-        ? { kind: 'ndr', action: 'RESCHEDULE', deliveryDate: intent.date }
-        : { kind: 'invalid_date', date: intent.date };
-    case 'choice': {
-      const date =
-        conversation.awaiting === 'date' ? offeredDates(conversation)[intent.index - 1] : undefined;
-      return date
-        ? { kind: 'ndr', action: 'RESCHEDULE', deliveryDate: date }
-        : { kind: 'none', note: 'a number that chooses nothing' };
-    }
-    case 'text':
-      return conversation.awaiting === 'concern'
-        ? { kind: 'ndr', action: 'RAISE_CONCERN', remarks: intent.text }
-        : { kind: 'none', note: 'free text' };
+/**
+ * What a reply means: a tap whose signed postback checks means what the postback says; one whose
+ * postback fails is forged (free text, never acted on); media is media; anything else is read
+ * from its words (src/replies/intent.ts).
+ */
+function readReply(config: Config, message: InboundMessage, at: Date): ReadReply {
+  const postback = findPostback(postbackKeys(config), [
+    message.interactiveId,
+    message.postbackText,
+    message.buttonPayload,
+  ]);
+  if (postback.kind === 'valid') {
+    return {
+      postback,
+      meaning: { kind: 'intent', intent: intentOf(postback.postback), signed: true },
+    };
   }
+  if (postback.kind === 'invalid') {
+    return { postback, meaning: { kind: 'forged', reason: postback.reason } };
+  }
+  if (MEDIA_TYPES.has(message.type)) {
+    return { postback, meaning: { kind: 'media' } };
+  }
+  const intent = classifyReply(
+    {
+      buttonText: message.buttonText,
+      buttonPayload: message.buttonPayload,
+      interactiveTitle: message.interactiveTitle,
+      postbackText: message.postbackText,
+      text: message.text,
+    },
+    at,
+  );
+  return { postback, meaning: { kind: 'intent', intent, signed: false } };
+}
+
+function intentOf(postback: Postback): Intent {
+  switch (postback.action) {
+    case 'date':
+      return { kind: 'date', date: postback.date ?? '' };
+    case 'concern':
+      return { kind: 'raise_concern' };
+    default:
+      return { kind: postback.action };
+  }
+}
+
+/** `whatsapp_replies.intent`: the intent read, `invalid_postback`, or the media type. */
+function intentLabel(meaning: ReplyMeaning, message: InboundMessage): string {
+  if (meaning.kind === 'intent') {
+    return meaning.intent.kind;
+  }
+  return meaning.kind === 'forged' ? 'invalid_postback' : message.type;
+}
+
+function stateOf(conversation: ConversationRow): ConversationState {
+  const { awaiting } = conversation;
+  return {
+    awaiting: awaiting === 'date' || awaiting === 'concern' ? awaiting : null,
+    offeredDates: offeredDates(conversation),
+  };
+}
+
+function ruleOptions(config: Config, at: Date) {
+  return { at, horizonDays: config.DATE_CHOICE_HORIZON_DAYS };
+}
+
+function offerableDates(config: Config, from: Date): string[] {
+  return nextDeliveryDates(from, {
+    count: config.DATE_CHOICE_COUNT,
+    horizonDays: config.DATE_CHOICE_HORIZON_DAYS,
+    skipSundays: config.DATE_CHOICE_SKIP_SUNDAYS,
+  });
+}
+
+/** Signs this conversation's choices: its key is its FDR template message's outbox id. */
+function signerFor(config: Config, conversation: ConversationRow): SignChoice {
+  const keys = postbackKeys(config);
+  return (choice) => signPostback(keys, { ...choice, conversation: conversation.outboxId });
 }
 
 async function bookNdr(
@@ -403,48 +457,47 @@ async function bookNdr(
   }
   await updateConversation(deps.db, conversation.id, { awaiting: null });
   const date = request.deliveryDate ? formatDateChoice(request.deliveryDate) : '';
-  const { confirmation, summary } = {
-    REATTEMPT: {
-      confirmation: 'We will attempt the delivery again. Thank you!',
-      summary: 'Delivery reattempt requested',
-    },
-    CANCEL: {
-      confirmation: 'Your order will be cancelled as requested.',
-      summary: 'Order cancellation requested',
-    },
-    RESCHEDULE: {
-      confirmation: `Your delivery is rescheduled to ${date}. Thank you!`,
-      summary: `Delivery rescheduled to ${date}`,
-    },
-    RAISE_CONCERN: {
-      confirmation: 'Thank you. Your concern is recorded and our team will contact you.',
-      summary: 'Concern raised',
-    },
+  const summary = {
+    REATTEMPT: 'Delivery reattempt requested',
+    CANCEL: 'Order cancellation requested',
+    RESCHEDULE: `Delivery rescheduled to ${date}`,
+    RAISE_CONCERN: 'Concern raised',
   }[request.action];
-  await sendFollowUp(deps, conversation, reply, 'confirmation', confirmation);
+  await sendFollowUp(
+    deps,
+    conversation,
+    reply,
+    confirmation(signerFor(deps.config, conversation), request.action, request.deliveryDate),
+  );
   return done(deps, reply, conversation, request.action, summary, {
     wmsAction: request.action,
     ...(request.deliveryDate ? { deliveryDate: request.deliveryDate } : {}),
   });
 }
 
+/**
+ * Queues a follow-up: an outbox row with the text version as its body and the interactive form
+ * as its content; `message.send` picks what the connection can send.
+ */
 async function sendFollowUp(
   deps: Deps,
   conversation: ConversationRow,
   reply: ReplyRow,
-  purpose: string,
-  text: string,
+  followUp: FollowUp,
 ): Promise<void> {
   const { id: outboxId } = await insertOutbox(deps.db, {
-    idempotencyKey: `reply-${reply.id}-${purpose}`,
+    idempotencyKey: `reply-${reply.id}-${followUp.purpose}`,
     kind: 'session_text',
     shipmentId: conversation.shipmentId,
     accountId: conversation.accountId,
     conversationId: conversation.id,
-    reason: purpose,
+    reason: followUp.purpose,
     connectionId: conversation.connectionId,
     toNumber: conversation.customerNumber,
-    body: text,
+    body: followUp.text,
+    content: followUp.interactive
+      ? encodeContent({ kind: 'session', content: followUp.interactive })
+      : null,
   });
   await enqueue(deps.queues, 'message.send', { outboxId });
 }
@@ -500,15 +553,35 @@ async function decline(
   return { status: 'declined', code };
 }
 
+/** How a reply found its conversation, for the timeline and logs. */
+type BoundBy = 'postback' | 'reply_id' | 'context_id' | 'number';
+
+/**
+ * The conversation a reply belongs to: named by its valid signed postback first (no phone number
+ * needed), then by the message it answers (Enterprise `replyId`, v2/v3 context ids), and only last
+ * by the customer's number (their newest open FDR conversation within CONVERSATION_MAX_AGE_DAYS).
+ */
 async function bindConversation(
   deps: Deps,
   message: InboundMessage,
-): Promise<ConversationRow | null> {
-  for (const id of [message.replyId, message.contextGsId]) {
+  postback: PostbackReading,
+): Promise<{ conversation: ConversationRow; by: BoundBy } | null> {
+  if (postback.kind === 'valid') {
+    const byPostback = await findConversationByOutboxId(deps.db, postback.postback.conversation);
+    if (byPostback) {
+      return { conversation: byPostback, by: 'postback' };
+    }
+  }
+  const ids: Array<[string | null, BoundBy]> = [
+    [message.replyId, 'reply_id'],
+    [message.contextGsId, 'context_id'],
+    [message.contextId, 'context_id'],
+  ];
+  for (const [id, by] of ids) {
     if (id) {
       const byId = await findConversationByMessageId(deps.db, id);
       if (byId) {
-        return byId;
+        return { conversation: byId, by };
       }
     }
   }
@@ -516,23 +589,12 @@ async function bindConversation(
     return null;
   }
   const since = new Date(Date.now() - deps.config.CONVERSATION_MAX_AGE_DAYS * 86_400_000);
-  return latestConversationForNumber(deps.db, message.mobile, since);
+  const byNumber = await latestConversationForNumber(deps.db, message.mobile, since);
+  return byNumber ? { conversation: byNumber, by: 'number' } : null;
 }
 
 function offeredDates(conversation: ConversationRow): string[] {
   return conversation.offeredDates ? (JSON.parse(conversation.offeredDates) as string[]) : [];
-}
-
-function dateChoicesText(dates: string[]): string {
-  const lines = dates.map((d, i) => `${i + 1}. ${formatDateChoice(d)}`);
-  const numbers = dates.map((_d, i) => String(i + 1));
-  const last = numbers.pop();
-  const choose = numbers.length ? `${numbers.join(', ')} or ${last}` : last;
-  return `Please choose a new delivery date:\n${lines.join('\n')}\nReply with ${choose}.`;
-}
-
-function standardReply(status: string): string {
-  return `Thank you for your reply. Your order is now ${status.replace(/_/g, ' ')}, so no action is needed. For any help, please contact the store.`;
 }
 
 function summarise(message: InboundMessage): string {

@@ -172,6 +172,7 @@ describe("a client's own Gupshup app", () => {
       appName: 'berrylush',
       waNumber: '919800000001',
       source: 'client',
+      api: 'enterprise',
       isDefault: false,
       selected: false,
       usable: true,

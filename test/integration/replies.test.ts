@@ -123,8 +123,12 @@ describe('customer replies', () => {
     const choice = await waitFor(() => sessionSendsTo('919650186697')[0], {
       what: 'the date-choice message',
     });
-    expect(choice.params.msg).toContain('10 June 2023');
-    expect(choice.params.msg).toMatch(/Reply with 1, 2 or 3/);
+    // A native list: one row per date, relative to the day the customer tapped (8 June 2023).
+    expect(choice.params.interactive_type).toBe('list');
+    const rows = (
+      JSON.parse(choice.params.action!) as { sections: Array<{ rows: Array<{ title: string }> }> }
+    ).sections[0]!.rows.map((r) => r.title);
+    expect(rows).toEqual(['Fri, 9 June 2023', 'Sat, 10 June 2023', 'Sun, 11 June 2023']);
 
     await webhook(readFixture('gupshup-inbound-interactive-date.json'));
     await waitFor(() => wms.notifications.length === 1, { what: 'the ndrNotification' });

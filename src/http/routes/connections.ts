@@ -5,9 +5,12 @@
  *   own apps stored here and, when INTEGRATION_ENGINE_URL is set, the apps the integration engine
  *   says are installed (src/integration-engine.ts). An engine that cannot be asked only adds a
  *   warning: the list still shows what this service has.
- * - `POST /v1/accounts/:accountId/whatsapp-connections`: stores a client's own app. Credentials
- *   are encrypted before they reach MySQL (src/credentials.ts) and never leave again: not in an
- *   answer, a log line or job data (jobs carry the connection id; the worker decrypts).
+ * - `POST /v1/accounts/:accountId/whatsapp-connections`: stores a client's own app, on the API it
+ *   uses: `"api": "enterprise"` (the default: HSM userid/password, optionally a two-way account
+ *   and an API key for its template list) or `"api": "self-serve"` (`appName`, `apiKey`,
+ *   `waNumber`). Credentials are encrypted before they reach MySQL (src/credentials.ts) and never
+ *   leave again: not in an answer, a log line or job data (jobs carry the connection id; the
+ *   worker decrypts).
  * - `DELETE /v1/accounts/:accountId/whatsapp-connections/:connectionId`: removes one, unless it is
  *   the account's chosen sender.
  *
@@ -27,8 +30,10 @@ import {
   type ConnectionSummary,
 } from '../../db/connections.ts';
 import { DEFAULT_CONNECTION_ID, getAccountSettings } from '../../db/settings.ts';
+import type { GupshupApi } from '../../gupshup/types.ts';
 import { HttpError } from '../../errors.ts';
 import type { IntegrationEngineClient } from '../../integration-engine.ts';
+import { defaultSenderUsable } from '../../senders.ts';
 import { requireBearer } from '../auth.ts';
 import { documented, SECURITY } from '../openapi.ts';
 import { AccountId, AccountParams, parseAccountId, parseBody } from '../validation.ts';
@@ -40,6 +45,8 @@ export interface ConnectionView {
   appName: string;
   waNumber: string;
   source: 'platform' | 'client' | 'integration-engine';
+  /** Which Gupshup API it sends through: the Enterprise gateway or the self-serve v2 API. */
+  api: GupshupApi;
   /** The platform's own app (GUPSHUP_DEFAULT_*). */
   isDefault: boolean;
   /** The account's current sender. */
@@ -70,17 +77,21 @@ const secret = (field: string, max: number) =>
     v.maxLength(max, `${field} must be at most ${max} characters`),
   );
 
-export const ConnectionBody = v.pipe(
+const WaNumber = v.pipe(
+  v.string('waNumber must be a string'),
+  v.trim(),
+  v.transform((n) => n.replace(/^\+/, '')),
+  v.regex(/^\d{10,15}$/, 'waNumber must be 10 to 15 digits, country code first'),
+);
+
+/** An Enterprise gateway app: the HSM account, optionally the two-way account and an API key. */
+export const EnterpriseConnectionBody = v.pipe(
   v.strictObject({
+    api: v.optional(v.literal('enterprise', 'api must be enterprise or self-serve')),
     appName: text('appName', 128),
     userid: text('userid', 128),
     password: secret('password', 256),
-    waNumber: v.pipe(
-      v.string('waNumber must be a string'),
-      v.trim(),
-      v.transform((n) => n.replace(/^\+/, '')),
-      v.regex(/^\d{10,15}$/, 'waNumber must be 10 to 15 digits, country code first'),
-    ),
+    waNumber: WaNumber,
     twoWayUserid: v.optional(text('twoWayUserid', 128)),
     twoWayPassword: v.optional(secret('twoWayPassword', 256)),
     apiKey: v.optional(secret('apiKey', 256)),
@@ -90,6 +101,30 @@ export const ConnectionBody = v.pipe(
     'twoWayUserid and twoWayPassword: give both or neither',
   ),
 );
+
+/** A self-serve (v2) app: its name, API key and WhatsApp number. */
+export const SelfServeConnectionBody = v.strictObject({
+  api: v.literal('self-serve'),
+  appName: text('appName', 128),
+  apiKey: secret('apiKey', 256),
+  waNumber: WaNumber,
+});
+
+/** Either kind; `api` says which (Enterprise when absent). */
+export const ConnectionBody = v.union([EnterpriseConnectionBody, SelfServeConnectionBody]);
+
+/** Parses with the schema `api` names, so the reasons given are about that kind of app. */
+function parseConnectionBody(body: unknown): v.InferOutput<typeof ConnectionBody> {
+  const api =
+    typeof body === 'object' && body !== null ? (body as { api?: unknown }).api : undefined;
+  if (api === 'self-serve') {
+    return parseBody(SelfServeConnectionBody, body);
+  }
+  if (api !== undefined && api !== 'enterprise') {
+    throw new HttpError(400, 'ERR_VALIDATION', 'api: must be enterprise or self-serve');
+  }
+  return parseBody(EnterpriseConnectionBody, body);
+}
 
 /** A stored connection's id, as `DELETE …/whatsapp-connections/:connectionId` takes it. */
 export const ConnectionParams = v.object({
@@ -103,11 +138,12 @@ function platformView(config: Config, selected: string): ConnectionView {
     appName: config.GUPSHUP_DEFAULT_APP_NAME,
     waNumber: config.GUPSHUP_DEFAULT_WA_NUMBER ?? '',
     source: 'platform',
+    api: config.GUPSHUP_DEFAULT_API,
     isDefault: true,
     selected: selected === DEFAULT_CONNECTION_ID,
-    usable: Boolean(config.GUPSHUP_DEFAULT_USERID && config.GUPSHUP_DEFAULT_PASSWORD),
+    usable: defaultSenderUsable(config),
     hasTwoWay: Boolean(config.GUPSHUP_DEFAULT_TWO_WAY_USERID),
-    hasApiKey: false,
+    hasApiKey: Boolean(config.GUPSHUP_DEFAULT_API_KEY),
   };
 }
 
@@ -121,6 +157,7 @@ function clientView(
     appName: c.appName,
     waNumber: c.waNumber,
     source: 'client',
+    api: c.api,
     isDefault: false,
     selected: selected === String(c.id),
     usable: cipher !== null,
@@ -185,6 +222,7 @@ export function connectionRoutes(deps: {
                 appName: c.appName,
                 waNumber: c.waNumber,
                 source: 'integration-engine',
+                api: 'enterprise',
                 isDefault: false,
                 selected: selected === `ie-${c.id}`,
                 usable: false,
@@ -215,7 +253,7 @@ export function connectionRoutes(deps: {
         tags: ['connections'],
         summary: "Store a client's own Gupshup app",
         description:
-          'Credentials are encrypted at rest and never returned. Choose it as the sender with the settings API (`senderConnectionId`).',
+          'An Enterprise gateway app (`api` absent or `enterprise`: userid, password, optionally the two-way account and an API key for its template list) or a self-serve app (`api: self-serve`: appName, apiKey, waNumber). Credentials are encrypted at rest and never returned. Choose it as the sender with the settings API (`senderConnectionId`).',
         security: SECURITY.api,
         params: AccountParams,
         body: ConnectionBody,
@@ -229,7 +267,7 @@ export function connectionRoutes(deps: {
       }),
       async (request, reply) => {
         const accountId = parseAccountId(request.params.accountId);
-        const body = parseBody(ConnectionBody, request.body);
+        const body = parseConnectionBody(request.body);
         if (!cipher) {
           throw new HttpError(
             503,
@@ -248,19 +286,34 @@ export function connectionRoutes(deps: {
         }
         const seal = (value: string, column: CredentialColumn) =>
           cipher.encrypt(value, credentialAad(accountId, column));
-        const id = await insertConnection(db, {
-          accountId,
-          appName: body.appName,
-          waNumber: body.waNumber,
-          useridEnc: seal(body.userid, 'userid'),
-          passwordEnc: seal(body.password, 'password'),
-          twoWayUseridEnc: body.twoWayUserid ? seal(body.twoWayUserid, 'twoWayUserid') : null,
-          twoWayPasswordEnc: body.twoWayPassword
-            ? seal(body.twoWayPassword, 'twoWayPassword')
-            : null,
-          apiKeyEnc: body.apiKey ? seal(body.apiKey, 'apiKey') : null,
-        });
-        request.log.info({ accountId, connectionId: id }, 'sender connection stored');
+        const id = await insertConnection(
+          db,
+          body.api === 'self-serve'
+            ? {
+                accountId,
+                api: 'self-serve',
+                appName: body.appName,
+                waNumber: body.waNumber,
+                apiKeyEnc: seal(body.apiKey, 'apiKey'),
+              }
+            : {
+                accountId,
+                api: 'enterprise',
+                appName: body.appName,
+                waNumber: body.waNumber,
+                useridEnc: seal(body.userid, 'userid'),
+                passwordEnc: seal(body.password, 'password'),
+                twoWayUseridEnc: body.twoWayUserid ? seal(body.twoWayUserid, 'twoWayUserid') : null,
+                twoWayPasswordEnc: body.twoWayPassword
+                  ? seal(body.twoWayPassword, 'twoWayPassword')
+                  : null,
+                apiKeyEnc: body.apiKey ? seal(body.apiKey, 'apiKey') : null,
+              },
+        );
+        request.log.info(
+          { accountId, connectionId: id, api: body.api ?? 'enterprise' },
+          'sender connection stored',
+        );
         const summary = await findConnectionSummary(db, accountId, id);
         if (!summary) {
           throw new Error(`sender connection ${id} vanished right after it was stored`);

@@ -96,14 +96,18 @@ function refuse(status: 422 | 502, code: string, message: string): Verification 
 function templateSourceFor(sender: Sender): TemplateListSource {
   // The self-serve list names the buttons and takes the ids the seed shows; the enterprise list
   // is what an app without an API key (including the platform default) can read.
-  return sender.apiKey
-    ? { kind: 'self-serve', appName: sender.appName, apiKey: sender.apiKey }
-    : {
-        kind: 'enterprise',
-        appName: sender.appName,
-        userid: sender.userid,
-        password: sender.password,
-      };
+  if (sender.apiKey) {
+    return { kind: 'self-serve', appName: sender.appName, apiKey: sender.apiKey };
+  }
+  // A self-serve account always has its key; only an Enterprise one can be without.
+  const { hsm } =
+    sender.account.api === 'enterprise' ? sender.account : { hsm: { userid: '', password: '' } };
+  return {
+    kind: 'enterprise',
+    appName: sender.appName,
+    userid: hsm.userid,
+    password: hsm.password,
+  };
 }
 
 function present(verified: Extract<Verification, { ok: true }>) {
