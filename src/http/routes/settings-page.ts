@@ -178,6 +178,7 @@ const ApiConnections = v.object({
       id: v.string(),
       appName: v.string(),
       waNumber: v.string(),
+      api: v.optional(v.picklist(['enterprise', 'self-serve'])),
       isDefault: v.boolean(),
       selected: v.boolean(),
       usable: v.boolean(),
@@ -440,6 +441,7 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
         label: [
           c.appName,
           c.waNumber && `+${c.waNumber}`,
+          c.api === 'self-serve' && 'self-serve API',
           c.isDefault && 'platform default',
           !c.usable && 'not usable yet',
         ]
