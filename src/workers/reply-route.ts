@@ -45,7 +45,6 @@ import type { Metrics } from '../metrics.ts';
 import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
 import { encodeContent } from '../outbox-content.ts';
 import { formatDateChoice, nextDeliveryDates } from '../replies/dates.ts';
-import { classifyReply, type Intent } from '../replies/intent.ts';
 import {
   concernPrompt,
   confirmation,
@@ -56,20 +55,9 @@ import {
   type FollowUp,
   type SignChoice,
 } from '../replies/messages.ts';
-import {
-  findPostback,
-  postbackKeys,
-  signPostback,
-  type Postback,
-  type PostbackReading,
-} from '../replies/postback.ts';
-import {
-  decide,
-  isActionable,
-  type ConversationState,
-  type ReplyMeaning,
-  type Request,
-} from '../replies/rules.ts';
+import { postbackKeys, signPostback, type PostbackReading } from '../replies/postback.ts';
+import { intentLabel, readReply, summarise } from '../replies/read.ts';
+import { decide, isActionable, type ConversationState, type Request } from '../replies/rules.ts';
 import type { InboundMessage } from '../webhook/events.ts';
 import { isFailedDelivery, type WmsClient } from '../wms/client.ts';
 
@@ -82,28 +70,6 @@ interface Deps {
   log: Log;
 }
 
-const MEDIA_LABELS: Record<string, string> = {
-  image: 'an image',
-  document: 'a document',
-  location: 'a location',
-  audio: 'an audio message',
-  voice: 'a voice message',
-  video: 'a video',
-  contacts: 'a contact card',
-  sticker: 'a sticker',
-};
-
-const MEDIA_TYPES = new Set([
-  'image',
-  'document',
-  'location',
-  'audio',
-  'video',
-  'voice',
-  'contacts',
-  'sticker',
-]);
-
 export function processReplyRoute(deps: Deps): Processor {
   return async (job) => {
     const payload = parsePayload('reply.route', job.data);
@@ -111,12 +77,6 @@ export function processReplyRoute(deps: Deps): Processor {
       ? act(deps, payload.webhookEventId)
       : receive(deps, payload.webhookEventId);
   };
-}
-
-/** A reply as read: its signed postback (if any) and what it means. */
-interface ReadReply {
-  postback: PostbackReading;
-  meaning: ReplyMeaning;
 }
 
 async function receive(deps: Deps, webhookEventId: number) {
@@ -136,7 +96,7 @@ async function receive(deps: Deps, webhookEventId: number) {
   }
   const message = found.event.message;
   const receivedAt = new Date(message.timestamp ?? Date.now());
-  const read = readReply(config, message, receivedAt);
+  const read = readReply(postbackKeys(config), message, receivedAt);
   const bound = await bindConversation(deps, message, read.postback);
   if (!bound) {
     deps.metrics.unknownSenderReplies.inc();
@@ -238,7 +198,7 @@ async function act(deps: Deps, webhookEventId: number) {
   }
   // Read again in the light of the conversation as it is now (another reply may have changed
   // what it awaits within the settle window).
-  const read = readReply(config, found.event.message, reply.receivedAt);
+  const read = readReply(postbackKeys(config), found.event.message, reply.receivedAt);
   const request = decide(
     stateOf(conversation),
     read.meaning,
@@ -343,61 +303,6 @@ async function act(deps: Deps, webhookEventId: number) {
       );
     }
   }
-}
-
-/**
- * What a reply means: a tap whose signed postback checks means what the postback says; one whose
- * postback fails is forged (free text, never acted on); media is media; anything else is read
- * from its words (src/replies/intent.ts).
- */
-function readReply(config: Config, message: InboundMessage, at: Date): ReadReply {
-  const postback = findPostback(postbackKeys(config), [
-    message.interactiveId,
-    message.postbackText,
-    message.buttonPayload,
-  ]);
-  if (postback.kind === 'valid') {
-    return {
-      postback,
-      meaning: { kind: 'intent', intent: intentOf(postback.postback), signed: true },
-    };
-  }
-  if (postback.kind === 'invalid') {
-    return { postback, meaning: { kind: 'forged', reason: postback.reason } };
-  }
-  if (MEDIA_TYPES.has(message.type)) {
-    return { postback, meaning: { kind: 'media' } };
-  }
-  const intent = classifyReply(
-    {
-      buttonText: message.buttonText,
-      buttonPayload: message.buttonPayload,
-      interactiveTitle: message.interactiveTitle,
-      postbackText: message.postbackText,
-      text: message.text,
-    },
-    at,
-  );
-  return { postback, meaning: { kind: 'intent', intent, signed: false } };
-}
-
-function intentOf(postback: Postback): Intent {
-  switch (postback.action) {
-    case 'date':
-      return { kind: 'date', date: postback.date ?? '' };
-    case 'concern':
-      return { kind: 'raise_concern' };
-    default:
-      return { kind: postback.action };
-  }
-}
-
-/** `whatsapp_replies.intent`: the intent read, `invalid_postback`, or the media type. */
-function intentLabel(meaning: ReplyMeaning, message: InboundMessage): string {
-  if (meaning.kind === 'intent') {
-    return meaning.intent.kind;
-  }
-  return meaning.kind === 'forged' ? 'invalid_postback' : message.type;
 }
 
 function stateOf(conversation: ConversationRow): ConversationState {
@@ -595,15 +500,4 @@ async function bindConversation(
 
 function offeredDates(conversation: ConversationRow): string[] {
   return conversation.offeredDates ? (JSON.parse(conversation.offeredDates) as string[]) : [];
-}
-
-function summarise(message: InboundMessage): string {
-  const text =
-    message.buttonText ??
-    message.interactiveTitle ??
-    message.postbackText ??
-    message.text ??
-    (MEDIA_LABELS[message.type] ?? `a ${message.type} message`) +
-      (message.media?.caption ? ` (${message.media.caption})` : '');
-  return text.replace(/\s+/g, ' ').trim().slice(0, 500);
 }
