@@ -195,6 +195,22 @@ describe('the interactive conversation', () => {
     );
   });
 
+  it('understands a date typed after the list', async () => {
+    const mobile = '919811200004';
+    const shipment = 'TYPED-1';
+    const replyId = await notify(shipment, mobile.slice(2));
+    const tappedAt = Date.parse('2023-06-08T10:00:00Z');
+    await askForDates(mobile, replyId, tappedAt);
+
+    await post(
+      textReply({ mobile, waNumber: WA_NUMBER, text: '12 June', timestamp: tappedAt + 5_000 }),
+    );
+    const booked = await waitFor(() =>
+      wms.notifications.find((n) => n.body.shipmentId === shipment),
+    );
+    expect(booked.body).toMatchObject({ action: 'RESCHEDULE', deliveryDate: '2023-06-12' });
+  });
+
   it('never acts on a tampered postback, and says so on the timeline', async () => {
     const mobile = '919811200002';
     const shipment = 'TAMPER-1';
