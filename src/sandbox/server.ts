@@ -14,11 +14,11 @@
  * posts a customer's message (src/sandbox/replies.ts builds the seed's shapes). Every callback
  * attempt and the webhook's answer land in `callbacks`.
  *
- * Error ids and envelopes follow the reference facts (§1.4); whether Gupshup dedupes `msg_id` is
- * unconfirmed, so the sandbox answers and records every repeat.
+ * Templates come from src/sandbox/templates.ts. Error ids and envelopes follow the reference
+ * facts (§1.4); whether Gupshup dedupes `msg_id` is unconfirmed, so the sandbox answers and
+ * records every repeat.
  */
 import { randomInt } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -40,6 +40,7 @@ import {
   type ReplyEncoding,
   SandboxCallbackError,
 } from './callbacks.ts';
+import { parseTemplates, readDefaultTemplates, toEnterpriseTemplate } from './templates.ts';
 
 export {
   type CallbackOptions,
@@ -51,6 +52,7 @@ export {
   SandboxCallbackError,
 } from './callbacks.ts';
 export { buttonReply, interactiveReply, textReply } from './replies.ts';
+export { SandboxTemplatesError } from './templates.ts';
 
 /**
  * What the sandbox answered to one SendMessage request: `pending` while an injected delay runs,
@@ -119,14 +121,6 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-export class SandboxTemplatesError extends Error {
-  readonly code = 'ERR_SANDBOX_TEMPLATES';
-  constructor(problems: string) {
-    super(`Invalid sandbox templates: ${problems}`);
-    this.name = 'SandboxTemplatesError';
-  }
-}
-
 const GATEWAY_PATH = '/GatewayAPI/rest';
 
 /** Wording of Gupshup's enterprise error ids (facts §1.4), used when a spec gives no details. */
@@ -171,30 +165,6 @@ const ReplyRequestSchema = v.object({
   body: v.record(v.string(), v.string()),
   as: v.optional(v.picklist(['form', 'json', 'query']), 'form'),
 });
-
-/** The self-serve template fields the sandbox relies on; any other field is kept as given. */
-const TemplateSchema = v.looseObject({
-  id: v.string(),
-  elementName: v.string(),
-  data: v.string(),
-  category: v.string(),
-  languageCode: v.string(),
-  status: v.string(),
-  templateType: v.optional(v.string()),
-  externalId: v.optional(v.string()),
-  quality: v.optional(v.string()),
-  header: v.optional(v.string()),
-  footer: v.optional(v.string()),
-  createdOn: v.optional(v.number()),
-  modifiedOn: v.optional(v.number()),
-});
-type SelfServeTemplate = v.InferOutput<typeof TemplateSchema>;
-
-/** Either a whole self-serve list response or just its `templates` array. */
-const TemplatesOptionSchema = v.union([
-  v.array(TemplateSchema),
-  v.looseObject({ templates: v.array(TemplateSchema) }),
-]);
 
 export interface SandboxOptions {
   port?: number;
@@ -524,23 +494,6 @@ function specError(code: string, issues: readonly v.BaseIssue<unknown>[]) {
   return { code, message: describeIssues(issues) };
 }
 
-async function readDefaultTemplates(): Promise<unknown> {
-  // A copy of the self-serve fixture lives next to this file so the sandbox never reads test/.
-  const text = await readFile(new URL('./templates.json', import.meta.url), 'utf8');
-  return JSON.parse(text) as unknown;
-}
-
-function parseTemplates(input: unknown): SelfServeTemplate[] {
-  const parsed = v.safeParse(TemplatesOptionSchema, input);
-  if (!parsed.success) {
-    const problems = parsed.issues.map(
-      (issue) => `${v.getDotPath(issue) ?? '(root)'}: ${issue.message}`,
-    );
-    throw new SandboxTemplatesError(problems.join('; '));
-  }
-  return Array.isArray(parsed.output) ? parsed.output : parsed.output.templates;
-}
-
 /** Query and form fields merged; only a form body counts (a JSON body is not Gateway protocol). */
 function readGatewayParams(request: FastifyRequest): Record<string, string> {
   const params: Record<string, string> = {};
@@ -597,30 +550,6 @@ function randomDigits(count: number): string {
     digits += String(randomInt(0, 10));
   }
   return digits;
-}
-
-/**
- * The self-serve list shows quick-reply buttons appended to the body as ` | [Title]`; the
- * enterprise list carries the bare body and a `button_type` instead.
- */
-function toEnterpriseTemplate(template: SelfServeTemplate) {
-  const buttons = /(?:\s*\|\s*\[[^\]]*\])+\s*$/.exec(template.data);
-  const body = buttons ? template.data.slice(0, buttons.index) : template.data;
-  return {
-    id: template.externalId ?? template.id,
-    name: template.elementName,
-    category: template.category,
-    language: template.languageCode,
-    type: template.templateType ?? 'TEXT',
-    body,
-    ...(template.header === undefined ? {} : { header: template.header }),
-    ...(template.footer === undefined ? {} : { footer: template.footer }),
-    button_type: buttons ? 'QUICK_REPLY' : 'NONE',
-    quality_score: template.quality ?? 'UNKNOWN',
-    status: template.status,
-    creation_time: template.createdOn ?? null,
-    updation_time: template.modifiedOn ?? null,
-  };
 }
 
 /** The control endpoint may be shown in a browser or pasted into a ticket: hide the password. */
