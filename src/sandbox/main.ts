@@ -119,6 +119,10 @@ const sandbox = await startSandbox({
 const wms = await startFakeWms({ port: env.SANDBOX_WMS_PORT, host: env.SANDBOX_HOST });
 console.log(`Gupshup sandbox listening: GUPSHUP_ENTERPRISE_URL=${sandbox.url}`);
 console.log(
+  `Self-serve API: POST ${sandbox.origin}/wa/api/v1/msg, POST /wa/api/v1/template/msg ` +
+    '(any non-empty apikey header)',
+);
+console.log(
   `WMS stand-in listening: WMS_API_URL=${wms.url} (every order is in failed_delivery; ndrNotifications are recorded)`,
 );
 console.log(
@@ -128,7 +132,8 @@ console.log(
 );
 console.log(
   `Control: GET ${sandbox.origin}/_sandbox/sends, GET /_sandbox/callbacks, POST /_sandbox/fail, ` +
-    'POST /_sandbox/dlr, POST /_sandbox/message-ids, POST /_sandbox/reply, ' +
+    'POST /_sandbox/dlr, POST /_sandbox/message-ids, POST /_sandbox/interactive, ' +
+    'POST /_sandbox/reply, ' +
     'POST|DELETE /_sandbox/callback, POST /_sandbox/reset',
 );
 

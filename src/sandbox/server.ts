@@ -1,24 +1,28 @@
 /**
- * Local Gupshup sandbox: a small Fastify server that speaks the Enterprise Gateway protocol
- * (`/GatewayAPI/rest`, `method=SendMessage` and `method=get_whatsapp_hsm`) and the self-serve
- * template list (`/sm/api/v1/template/list/:app`), so the service can be run and tested without a
- * Gupshup account.
+ * Local Gupshup sandbox: a small Fastify server that speaks both of Gupshup's send APIs, so the
+ * service can be run and tested without a Gupshup account:
+ * - the Enterprise Gateway (`/GatewayAPI/rest`): `method=SendMessage` — texts, templates, and
+ *   interactive lists and buttons (`interactive_type`, `action`, src/sandbox/interactive.ts) —
+ *   and `method=get_whatsapp_hsm`;
+ * - self-serve (`apikey` header): `/wa/api/v1/msg`, `/wa/api/v1/template/msg`
+ *   (src/sandbox/self-serve.ts) and the template list `/sm/api/v1/template/list/:app`.
  *
  * Started in-process by tests (`startSandbox({ port: 0 })`) and by `npm run sandbox`
- * (src/sandbox/main.ts). It records every SendMessage request, and `failNext` (or
+ * (src/sandbox/main.ts). It records every send (src/sandbox/types.ts), and `failNext` (or
  * `POST /_sandbox/fail`) queues Gupshup errors, HTTP failures and delays for the next sends.
  *
  * With a `callback` URL it also plays Gupshup's side of the conversation: after each successful
- * send it posts SENT, DELIVERED and READ reports to the service's webhook (src/sandbox/callbacks.ts;
- * `nextDlr` asks for a failure, duplicates, reversed order or one batch), and `simulateReply`
- * posts a customer's message (src/sandbox/replies.ts builds the seed's shapes). Every callback
- * attempt and the webhook's answer land in `callbacks`.
+ * enterprise send it posts SENT, DELIVERED and READ reports to the service's webhook
+ * (src/sandbox/callbacks.ts; `nextDlr` asks for a failure, duplicates, reversed order or one
+ * batch), and `simulateReply` posts a customer's message (src/sandbox/replies.ts builds the
+ * seed's shapes). Self-serve sends report in v2, which the sandbox does not post yet. Every
+ * callback attempt and the webhook's answer land in `callbacks`. The control endpoints are
+ * src/sandbox/control.ts.
  *
- * Templates come from src/sandbox/templates.ts. Error ids and envelopes follow the reference
- * facts (§1.4); whether Gupshup dedupes `msg_id` is unconfirmed, so the sandbox answers and
- * records every repeat.
+ * Error ids and envelopes follow the reference facts (§1.4, §4.1); whether Gupshup dedupes
+ * `msg_id` is unconfirmed, so the sandbox answers and records every repeat.
  */
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -31,6 +35,7 @@ import {
   type CallbackOptions,
   CallbackOptionsSchema,
   type CallbackRecord,
+  type CallbackRequest,
   createCallbackPoster,
   DEFAULT_SRC_ADDR,
   type DlrPost,
@@ -40,7 +45,23 @@ import {
   type ReplyEncoding,
   SandboxCallbackError,
 } from './callbacks.ts';
-import { parseTemplates, readDefaultTemplates, toEnterpriseTemplate } from './templates.ts';
+import { describeIssues, InteractiveSettingSchema, registerControlRoutes } from './control.ts';
+import { SandboxOptionsError } from './errors.ts';
+import { parseEnterpriseInteractive } from './interactive.ts';
+import { readSessionSend, readTemplateSend, SESSION_PATH, TEMPLATE_PATH } from './self-serve.ts';
+import {
+  matchEnterpriseTemplate,
+  parseTemplates,
+  readDefaultTemplates,
+  toEnterpriseTemplate,
+} from './templates.ts';
+import type {
+  FailureSpec,
+  InteractiveSetting,
+  RecordedSend,
+  Sandbox,
+  SandboxControl,
+} from './types.ts';
 
 export {
   type CallbackOptions,
@@ -51,75 +72,13 @@ export {
   type ReplyEncoding,
   SandboxCallbackError,
 } from './callbacks.ts';
+export { FailureSpecSchema } from './control.ts';
+export { SandboxOptionsError } from './errors.ts';
+export type { InteractiveChoice, InteractiveContent } from './interactive.ts';
 export { buttonReply, interactiveReply, textReply } from './replies.ts';
-export { SandboxTemplatesError } from './templates.ts';
-
-/**
- * What the sandbox answered to one SendMessage request: `pending` while an injected delay runs,
- * `success` with a message id, `error` with a Gupshup error envelope, `http_error` with an
- * injected HTTP status, `dropped` when the sandbox closed before answering.
- */
-export type SendOutcome = 'pending' | 'success' | 'error' | 'http_error' | 'dropped';
-
-/** One SendMessage request as received (query and form fields merged, form wins). */
-export interface RecordedSend {
-  at: Date;
-  /** The `method` parameter as sent (its casing varies). */
-  method: string;
-  params: Record<string, string>;
-  outcome: SendOutcome;
-  /** The id answered, when `outcome` is `success`. */
-  messageId?: string;
-  /** The Gupshup error id and details answered, when `outcome` is `error`. */
-  errorId?: string;
-  details?: string;
-  /** The status answered, when `outcome` is `http_error`. */
-  httpStatus?: number;
-}
-
-/** A scripted answer for the next SendMessage request. */
-export type FailureSpec =
-  | { kind: 'error'; id: string; details?: string }
-  | { kind: 'http'; status: number }
-  | { kind: 'delay'; ms: number };
-
-export interface Sandbox {
-  /** Enterprise base URL, ending in /GatewayAPI/rest (what GUPSHUP_ENTERPRISE_URL points at). */
-  url: string;
-  /** `http://host:port`, for the self-serve and control endpoints. */
-  origin: string;
-  /** Every SendMessage request, oldest first, including refused ones. */
-  sends: RecordedSend[];
-  /** Queues answers; each SendMessage request consumes one, in order. */
-  failNext(...specs: FailureSpec[]): void;
-  /**
-   * Every callback attempt (reports and replies), oldest first, with the status the webhook
-   * answered (0 for no answer). A failed attempt is retried up to 3 times, 200 ms apart.
-   */
-  callbacks: CallbackRecord[];
-  /**
-   * Sets or (with `null`) removes the webhook; a send's reports go where the callback pointed
-   * when the send succeeded. Throws SandboxCallbackError on a malformed option.
-   */
-  setCallback(callback: CallbackOptions | null): void;
-  /** Alters the reports of the next successful sends, one spec per send, in order. */
-  nextDlr(...specs: DlrSpec[]): void;
-  /** The next successful sends answer these ids (in order) instead of generated ones. */
-  nextMessageIds(...ids: string[]): void;
-  /**
-   * Delivers an enterprise inbound message to the webhook (POST form or JSON, or GET query) and
-   * resolves with the last attempt. Rejects with SandboxCallbackError when no callback is set or
-   * the sandbox was reset or closed meanwhile.
-   */
-  simulateReply(body: Record<string, string>, as?: ReplyEncoding): Promise<CallbackRecord>;
-  /**
-   * Forgets recorded sends and callbacks, queued failures, report specs and ids, and cancels
-   * reports not yet posted. The callback setting stays.
-   */
-  reset(): void;
-  /** Cancels pending reports and retries, then stops listening. */
-  close(): Promise<void>;
-}
+export type { PostbackText } from './self-serve.ts';
+export { SandboxTemplatesError, type TemplateUse } from './templates.ts';
+export type * from './types.ts';
 
 const GATEWAY_PATH = '/GatewayAPI/rest';
 
@@ -141,29 +100,19 @@ const ERROR_DETAILS: Record<string, string> = {
 
 const SEND_REQUIRED_PARAMS = ['userid', 'password', 'send_to', 'msg', 'msg_type'] as const;
 
-export const FailureSpecSchema = v.variant('kind', [
-  v.object({
-    kind: v.literal('error'),
-    id: v.pipe(v.string(), v.regex(/^\d+$/, 'must be a numeric Gupshup error id')),
-    details: v.optional(v.string()),
-  }),
-  v.object({
-    kind: v.literal('http'),
-    status: v.pipe(v.number(), v.integer(), v.minValue(200), v.maxValue(599)),
-  }),
-  v.object({
-    kind: v.literal('delay'),
-    ms: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(600_000)),
-  }),
-]);
-const FailureSpecsSchema = v.union([FailureSpecSchema, v.array(FailureSpecSchema)]);
-const DlrSpecsSchema = v.union([DlrSpecSchema, v.array(DlrSpecSchema)]);
-const MessageIdsSchema = v.object({
-  ids: v.array(v.pipe(v.string(), v.nonEmpty('must not be empty'))),
-});
-const ReplyRequestSchema = v.object({
-  body: v.record(v.string(), v.string()),
-  as: v.optional(v.picklist(['form', 'json', 'query']), 'form'),
+/**
+ * The id answered to a malformed interactive `action`. Gupshup's real id for this is not
+ * confirmed (facts §7); 101, "a required parameter is missing", is the nearest documented one.
+ */
+const INVALID_INTERACTIVE_ID = '101';
+const DEFAULT_UNSUPPORTED: Required<Omit<InteractiveSetting, 'supported'>> = {
+  errorId: '106',
+  details: 'Interactive messages are not supported for this account',
+};
+
+const OptionsSchema = v.object({
+  apiKeys: v.optional(v.array(v.pipe(v.string(), v.nonEmpty('must not be empty')))),
+  interactive: v.optional(InteractiveSettingSchema),
 });
 
 export interface SandboxOptions {
@@ -175,10 +124,16 @@ export interface SandboxOptions {
   callback?: CallbackOptions;
   /** Called with every callback attempt, e.g. to log it. */
   onCallback?: (record: CallbackRecord) => void;
+  /** Self-serve keys accepted; any non-empty `apikey` when absent. */
+  apiKeys?: string[];
+  /** Interactive messages on the enterprise account; supported by default. */
+  interactive?: InteractiveSetting;
 }
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const templates = parseTemplates(opts.templates ?? (await readDefaultTemplates()));
+  const options = parseWith(OptionsSchema, opts, 'Invalid sandbox options');
+  let interactive: InteractiveSetting = options.interactive ?? { supported: true };
   let callback = opts.callback ? parseCallback(opts.callback) : null;
   const sends: RecordedSend[] = [];
   const failures: FailureSpec[] = [];
@@ -206,20 +161,21 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     return delivery;
   }
 
-  function scheduleReports(externalId: string, destAddr: string, extra?: string): void {
+  function scheduleReports(send: RecordedSend): void {
     const spec = dlrSpecs.shift() ?? {};
-    if (!callback) {
+    // Self-serve sends report in v2, which is not spoken yet: nothing is posted for them.
+    if (!callback || !send.messageId || send.api !== 'enterprise') {
       return;
     }
     const sentAt = Date.now();
     const posts = planDlrReports({
-      externalId,
-      destAddr,
+      externalId: send.messageId,
+      destAddr: send.to,
       srcAddr: callback.srcAddr ?? DEFAULT_SRC_ADDR,
       sentAt,
       delays: callback.delaysMs ?? {},
       spec,
-      ...(extra ? { extra } : {}),
+      ...(send.params.extra ? { extra: send.params.extra } : {}),
     });
     void track(postReports(callback.url, posts, sentAt, generation.signal));
   }
@@ -242,24 +198,30 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     }
   }
 
-  async function simulateReply(
-    body: Record<string, string>,
-    as: ReplyEncoding = 'form',
-  ): Promise<CallbackRecord> {
+  function requireCallback(): CallbackOptions {
     if (!callback) {
       throw new SandboxCallbackError('no callback URL is set, so there is nowhere to reply to');
     }
-    const record = await track(
-      poster.deliver(buildReplyRequest(callback.url, body, as), generation.signal),
-    );
+    return callback;
+  }
+
+  async function deliverReply(req: CallbackRequest): Promise<CallbackRecord> {
+    const record = await track(poster.deliver(req, generation.signal));
     if (!record) {
       throw new SandboxCallbackError('the reply was cancelled by a reset or close');
     }
     return record;
   }
 
-  // No Fastify logger: Gateway requests carry the password in the query string or body, and a
-  // request log would print it.
+  async function simulateReply(
+    body: Record<string, string>,
+    as: ReplyEncoding = 'form',
+  ): Promise<CallbackRecord> {
+    return deliverReply(buildReplyRequest(requireCallback().url, body, as));
+  }
+
+  // No Fastify logger: Gateway requests carry the password in the query string or body, and
+  // self-serve requests the API key in a header; a request log would print them.
   const app = fastify({ logger: false });
 
   app.addContentTypeParser(
@@ -270,34 +232,68 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
   );
 
-  async function handleSendMessage(
-    method: string,
-    params: Record<string, string>,
-    reply: FastifyReply,
-  ): Promise<FastifyReply> {
-    const record: RecordedSend = { at: new Date(), method, params, outcome: 'pending' };
-    sends.push(record);
+  /**
+   * Applies the next queued failure, if any. True when it answered; false to carry on (no
+   * failure, or a delay that ran out). A boolean, not the reply: a reply is a thenable, and an
+   * async function would wait for it instead of returning it.
+   */
+  async function applyFailure(record: RecordedSend, reply: FastifyReply): Promise<boolean> {
     const spec = failures.shift();
     if (spec?.kind === 'error') {
       const details = spec.details ?? ERROR_DETAILS[spec.id] ?? 'Error';
-      settle(record, { outcome: 'error', errorId: spec.id, details });
-      return reply.send(errorEnvelope(spec.id, details));
+      if (record.api === 'self-serve') {
+        settle(record, { outcome: 'error', errorId: spec.id, details, httpStatus: 400 });
+        void reply.code(400).send({ status: 'error', message: details });
+      } else {
+        settle(record, { outcome: 'error', errorId: spec.id, details });
+        void reply.send(errorEnvelope(spec.id, details));
+      }
+      return true;
     }
     if (spec?.kind === 'http') {
       settle(record, { outcome: 'http_error', httpStatus: spec.status });
-      return reply
-        .code(spec.status)
-        .type('text/plain')
-        .send(`sandbox: injected HTTP ${spec.status}`);
+      void reply.code(spec.status).type('text/plain').send(`sandbox: injected HTTP ${spec.status}`);
+      return true;
     }
     if (spec?.kind === 'delay') {
       try {
         await delay(spec.ms, undefined, { signal: closing.signal });
       } catch {
         settle(record, { outcome: 'dropped' });
-        return reply.code(503).type('text/plain').send('sandbox: closing');
+        void reply.code(503).type('text/plain').send('sandbox: closing');
+        return true;
       }
       // Like Gupshup, carry on even if the caller gave up meanwhile: the message still "goes out".
+    }
+    return false;
+  }
+
+  /** Answers success with the next id and schedules the send's reports. */
+  function accept(record: RecordedSend): string {
+    const messageId =
+      nextIds.shift() ??
+      (record.api === 'self-serve' ? randomUUID() : generateMessageId(issuedIds));
+    issuedIds.add(messageId);
+    settle(record, { outcome: 'success', messageId });
+    return messageId;
+  }
+
+  async function handleSendMessage(
+    method: string,
+    params: Record<string, string>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
+    const record: RecordedSend = {
+      at: new Date(),
+      api: 'enterprise',
+      method,
+      params,
+      to: params.send_to ?? '',
+      outcome: 'pending',
+    };
+    sends.push(record);
+    if (await applyFailure(record, reply)) {
+      return reply;
     }
 
     const missing = SEND_REQUIRED_PARAMS.filter((name) => !params[name]);
@@ -307,14 +303,69 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     if (!/^\d{10,15}$/.test(params.send_to ?? '')) {
       return refuse(record, reply, '105');
     }
-    const messageId = nextIds.shift() ?? generateMessageId(issuedIds);
-    issuedIds.add(messageId);
-    settle(record, { outcome: 'success', messageId });
+    if (params.interactive_type !== undefined || params.action !== undefined) {
+      if (!interactive.supported) {
+        const { errorId, details } = { ...DEFAULT_UNSUPPORTED, ...interactive };
+        return refuse(record, reply, errorId, details);
+      }
+      const parsed = parseEnterpriseInteractive(params);
+      if (!parsed.ok) {
+        return refuse(record, reply, INVALID_INTERACTIVE_ID, parsed.reason);
+      }
+      record.interactive = parsed.value;
+    } else if (isTemplateSend(params)) {
+      const template = matchEnterpriseTemplate(templates, params);
+      if (template) {
+        record.template = template;
+      }
+    }
+    const messageId = accept(record);
     reply.send({
       response: { id: messageId, phone: params.send_to, details: '', status: 'success' },
     });
     // Scheduled once the answer is on its way: like Gupshup, a report never precedes its id.
-    scheduleReports(messageId, params.send_to ?? '', params.extra);
+    scheduleReports(record);
+    return reply;
+  }
+
+  async function handleSelfServe(
+    path: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
+    const fields = isForm(request) && isStringRecord(request.body) ? request.body : {};
+    const header = request.headers.apikey;
+    const apiKey = Array.isArray(header) ? header[0] : header;
+    const record: RecordedSend = {
+      at: new Date(),
+      api: 'self-serve',
+      method: 'POST',
+      path,
+      params: fields,
+      ...(apiKey === undefined ? {} : { apiKey }),
+      to: fields.destination ?? '',
+      outcome: 'pending',
+    };
+    sends.push(record);
+    if (await applyFailure(record, reply)) {
+      return reply;
+    }
+    if (!apiKey || (options.apiKeys && !options.apiKeys.includes(apiKey))) {
+      const message = 'Authentication Failed';
+      settle(record, { outcome: 'error', details: message, httpStatus: 401 });
+      return reply.code(401).send({ status: 'error', message });
+    }
+    const parsed =
+      path === SESSION_PATH ? readSessionSend(fields) : readTemplateSend(fields, templates);
+    if (!parsed.ok) {
+      settle(record, { outcome: 'error', details: parsed.reason, httpStatus: 400 });
+      return reply.code(400).send({ status: 'error', message: parsed.reason });
+    }
+    const { to: _to, app: _app, ...understood } = parsed.value;
+    Object.assign(record, understood);
+    const messageId = accept(record);
+    reply.code(202).send({ status: 'submitted', messageId });
+    scheduleReports(record);
     return reply;
   }
 
@@ -345,82 +396,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
   });
 
+  app.post(SESSION_PATH, (request, reply) => handleSelfServe(SESSION_PATH, request, reply));
+  app.post(TEMPLATE_PATH, (request, reply) => handleSelfServe(TEMPLATE_PATH, request, reply));
+
   app.get('/sm/api/v1/template/list/:app', (request, reply) => {
     // The real endpoint refuses a request without an API key; keep clients honest.
     if (!request.headers.apikey) {
       return reply.code(401).send({ status: 'error', message: 'Authentication Failed' });
     }
     return reply.send({ status: 'success', templates });
-  });
-
-  app.get('/_sandbox/sends', () => sends.map(redactSend));
-
-  app.post('/_sandbox/fail', (request, reply) => {
-    const parsed = v.safeParse(FailureSpecsSchema, request.body);
-    if (!parsed.success) {
-      return reply.code(400).send({
-        code: 'ERR_SANDBOX_FAILURE_SPEC',
-        message: parsed.issues.map((issue) => issue.message).join('; '),
-      });
-    }
-    const specs = Array.isArray(parsed.output) ? parsed.output : [parsed.output];
-    failures.push(...specs);
-    return reply.send({ queued: failures.length });
-  });
-
-  app.get('/_sandbox/callbacks', () => callbacks);
-
-  app.post('/_sandbox/callback', (request, reply) => {
-    const parsed = v.safeParse(CallbackOptionsSchema, request.body);
-    if (!parsed.success) {
-      return reply.code(400).send(specError('ERR_SANDBOX_CALLBACK', parsed.issues));
-    }
-    callback = parsed.output;
-    return reply.code(204).send();
-  });
-
-  app.delete('/_sandbox/callback', (_request, reply) => {
-    callback = null;
-    return reply.code(204).send();
-  });
-
-  app.post('/_sandbox/dlr', (request, reply) => {
-    const parsed = v.safeParse(DlrSpecsSchema, request.body);
-    if (!parsed.success) {
-      return reply.code(400).send(specError('ERR_SANDBOX_DLR_SPEC', parsed.issues));
-    }
-    dlrSpecs.push(...(Array.isArray(parsed.output) ? parsed.output : [parsed.output]));
-    return reply.send({ queued: dlrSpecs.length });
-  });
-
-  app.post('/_sandbox/message-ids', (request, reply) => {
-    const parsed = v.safeParse(MessageIdsSchema, request.body);
-    if (!parsed.success) {
-      return reply.code(400).send(specError('ERR_SANDBOX_MESSAGE_IDS', parsed.issues));
-    }
-    nextIds.push(...parsed.output.ids);
-    return reply.send({ queued: nextIds.length });
-  });
-
-  app.post('/_sandbox/reply', async (request, reply) => {
-    const parsed = v.safeParse(ReplyRequestSchema, request.body);
-    if (!parsed.success) {
-      return reply.code(400).send(specError('ERR_SANDBOX_REPLY', parsed.issues));
-    }
-    try {
-      const record = await simulateReply(parsed.output.body, parsed.output.as);
-      return reply.send({ status: record.status, attempts: record.attempt });
-    } catch (thrown) {
-      if (thrown instanceof SandboxCallbackError) {
-        return reply.code(409).send({ code: thrown.code, message: thrown.message });
-      }
-      throw thrown;
-    }
-  });
-
-  app.post('/_sandbox/reset', (_request, reply) => {
-    reset();
-    return reply.code(204).send();
   });
 
   function reset(): void {
@@ -433,33 +417,37 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     generation = new AbortController();
   }
 
+  const control: SandboxControl = {
+    sends,
+    failNext: (...specs) => failures.push(...specs),
+    callbacks,
+    setCallback: (next) => {
+      callback = next ? parseCallback(next) : null;
+    },
+    nextDlr: (...specs) => dlrSpecs.push(...specs.map(parseDlrSpec)),
+    nextMessageIds: (...ids) => {
+      if (ids.some((id) => id === '')) {
+        throw new SandboxCallbackError('message ids must not be empty');
+      }
+      return nextIds.push(...ids);
+    },
+    setInteractive: (setting) => {
+      interactive = parseWith(InteractiveSettingSchema, setting, 'Invalid interactive setting');
+    },
+    simulateReply,
+    reset,
+  };
+  registerControlRoutes(app, control);
+
   const host = opts.host ?? '127.0.0.1';
   await app.listen({ port: opts.port ?? 0, host });
   const { port } = app.server.address() as AddressInfo;
   const origin = `http://${reachableHost(host)}:${port}`;
 
   return {
+    ...control,
     url: `${origin}${GATEWAY_PATH}`,
     origin,
-    sends,
-    failNext: (...specs) => {
-      failures.push(...specs);
-    },
-    callbacks,
-    setCallback: (next) => {
-      callback = next ? parseCallback(next) : null;
-    },
-    nextDlr: (...specs) => {
-      dlrSpecs.push(...specs.map(parseDlrSpec));
-    },
-    nextMessageIds: (...ids) => {
-      if (ids.some((id) => id === '')) {
-        throw new SandboxCallbackError('message ids must not be empty');
-      }
-      nextIds.push(...ids);
-    },
-    simulateReply,
-    reset,
     close: async () => {
       closing.abort();
       generation.abort();
@@ -468,6 +456,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       await poster.close();
     },
   };
+}
+
+function parseWith<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  what: string,
+): v.InferOutput<S> {
+  const parsed = v.safeParse(schema, input);
+  if (!parsed.success) {
+    throw new SandboxOptionsError(`${what}: ${describeIssues(parsed.issues)}`);
+  }
+  return parsed.output;
 }
 
 function parseCallback(input: CallbackOptions): CallbackOptions {
@@ -486,12 +486,13 @@ function parseDlrSpec(input: DlrSpec): DlrSpec {
   return parsed.output;
 }
 
-function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues.map((issue) => `${v.getDotPath(issue) ?? '(root)'}: ${issue.message}`).join('; ');
+/** An enterprise template (HSM) send, as opposed to a session message. */
+function isTemplateSend(params: Record<string, string>): boolean {
+  return params.msg_type?.toUpperCase() === 'HSM' || params.isTemplate === 'true';
 }
 
-function specError(code: string, issues: readonly v.BaseIssue<unknown>[]) {
-  return { code, message: describeIssues(issues) };
+function isForm(request: FastifyRequest): boolean {
+  return (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
 }
 
 /** Query and form fields merged; only a form body counts (a JSON body is not Gateway protocol). */
@@ -500,8 +501,7 @@ function readGatewayParams(request: FastifyRequest): Record<string, string> {
   for (const [key, value] of new URL(request.url, 'http://sandbox').searchParams) {
     params[key] = value;
   }
-  const contentType = request.headers['content-type'] ?? '';
-  if (contentType.startsWith('application/x-www-form-urlencoded') && isStringRecord(request.body)) {
+  if (isForm(request) && isStringRecord(request.body)) {
     Object.assign(params, request.body);
   }
   return params;
@@ -515,17 +515,18 @@ function isStringRecord(value: unknown): value is Record<string, string> {
   );
 }
 
-function refuse(record: RecordedSend, reply: FastifyReply, id: string): FastifyReply {
-  const details = ERROR_DETAILS[id] ?? 'Error';
+function refuse(
+  record: RecordedSend,
+  reply: FastifyReply,
+  id: string,
+  details = ERROR_DETAILS[id] ?? 'Error',
+): FastifyReply {
   settle(record, { outcome: 'error', errorId: id, details });
   return reply.send(errorEnvelope(id, details));
 }
 
 /** Completes a record in place: tests may hold it from the moment the request arrived. */
-function settle(
-  record: RecordedSend,
-  answer: Omit<RecordedSend, 'at' | 'method' | 'params'>,
-): void {
+function settle(record: RecordedSend, answer: Partial<RecordedSend>): void {
   Object.assign(record, answer);
 }
 
@@ -550,14 +551,6 @@ function randomDigits(count: number): string {
     digits += String(randomInt(0, 10));
   }
   return digits;
-}
-
-/** The control endpoint may be shown in a browser or pasted into a ticket: hide the password. */
-function redactSend(send: RecordedSend): RecordedSend {
-  if (send.params.password === undefined) {
-    return send;
-  }
-  return { ...send, params: { ...send.params, password: '[redacted]' } };
 }
 
 /** A wildcard listen address is not something a client can connect to. */
