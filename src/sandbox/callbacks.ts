@@ -6,7 +6,8 @@
  * `createCallbackPoster` delivers one request the way a provider would — up to three retries
  * 200 ms apart on a refused connection or a non-2xx answer — and records every attempt.
  *
- * Used by src/sandbox/server.ts. Enterprise shapes follow the reference facts: §2 for reports (form field `response`
+ * Used by src/sandbox/server.ts (and src/sandbox/formats.ts, which renders the v2 and v3
+ * shapes). Enterprise shapes follow the reference facts: §2 for reports (form field `response`
  * holding a JSON array string, as in the seed's sample test/fixtures/gupshup-dlr-sent.json) and
  * §3 for inbound messages (form, JSON or GET query). Nothing posted here carries Gateway
  * credentials, and records keep no URL (it holds the token).
@@ -21,27 +22,42 @@ import * as v from 'valibot';
  * (300/800/1500), `null` or a negative number skips that report.
  */
 export interface DlrDelays {
-  /** The `enqueued` event of formats that have one, at once (0 ms) by default. */
+  /** v2 only: the `enqueued` event, at once (0 ms) by default. */
   enqueued?: number | null;
   sent?: number | null;
   delivered?: number | null;
   read?: number | null;
 }
 
+/**
+ * Which of Gupshup's callback formats the sandbox posts: the Enterprise gateway's (facts §2, §3),
+ * the self-serve v2 envelope (§4.4) or the v3 Meta-shaped passthrough (§8).
+ */
+export type CallbackFormat = 'enterprise' | 'v2' | 'v3';
+
+export const CALLBACK_FORMATS = ['enterprise', 'v2', 'v3'] as const;
+
 /** Where and when the sandbox posts callbacks (`startSandbox({ callback })`, `setCallback`). */
 export interface CallbackOptions {
   /** The service's webhook, query string (token) included. */
   url: string;
   delaysMs?: DlrDelays;
-  /** `srcAddr` of every report (the sender mask); the seed's `TESTSM` by default. */
+  /** `srcAddr` of every enterprise report (the sender mask); the seed's `TESTSM` by default. */
   srcAddr?: string;
+  /**
+   * The format of reports and replies; `enterprise` by default. Self-serve sends are never
+   * answered in the enterprise format: with `enterprise` they report (and are replied to) in v2.
+   */
+  format?: CallbackFormat;
 }
 
 /**
  * Alters the reports of one successful send: `fail` posts a single FAILED report with that code
- * and cause instead of SENT/DELIVERED/READ; `duplicate` posts every report twice; `reverse` posts
- * READ, DELIVERED, SENT (one after the other, once the last of them has happened); `batch` posts
- * all reports in one POST. They combine (`{ batch: true, reverse: true }` is one reversed array).
+ * and cause instead of SENT/DELIVERED/READ (v2: `payload.code`/`reason`, v3: `errors[0]`);
+ * `duplicate` posts every report twice; `reverse` posts READ, DELIVERED, SENT (one after the
+ * other, once the last of them has happened); `batch` posts all reports in one POST (enterprise:
+ * one array; v3: several statuses; v2, one event per POST: back to back). They combine
+ * (`{ batch: true, reverse: true }` is one reversed array).
  */
 export interface DlrSpec {
   fail?: { errorCode: string; cause: string };
@@ -159,6 +175,7 @@ export const CallbackOptionsSchema = v.object({
     }),
   ),
   srcAddr: v.optional(v.pipe(v.string(), v.nonEmpty())),
+  format: v.optional(v.picklist(CALLBACK_FORMATS, 'must be enterprise, v2 or v3')),
 });
 
 export const DlrSpecSchema = v.object({
@@ -181,8 +198,8 @@ const STAGES = [
 
 /**
  * The POSTs for one successful send, in the order they must arrive. Reports are ordered by their
- * delay, so delays alone can already make DELIVERED overtake SENT. `enqueued` adds an ENQUEUED
- * event (v2 has one) to the sequence.
+ * delay, so delays alone can already make DELIVERED overtake SENT. `enqueued` adds v2's ENQUEUED
+ * event to the sequence.
  */
 export function planReports(input: {
   delays: DlrDelays;

@@ -6,16 +6,22 @@
  * - `POST /_sandbox/fail`, `/_sandbox/dlr`, `/_sandbox/message-ids`: queue failures, report
  *   variants and ids for the next sends
  * - `POST|DELETE /_sandbox/callback`, `POST /_sandbox/interactive`: settings
- * - `POST /_sandbox/reply`: a raw enterprise body to the webhook
+ * - `POST /_sandbox/reply` (a raw enterprise body), `/_sandbox/tap`, `/_sandbox/text`: replies
  * - `POST /_sandbox/reset`
  *
- * Bodies are JSON, checked with valibot (400 `{code, message}` otherwise); a reply without a
- * callback to post to answers 409. Registered by src/sandbox/server.ts.
+ * Bodies are JSON, checked with valibot (400 `{code, message}` otherwise); a reply that cannot
+ * be played (no callback, nothing to tap) answers 409. Registered by src/sandbox/server.ts.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import * as v from 'valibot';
 
-import { CallbackOptionsSchema, DlrSpecSchema, SandboxCallbackError } from './callbacks.ts';
+import {
+  CALLBACK_FORMATS,
+  CallbackOptionsSchema,
+  DlrSpecSchema,
+  SandboxCallbackError,
+} from './callbacks.ts';
+import { SandboxTapError } from './errors.ts';
 import type { RecordedSend, SandboxControl } from './types.ts';
 
 export const FailureSpecSchema = v.variant('kind', [
@@ -45,10 +51,27 @@ const DlrSpecsSchema = v.union([DlrSpecSchema, v.array(DlrSpecSchema)]);
 const MessageIdsSchema = v.object({
   ids: v.array(v.pipe(v.string(), v.nonEmpty('must not be empty'))),
 });
+const EncodingSchema = v.picklist(['form', 'json', 'query']);
 const ReplyRequestSchema = v.object({
   body: v.record(v.string(), v.string()),
-  as: v.optional(v.picklist(['form', 'json', 'query']), 'form'),
+  as: v.optional(EncodingSchema, 'form'),
 });
+const ReplyOptions = {
+  to: v.pipe(v.string(), v.nonEmpty()),
+  format: v.optional(v.picklist(CALLBACK_FORMATS)),
+  withoutPhone: v.optional(v.boolean()),
+  name: v.optional(v.pipe(v.string(), v.nonEmpty())),
+  as: v.optional(EncodingSchema),
+};
+const TapRequestSchema = v.object({
+  ...ReplyOptions,
+  choice: v.union([
+    v.pipe(v.number(), v.integer(), v.minValue(1)),
+    v.pipe(v.string(), v.nonEmpty()),
+  ]),
+});
+const TextRequestSchema = v.object({ ...ReplyOptions, text: v.pipe(v.string(), v.nonEmpty()) });
+
 export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues.map((issue) => `${v.getDotPath(issue) ?? '(root)'}: ${issue.message}`).join('; ');
 }
@@ -59,7 +82,7 @@ function specError(code: string, issues: readonly v.BaseIssue<unknown>[]) {
 
 /** 409 for a reply that cannot be played; anything else is a bug and goes to Fastify. */
 function refuseReply(reply: FastifyReply, thrown: unknown): FastifyReply {
-  if (thrown instanceof SandboxCallbackError) {
+  if (thrown instanceof SandboxCallbackError || thrown instanceof SandboxTapError) {
     return reply.code(409).send({ code: thrown.code, message: thrown.message });
   }
   throw thrown;
@@ -130,6 +153,42 @@ export function registerControlRoutes(app: FastifyInstance, sandbox: SandboxCont
     try {
       const record = await sandbox.simulateReply(parsed.output.body, parsed.output.as);
       return reply.send({ status: record.status, attempts: record.attempt });
+    } catch (thrown) {
+      return refuseReply(reply, thrown);
+    }
+  });
+
+  app.post('/_sandbox/tap', async (request, reply) => {
+    const parsed = v.safeParse(TapRequestSchema, request.body);
+    if (!parsed.success) {
+      return reply.code(400).send(specError('ERR_SANDBOX_TAP', parsed.issues));
+    }
+    try {
+      const result = await sandbox.tap(parsed.output);
+      return reply.send({
+        status: result.record.status,
+        attempts: result.record.attempt,
+        format: result.format,
+        messageId: result.messageId,
+        choice: result.choice,
+      });
+    } catch (thrown) {
+      return refuseReply(reply, thrown);
+    }
+  });
+
+  app.post('/_sandbox/text', async (request, reply) => {
+    const parsed = v.safeParse(TextRequestSchema, request.body);
+    if (!parsed.success) {
+      return reply.code(400).send(specError('ERR_SANDBOX_TEXT', parsed.issues));
+    }
+    try {
+      const result = await sandbox.text(parsed.output);
+      return reply.send({
+        status: result.record.status,
+        attempts: result.record.attempt,
+        format: result.format,
+      });
     } catch (thrown) {
       return refuseReply(reply, thrown);
     }

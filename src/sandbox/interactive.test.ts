@@ -91,6 +91,7 @@ describe('interactive sends', () => {
       api: 'enterprise',
       outcome: 'success',
       messageId: response.id,
+      whatsappMessageId: expect.stringMatching(/^wamid\./),
       interactive: {
         type: 'list',
         body: 'When should we come again?',

@@ -5,8 +5,9 @@
  *   body (`parseEnterpriseInteractive`).
  * - Self-serve: the `message` JSON of `/wa/api/v1/msg`, of type `text`, `list` or `quick_reply`
  *   (`parseSelfServeMessage`).
- * Both become one `InteractiveContent`, recorded on the send. Problems are described by path
- * and rule, never by value: they go back to the caller and values can be phone numbers. Pure; used by src/sandbox/server.ts and
+ * Both become one `InteractiveContent`, recorded on the send, from which `sandbox.tap` builds
+ * the customer's answer. Problems are described by path and rule, never by value: they go back
+ * to the caller and values can be phone numbers. Pure; used by src/sandbox/server.ts and
  * src/sandbox/self-serve.ts.
  */
 import * as v from 'valibot';

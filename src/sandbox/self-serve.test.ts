@@ -108,6 +108,7 @@ describe('POST /wa/api/v1/msg', () => {
       from: '917834811114',
       outcome: 'success',
       messageId: (json as { messageId: string }).messageId,
+      whatsappMessageId: expect.stringMatching(/^wamid\./),
       message: { type: 'text', text: 'Hello Asha' },
     });
   });

@@ -11,13 +11,12 @@
  * (src/sandbox/main.ts). It records every send (src/sandbox/types.ts), and `failNext` (or
  * `POST /_sandbox/fail`) queues Gupshup errors, HTTP failures and delays for the next sends.
  *
- * With a `callback` URL it also plays Gupshup's side of the conversation: after each successful
- * enterprise send it posts SENT, DELIVERED and READ reports to the service's webhook
- * (src/sandbox/callbacks.ts; `nextDlr` asks for a failure, duplicates, reversed order or one
- * batch), and `simulateReply` posts a customer's message (src/sandbox/replies.ts builds the
- * seed's shapes). Self-serve sends report in v2, which the sandbox does not post yet. Every
- * callback attempt and the webhook's answer land in `callbacks`. The control endpoints are
- * src/sandbox/control.ts.
+ * With a `callback` URL it also plays Gupshup's side of the conversation, in the enterprise, v2
+ * or v3 format (src/sandbox/formats.ts): after each successful send it posts delivery reports to
+ * the service's webhook (`nextDlr` asks for a failure, duplicates, reversed order or one batch);
+ * `tap` posts a customer's tap on a list row or button it sent, echoing the ids it was sent,
+ * `text` a free text, and `simulateReply` a raw enterprise body. Every callback attempt and the
+ * webhook's answer land in `callbacks`. The control endpoints are src/sandbox/control.ts.
  *
  * Error ids and envelopes follow the reference facts (§1.4, §4.1); whether Gupshup dedupes
  * `msg_id` is unconfirmed, so the sandbox answers and records every repeat.
@@ -30,24 +29,35 @@ import { fastify, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as v from 'valibot';
 
 import {
-  buildDlrRequest,
   buildReplyRequest,
+  type CallbackFormat,
   type CallbackOptions,
   CallbackOptionsSchema,
   type CallbackRecord,
   type CallbackRequest,
   createCallbackPoster,
   DEFAULT_SRC_ADDR,
-  type DlrPost,
   type DlrSpec,
   DlrSpecSchema,
-  planDlrReports,
+  type PlannedPost,
+  planReports,
   type ReplyEncoding,
   SandboxCallbackError,
 } from './callbacks.ts';
+import { offeredChoices, pickChoice } from './choices.ts';
 import { describeIssues, InteractiveSettingSchema, registerControlRoutes } from './control.ts';
-import { SandboxOptionsError } from './errors.ts';
+import { SandboxOptionsError, SandboxTapError } from './errors.ts';
+import {
+  buildReportRequests,
+  buildTapRequest,
+  buildTextRequest,
+  DEFAULT_APP_NAME,
+  generateWamid,
+  type ReplyParty,
+  type SentMessage,
+} from './formats.ts';
 import { parseEnterpriseInteractive } from './interactive.ts';
+import { DEFAULT_NAME } from './replies.ts';
 import { readSessionSend, readTemplateSend, SESSION_PATH, TEMPLATE_PATH } from './self-serve.ts';
 import {
   matchEnterpriseTemplate,
@@ -59,11 +69,17 @@ import type {
   FailureSpec,
   InteractiveSetting,
   RecordedSend,
+  ReplyResult,
   Sandbox,
   SandboxControl,
+  SendApi,
+  TapInput,
+  TapResult,
+  TextInput,
 } from './types.ts';
 
 export {
+  type CallbackFormat,
   type CallbackOptions,
   type CallbackRecord,
   type DlrDelays,
@@ -73,7 +89,8 @@ export {
   SandboxCallbackError,
 } from './callbacks.ts';
 export { FailureSpecSchema } from './control.ts';
-export { SandboxOptionsError } from './errors.ts';
+export { SandboxOptionsError, SandboxTapError } from './errors.ts';
+export type { TappedChoice } from './formats.ts';
 export type { InteractiveChoice, InteractiveContent } from './interactive.ts';
 export { buttonReply, interactiveReply, textReply } from './replies.ts';
 export type { PostbackText } from './self-serve.ts';
@@ -81,6 +98,9 @@ export { SandboxTemplatesError, type TemplateUse } from './templates.ts';
 export type * from './types.ts';
 
 const GATEWAY_PATH = '/GatewayAPI/rest';
+
+/** The business number of the spec's seed conversation: what enterprise replies come from. */
+export const DEFAULT_WA_NUMBER = '919319278973';
 
 /** Wording of Gupshup's enterprise error ids (facts §1.4), used when a spec gives no details. */
 const ERROR_DETAILS: Record<string, string> = {
@@ -111,6 +131,7 @@ const DEFAULT_UNSUPPORTED: Required<Omit<InteractiveSetting, 'supported'>> = {
 };
 
 const OptionsSchema = v.object({
+  waNumber: v.optional(v.pipe(v.string(), v.regex(/^\d{8,15}$/, 'must be digits only'))),
   apiKeys: v.optional(v.array(v.pipe(v.string(), v.nonEmpty('must not be empty')))),
   interactive: v.optional(InteractiveSettingSchema),
 });
@@ -124,6 +145,8 @@ export interface SandboxOptions {
   callback?: CallbackOptions;
   /** Called with every callback attempt, e.g. to log it. */
   onCallback?: (record: CallbackRecord) => void;
+  /** Our business number on enterprise sends' replies and v3 metadata; `919319278973` by default. */
+  waNumber?: string;
   /** Self-serve keys accepted; any non-empty `apikey` when absent. */
   apiKeys?: string[];
   /** Interactive messages on the enterprise account; supported by default. */
@@ -133,6 +156,7 @@ export interface SandboxOptions {
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const templates = parseTemplates(opts.templates ?? (await readDefaultTemplates()));
   const options = parseWith(OptionsSchema, opts, 'Invalid sandbox options');
+  const waNumber = options.waNumber ?? DEFAULT_WA_NUMBER;
   let interactive: InteractiveSetting = options.interactive ?? { supported: true };
   let callback = opts.callback ? parseCallback(opts.callback) : null;
   const sends: RecordedSend[] = [];
@@ -161,40 +185,65 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     return delivery;
   }
 
+  /** Our number and app as a send's callbacks name them. */
+  function senderOf(send: RecordedSend): Pick<SentMessage, 'business' | 'app'> {
+    return {
+      business: send.from ?? waNumber,
+      app:
+        send.api === 'self-serve'
+          ? (send.params['src.name'] ?? DEFAULT_APP_NAME)
+          : DEFAULT_APP_NAME,
+    };
+  }
+
+  /** Self-serve sends are never answered in the enterprise format. */
+  function formatFor(api: SendApi, asked?: CallbackFormat): CallbackFormat {
+    const format = asked ?? callback?.format ?? 'enterprise';
+    return api === 'self-serve' && format === 'enterprise' ? 'v2' : format;
+  }
+
   function scheduleReports(send: RecordedSend): void {
     const spec = dlrSpecs.shift() ?? {};
-    // Self-serve sends report in v2, which is not spoken yet: nothing is posted for them.
-    if (!callback || !send.messageId || send.api !== 'enterprise') {
+    if (!callback || !send.messageId || !send.whatsappMessageId) {
       return;
     }
-    const sentAt = Date.now();
-    const posts = planDlrReports({
-      externalId: send.messageId,
-      destAddr: send.to,
+    const format = formatFor(send.api);
+    const sent: SentMessage = {
+      gsId: send.messageId,
+      wamid: send.whatsappMessageId,
+      customer: send.to,
+      ...senderOf(send),
+      kind: send.template || isTemplateSend(send.params) ? 'template' : 'session',
+      ...(send.params.extra && send.api === 'enterprise' ? { extra: send.params.extra } : {}),
       srcAddr: callback.srcAddr ?? DEFAULT_SRC_ADDR,
-      sentAt,
+      sentAt: Date.now(),
+    };
+    const posts = planReports({
       delays: callback.delaysMs ?? {},
       spec,
-      ...(send.params.extra ? { extra: send.params.extra } : {}),
+      enqueued: format === 'v2',
     });
-    void track(postReports(callback.url, posts, sentAt, generation.signal));
+    void track(postReports(callback.url, format, posts, sent, generation.signal));
   }
 
   /** One POST after the other, so the webhook sees them in the planned order. */
   async function postReports(
     url: string,
-    posts: DlrPost[],
-    sentAt: number,
+    format: CallbackFormat,
+    posts: PlannedPost[],
+    sent: SentMessage,
     signal: AbortSignal,
   ): Promise<void> {
     for (const post of posts) {
-      const wait = sentAt + post.atMs - Date.now();
+      const wait = sent.sentAt + post.atMs - Date.now();
       try {
         await delay(Math.max(wait, 0), undefined, { signal });
       } catch {
         return;
       }
-      await poster.deliver(buildDlrRequest(url, post.events), signal);
+      for (const req of buildReportRequests(format, url, post, sent)) {
+        await poster.deliver(req, signal);
+      }
     }
   }
 
@@ -218,6 +267,72 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     as: ReplyEncoding = 'form',
   ): Promise<CallbackRecord> {
     return deliverReply(buildReplyRequest(requireCallback().url, body, as));
+  }
+
+  /** Who replies and in which format; `send` is the message answered, if any. */
+  function replyParty(
+    input: Omit<TapInput, 'choice'>,
+    send: RecordedSend | undefined,
+  ): { party: ReplyParty; format: CallbackFormat } {
+    const api = send?.api ?? 'enterprise';
+    if (api === 'self-serve' && input.format === 'enterprise') {
+      throw new SandboxTapError('a self-serve message is answered in v2 or v3, not enterprise');
+    }
+    const format = formatFor(api, input.format);
+    if (input.withoutPhone && format !== 'v3') {
+      throw new SandboxTapError(`withoutPhone needs the v3 format (this reply is ${format})`);
+    }
+    const sender = send ? senderOf(send) : { business: waNumber, app: DEFAULT_APP_NAME };
+    const party: ReplyParty = {
+      customer: digitsOf(input.to),
+      ...sender,
+      name: input.name ?? DEFAULT_NAME,
+      ...(input.withoutPhone ? { withoutPhone: true } : {}),
+      ...(input.as ? { as: input.as } : {}),
+    };
+    return { party, format };
+  }
+
+  const delivered = (send: RecordedSend, to: string) =>
+    send.outcome === 'success' && digitsOf(send.to) === to;
+
+  async function tap(input: TapInput): Promise<TapResult> {
+    const { url } = requireCallback();
+    const to = digitsOf(input.to);
+    const send = sends.findLast((s) => delivered(s, to) && offeredChoices(s).length > 0);
+    if (!send?.messageId || !send.whatsappMessageId) {
+      const unknown = sends.filter(
+        (s) =>
+          delivered(s, to) && s.api === 'enterprise' && isTemplateSend(s.params) && !s.template,
+      ).length;
+      throw new SandboxTapError(
+        unknown === 0
+          ? 'no successful send to that number offered anything to tap'
+          : `no successful send to that number offered anything to tap; ${unknown} template ` +
+              "sends matched none of the sandbox's templates (pass them as `templates` to tap " +
+              'their buttons)',
+      );
+    }
+    const choices = offeredChoices(send);
+    const choice = pickChoice(choices, input.choice);
+    if (!choice) {
+      const offered = choices.map((c, i) => `${i + 1} ${JSON.stringify(c.title)}`).join(', ');
+      throw new SandboxTapError(`no choice ${JSON.stringify(input.choice)}; offered: ${offered}`);
+    }
+    const { party, format } = replyParty(input, send);
+    const quoted = { gsId: send.messageId, wamid: send.whatsappMessageId };
+    const record = await deliverReply(buildTapRequest(format, url, party, quoted, choice));
+    return { record, format, choice, messageId: send.messageId };
+  }
+
+  async function text(input: TextInput): Promise<ReplyResult> {
+    const { url } = requireCallback();
+    const to = digitsOf(input.to);
+    const { party, format } = replyParty(
+      input,
+      sends.findLast((s) => delivered(s, to)),
+    );
+    return { record: await deliverReply(buildTextRequest(format, url, party, input.text)), format };
   }
 
   // No Fastify logger: Gateway requests carry the password in the query string or body, and
@@ -274,7 +389,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       nextIds.shift() ??
       (record.api === 'self-serve' ? randomUUID() : generateMessageId(issuedIds));
     issuedIds.add(messageId);
-    settle(record, { outcome: 'success', messageId });
+    settle(record, { outcome: 'success', messageId, whatsappMessageId: generateWamid() });
     return messageId;
   }
 
@@ -435,6 +550,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       interactive = parseWith(InteractiveSettingSchema, setting, 'Invalid interactive setting');
     },
     simulateReply,
+    tap,
+    text,
     reset,
   };
   registerControlRoutes(app, control);
@@ -489,6 +606,10 @@ function parseDlrSpec(input: DlrSpec): DlrSpec {
 /** An enterprise template (HSM) send, as opposed to a session message. */
 function isTemplateSend(params: Record<string, string>): boolean {
   return params.msg_type?.toUpperCase() === 'HSM' || params.isTemplate === 'true';
+}
+
+function digitsOf(number: string): string {
+  return number.replace(/\D/g, '');
 }
 
 function isForm(request: FastifyRequest): boolean {

@@ -3,8 +3,8 @@
  * list's shape, facts §4.3): parsed once at start, served as both template lists, and used to
  * understand template sends — a self-serve `template/msg` names its template by `id` and gives
  * the parameters; an enterprise HSM send carries the rendered text, which is matched back to its
- * template (facts §1.3). Either way the send records the template's quick-reply button titles,
- * listed at the end of `data` as ` | [Title]`.
+ * template (facts §1.3). Either way the template's quick-reply button titles, listed at the end
+ * of `data` as ` | [Title]`, are what a customer can tap (`sandbox.tap`).
  *
  * Used by src/sandbox/server.ts and src/sandbox/self-serve.ts; no I/O but reading the default list.
  */

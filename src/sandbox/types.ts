@@ -7,11 +7,21 @@
  * - **send**: one request to either send API — the Enterprise gateway (`/GatewayAPI/rest`,
  *   `method=SendMessage`) or self-serve (`/wa/api/v1/msg`, `/wa/api/v1/template/msg`).
  * - **Gupshup id** (`messageId`): what the send answered — `<19 digits>-<18 digits>` from the
- *   gateway, a UUID from self-serve.
- * - **callback**: anything the sandbox posts to the service's webhook: delivery reports and
- *   customer replies.
+ *   gateway, a UUID from self-serve. **WhatsApp id** (`whatsappMessageId`, `wamid.…`): the
+ *   message's id on WhatsApp, which v2 and v3 callbacks carry besides Gupshup's.
+ * - **callback**: anything the sandbox posts to the service's webhook: delivery reports, and
+ *   customer replies (taps, texts, raw enterprise bodies), in the enterprise, v2 or v3 format.
+ * - **tap**: a customer choosing a list row, a reply button or a template's quick-reply button
+ *   of one of our messages.
  */
-import type { CallbackOptions, CallbackRecord, DlrSpec, ReplyEncoding } from './callbacks.ts';
+import type {
+  CallbackFormat,
+  CallbackOptions,
+  CallbackRecord,
+  DlrSpec,
+  ReplyEncoding,
+} from './callbacks.ts';
+import type { TappedChoice } from './formats.ts';
 import type { InteractiveContent } from './interactive.ts';
 import type { PostbackText } from './self-serve.ts';
 import type { TemplateUse } from './templates.ts';
@@ -47,6 +57,8 @@ export interface RecordedSend {
   outcome: SendOutcome;
   /** Gupshup's id answered, when `outcome` is `success`. */
   messageId?: string;
+  /** WhatsApp's id of the message (`wamid.…`), when `outcome` is `success`. */
+  whatsappMessageId?: string;
   /** The Gupshup error id (enterprise, or a `failNext` error spec) and details answered. */
   errorId?: string;
   details?: string;
@@ -82,6 +94,37 @@ export interface InteractiveSetting {
   details?: string;
 }
 
+export interface TapInput {
+  /** The customer's number (digits; a `+` or spaces are ignored). */
+  to: string;
+  /** 1-based number of the row or button, or its title (any case). */
+  choice: number | string;
+  /** The callback's format by default (v2 for a self-serve send when that is `enterprise`). */
+  format?: CallbackFormat;
+  /** v3 only: the customer hides their number; a business-scoped user id comes instead. */
+  withoutPhone?: boolean;
+  /** The customer's profile name; `Sandbox Customer` by default. */
+  name?: string;
+  /** Enterprise only: form body (default), JSON body or GET query. */
+  as?: ReplyEncoding;
+}
+
+export interface TextInput extends Omit<TapInput, 'choice'> {
+  text: string;
+}
+
+/** A reply the webhook was sent: the last attempt, in which format. */
+export interface ReplyResult {
+  record: CallbackRecord;
+  format: CallbackFormat;
+}
+
+export interface TapResult extends ReplyResult {
+  choice: TappedChoice;
+  /** Gupshup's id of the message tapped. */
+  messageId: string;
+}
+
 /** The handle's methods, shared by the in-process API and the control endpoints. */
 export interface SandboxControl {
   /** Every send (both APIs), oldest first, including refused ones. */
@@ -94,8 +137,8 @@ export interface SandboxControl {
    */
   callbacks: CallbackRecord[];
   /**
-   * Sets or (with `null`) removes the webhook; a send's reports go where the callback pointed
-   * when the send succeeded (enterprise sends only, for now). Throws SandboxCallbackError on a malformed option.
+   * Sets or (with `null`) removes the webhook; a send's reports go where the callback pointed,
+   * in its format, when the send succeeded. Throws SandboxCallbackError on a malformed option.
    */
   setCallback(callback: CallbackOptions | null): void;
   /** Alters the reports of the next successful sends, one spec per send, in order. */
@@ -110,6 +153,14 @@ export interface SandboxControl {
    * the sandbox was reset or closed meanwhile.
    */
   simulateReply(body: Record<string, string>, as?: ReplyEncoding): Promise<CallbackRecord>;
+  /**
+   * The customer taps a choice of the newest successful send to `to` that offered any, and the
+   * webhook gets it in the format, with the ids that send was given. Rejects with
+   * SandboxTapError when nothing matches, SandboxCallbackError when no callback is set.
+   */
+  tap(input: TapInput): Promise<TapResult>;
+  /** The customer writes a free text, quoting nothing. */
+  text(input: TextInput): Promise<ReplyResult>;
   /**
    * Forgets recorded sends and callbacks, queued failures, report specs and ids, and cancels
    * reports not yet posted. The callback and interactive settings stay.
