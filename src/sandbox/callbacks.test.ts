@@ -12,6 +12,7 @@ import {
   type DlrPost,
   type DlrSpec,
   planDlrReports,
+  planReports,
 } from './callbacks.ts';
 
 const base = {
@@ -126,6 +127,49 @@ describe('planDlrReports', () => {
       [1_500, 'READ,DELIVERED,SENT'],
       [1_500, 'READ,DELIVERED,SENT'],
     ]);
+  });
+});
+
+describe('planReports', () => {
+  const statuses = (delays: DlrDelays, spec: DlrSpec = {}) =>
+    planReports({ delays, spec, enqueued: true }).map((post) => [
+      post.atMs,
+      post.reports.map((r) => r.status).join(','),
+    ]);
+
+  it('adds ENQUEUED at once when asked, before the other reports', () => {
+    expect(statuses({ sent: 5, delivered: 10, read: 15 })).toEqual([
+      [0, 'ENQUEUED'],
+      [5, 'SENT'],
+      [10, 'DELIVERED'],
+      [15, 'READ'],
+    ]);
+    expect(statuses({ enqueued: 3, sent: 5, delivered: null, read: null })).toEqual([
+      [3, 'ENQUEUED'],
+      [5, 'SENT'],
+    ]);
+  });
+
+  it('skips ENQUEUED on a null delay, with no other report, and for a failure', () => {
+    expect(statuses({ enqueued: null, sent: 5, delivered: null, read: null })).toEqual([
+      [5, 'SENT'],
+    ]);
+    expect(statuses({ sent: null, delivered: null, read: null })).toEqual([]);
+    expect(
+      statuses({ sent: 5 }, { fail: { errorCode: '1002', cause: 'Number Does Not Exist' } }),
+    ).toEqual([[5, 'FAILED']]);
+  });
+
+  it('batches and reverses ENQUEUED with the rest', () => {
+    expect(statuses({ sent: 5, delivered: 10, read: 15 }, { batch: true, reverse: true })).toEqual([
+      [15, 'READ,DELIVERED,SENT,ENQUEUED'],
+    ]);
+  });
+
+  it('leaves ENQUEUED out of enterprise plans', () => {
+    expect(planDlrReports({ ...base, delays: {}, spec: {} }).flatMap((p) => p.events)).toHaveLength(
+      3,
+    );
   });
 });
 

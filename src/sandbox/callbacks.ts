@@ -1,14 +1,16 @@
 /**
  * What the Gupshup sandbox posts back to the service: delivery reports after a successful send
- * and simulated customer replies. `planDlrReports` turns one send (plus an optional `DlrSpec`
- * asking for a failure, duplicates, reversed order or one batch) into timed POSTs;
+ * and simulated customer replies. `planReports` turns one send (plus an optional `DlrSpec`
+ * asking for a failure, duplicates, reversed order or one batch) into timed POSTs of reports in
+ * no particular format, and `planDlrReports` renders them as enterprise events;
  * `createCallbackPoster` delivers one request the way a provider would — up to three retries
  * 200 ms apart on a refused connection or a non-2xx answer — and records every attempt.
  *
- * Used by src/sandbox/server.ts only. Shapes follow the reference facts: §2 for reports (form
- * field `response` holding a JSON array string, as in the seed's sample
- * test/fixtures/gupshup-dlr-sent.json) and §3 for inbound messages (form, JSON or GET query).
- * Nothing posted here carries Gateway credentials, and records keep no URL (it holds the token).
+ * Used by src/sandbox/server.ts (and src/sandbox/formats.ts, which renders the v2 and v3
+ * shapes). Enterprise shapes follow the reference facts: §2 for reports (form field `response`
+ * holding a JSON array string, as in the seed's sample test/fixtures/gupshup-dlr-sent.json) and
+ * §3 for inbound messages (form, JSON or GET query). Nothing posted here carries Gateway
+ * credentials, and records keep no URL (it holds the token).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -20,25 +22,42 @@ import * as v from 'valibot';
  * (300/800/1500), `null` or a negative number skips that report.
  */
 export interface DlrDelays {
+  /** v2 only: the `enqueued` event, at once (0 ms) by default. */
+  enqueued?: number | null;
   sent?: number | null;
   delivered?: number | null;
   read?: number | null;
 }
+
+/**
+ * Which of Gupshup's callback formats the sandbox posts: the Enterprise gateway's (facts §2, §3),
+ * the self-serve v2 envelope (§4.4) or the v3 Meta-shaped passthrough (§8).
+ */
+export type CallbackFormat = 'enterprise' | 'v2' | 'v3';
+
+export const CALLBACK_FORMATS = ['enterprise', 'v2', 'v3'] as const;
 
 /** Where and when the sandbox posts callbacks (`startSandbox({ callback })`, `setCallback`). */
 export interface CallbackOptions {
   /** The service's webhook, query string (token) included. */
   url: string;
   delaysMs?: DlrDelays;
-  /** `srcAddr` of every report (the sender mask); the seed's `TESTSM` by default. */
+  /** `srcAddr` of every enterprise report (the sender mask); the seed's `TESTSM` by default. */
   srcAddr?: string;
+  /**
+   * The format of reports and replies; `enterprise` by default. Self-serve sends are never
+   * answered in the enterprise format: with `enterprise` they report (and are replied to) in v2.
+   */
+  format?: CallbackFormat;
 }
 
 /**
  * Alters the reports of one successful send: `fail` posts a single FAILED report with that code
- * and cause instead of SENT/DELIVERED/READ; `duplicate` posts every report twice; `reverse` posts
- * READ, DELIVERED, SENT (one after the other, once the last of them has happened); `batch` posts
- * all reports in one POST. They combine (`{ batch: true, reverse: true }` is one reversed array).
+ * and cause instead of SENT/DELIVERED/READ (v2: `payload.code`/`reason`, v3: `errors[0]`);
+ * `duplicate` posts every report twice; `reverse` posts READ, DELIVERED, SENT (one after the
+ * other, once the last of them has happened); `batch` posts all reports in one POST (enterprise:
+ * one array; v3: several statuses; v2, one event per POST: back to back). They combine
+ * (`{ batch: true, reverse: true }` is one reversed array).
  */
 export interface DlrSpec {
   fail?: { errorCode: string; cause: string };
@@ -69,6 +88,25 @@ export interface DlrEvent {
 export interface DlrPost {
   atMs: number;
   events: DlrEvent[];
+}
+
+/** A report's status, whatever the format; `ENQUEUED` exists in v2 only. */
+export type ReportStatus = 'ENQUEUED' | DlrEvent['eventType'];
+
+/** One report before it is given a format. */
+export interface PlannedReport {
+  status: ReportStatus;
+  /** Enterprise cause and three-digit code; for FAILED, the spec's. */
+  cause: string;
+  errorCode: string;
+  /** Milliseconds after the send at which it happened. */
+  atMs: number;
+}
+
+/** One POST of reports, `atMs` after the send, in no particular format yet. */
+export interface PlannedPost {
+  atMs: number;
+  reports: PlannedReport[];
 }
 
 export type CallbackKind = 'dlr' | 'reply';
@@ -117,6 +155,7 @@ export const CALLBACK_RETRY_SPACING_MS = 200;
 const CALLBACK_TIMEOUT_MS = 5_000;
 
 const DelaySchema = v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.maxValue(600_000))));
+const DEFAULT_ENQUEUED_DELAY_MS = 0;
 
 export const CallbackOptionsSchema = v.object({
   url: v.pipe(
@@ -127,8 +166,16 @@ export const CallbackOptionsSchema = v.object({
       'must be http or https',
     ),
   ),
-  delaysMs: v.optional(v.object({ sent: DelaySchema, delivered: DelaySchema, read: DelaySchema })),
+  delaysMs: v.optional(
+    v.object({
+      enqueued: DelaySchema,
+      sent: DelaySchema,
+      delivered: DelaySchema,
+      read: DelaySchema,
+    }),
+  ),
   srcAddr: v.optional(v.pipe(v.string(), v.nonEmpty())),
+  format: v.optional(v.picklist(CALLBACK_FORMATS, 'must be enterprise, v2 or v3')),
 });
 
 export const DlrSpecSchema = v.object({
@@ -151,8 +198,55 @@ const STAGES = [
 
 /**
  * The POSTs for one successful send, in the order they must arrive. Reports are ordered by their
- * delay, so delays alone can already make DELIVERED overtake SENT.
+ * delay, so delays alone can already make DELIVERED overtake SENT. `enqueued` adds v2's ENQUEUED
+ * event to the sequence.
  */
+export function planReports(input: {
+  delays: DlrDelays;
+  spec: DlrSpec;
+  enqueued?: boolean;
+}): PlannedPost[] {
+  const { delays, spec } = input;
+  const timed = STAGES.flatMap((stage): PlannedReport[] => {
+    const atMs = resolveDelay(delays[stage.key], DEFAULT_DLR_DELAYS_MS[stage.key]);
+    return atMs === null
+      ? []
+      : [{ status: stage.eventType, cause: stage.cause, errorCode: stage.errorCode, atMs }];
+  }).sort((a, b) => a.atMs - b.atMs);
+
+  let posts: PlannedPost[];
+  if (spec.fail) {
+    // A failure replaces the whole sequence and arrives when the first report would have.
+    const atMs = timed[0]?.atMs ?? DEFAULT_DLR_DELAYS_MS.sent;
+    posts = [{ atMs, reports: [{ status: 'FAILED', ...spec.fail, atMs }] }];
+  } else if (timed.length === 0) {
+    return [];
+  } else {
+    const enqueuedAt = input.enqueued
+      ? resolveDelay(delays.enqueued, DEFAULT_ENQUEUED_DELAY_MS)
+      : null;
+    const reports =
+      enqueuedAt === null
+        ? timed
+        : [
+            { status: 'ENQUEUED' as const, cause: 'ENQUEUED', errorCode: '', atMs: enqueuedAt },
+            ...timed,
+          ].sort((a, b) => a.atMs - b.atMs);
+    const lastAtMs = reports.at(-1)?.atMs ?? 0;
+    const ordered = spec.reverse ? reports.toReversed() : reports;
+    if (spec.batch) {
+      posts = [{ atMs: lastAtMs, reports: ordered }];
+    } else if (spec.reverse) {
+      // Out of order means held back: nothing can be reported before it happened.
+      posts = ordered.map((report) => ({ atMs: lastAtMs, reports: [report] }));
+    } else {
+      posts = reports.map((report) => ({ atMs: report.atMs, reports: [report] }));
+    }
+  }
+  return spec.duplicate ? posts.flatMap((post) => [post, post]) : posts;
+}
+
+/** The enterprise POSTs for one successful send (`planReports` with the seed's fields). */
 export function planDlrReports(input: {
   externalId: string;
   destAddr: string;
@@ -164,48 +258,34 @@ export function planDlrReports(input: {
   /** The send's `extra` parameter, echoed in every report. */
   extra?: string;
 }): DlrPost[] {
-  const { externalId, destAddr, srcAddr, sentAt, delays, spec, extra } = input;
-  const event = (
-    stage: Pick<DlrEvent, 'eventType' | 'cause' | 'errorCode'>,
-    atMs: number,
-  ): DlrEvent => ({
-    srcAddr,
-    channel: 'WHATSAPP',
-    externalId,
-    cause: stage.cause,
-    errorCode: stage.errorCode,
-    destAddr,
-    eventType: stage.eventType,
-    eventTs: sentAt + atMs,
-    ...(extra ? { extra } : {}),
-  });
+  return planReports({ delays: input.delays, spec: input.spec }).map((post) => ({
+    atMs: post.atMs,
+    events: post.reports.flatMap((report) => {
+      const event = toDlrEvent(report, input);
+      return event ? [event] : [];
+    }),
+  }));
+}
 
-  const timed = STAGES.flatMap((stage) => {
-    const atMs = resolveDelay(delays[stage.key], DEFAULT_DLR_DELAYS_MS[stage.key]);
-    return atMs === null ? [] : [{ atMs, event: event(stage, atMs) }];
-  }).sort((a, b) => a.atMs - b.atMs);
-
-  let posts: DlrPost[];
-  if (spec.fail) {
-    // A failure replaces the whole sequence and arrives when the first report would have.
-    const atMs = timed[0]?.atMs ?? DEFAULT_DLR_DELAYS_MS.sent;
-    posts = [{ atMs, events: [event({ eventType: 'FAILED', ...spec.fail }, atMs)] }];
-  } else if (timed.length === 0) {
-    return [];
-  } else {
-    const lastAtMs = timed.at(-1)?.atMs ?? 0;
-    const events = timed.map((item) => item.event);
-    const ordered = spec.reverse ? events.toReversed() : events;
-    if (spec.batch) {
-      posts = [{ atMs: lastAtMs, events: ordered }];
-    } else if (spec.reverse) {
-      // Out of order means held back: nothing can be reported before it happened.
-      posts = ordered.map((item) => ({ atMs: lastAtMs, events: [item] }));
-    } else {
-      posts = timed.map((item) => ({ atMs: item.atMs, events: [item.event] }));
-    }
+/** One report as an enterprise event; ENQUEUED has no enterprise counterpart. */
+export function toDlrEvent(
+  report: PlannedReport,
+  send: { externalId: string; destAddr: string; srcAddr: string; sentAt: number; extra?: string },
+): DlrEvent | null {
+  if (report.status === 'ENQUEUED') {
+    return null;
   }
-  return spec.duplicate ? posts.flatMap((post) => [post, post]) : posts;
+  return {
+    srcAddr: send.srcAddr,
+    channel: 'WHATSAPP',
+    externalId: send.externalId,
+    cause: report.cause,
+    errorCode: report.errorCode,
+    destAddr: send.destAddr,
+    eventType: report.status,
+    eventTs: send.sentAt + report.atMs,
+    ...(send.extra ? { extra: send.extra } : {}),
+  };
 }
 
 function resolveDelay(value: number | null | undefined, fallback: number): number | null {

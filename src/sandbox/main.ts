@@ -6,7 +6,9 @@
  * `http://app:3000/api/_ah/v1/message?token=dev-webhook-token`) every successful send is followed
  * by SENT, DELIVERED and READ reports after SANDBOX_DLR_DELAYS_MS (`300,800,1500` by default; an
  * empty entry keeps its default, a negative one skips that report), and `POST /_sandbox/reply`
- * delivers a customer's reply, so a demo shows the whole conversation.
+ * delivers a customer's reply, so a demo shows the whole conversation. SANDBOX_CALLBACK_FORMAT
+ * (`enterprise` by default, `v2` or `v3`) picks the callbacks' format; `POST /_sandbox/tap` and
+ * `POST /_sandbox/text` play the customer's taps and texts in it.
  *
  * It also runs the WMS stand-in (src/sandbox/wms.ts) on SANDBOX_WMS_PORT (default 8091), so the
  * service's replies can act on orders in a demo.
@@ -16,7 +18,7 @@
  */
 import * as v from 'valibot';
 
-import type { CallbackRecord, DlrDelays } from './callbacks.ts';
+import { CALLBACK_FORMATS, type CallbackRecord, type DlrDelays } from './callbacks.ts';
 import { startSandbox } from './server.ts';
 import { startFakeWms } from './wms.ts';
 
@@ -52,6 +54,15 @@ const SandboxEnvSchema = v.object({
         'must be http or https',
       ),
     ),
+  ),
+  SANDBOX_CALLBACK_FORMAT: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.picklist(CALLBACK_FORMATS, 'must be enterprise, v2 or v3'),
+    ),
+    'enterprise',
   ),
   SANDBOX_DLR_DELAYS_MS: v.optional(
     v.pipe(
@@ -92,6 +103,7 @@ const parsed = v.safeParse(SandboxEnvSchema, {
   SANDBOX_WMS_PORT: process.env.SANDBOX_WMS_PORT || undefined,
   SANDBOX_HOST: process.env.SANDBOX_HOST || undefined,
   SANDBOX_CALLBACK_URL: process.env.SANDBOX_CALLBACK_URL || undefined,
+  SANDBOX_CALLBACK_FORMAT: process.env.SANDBOX_CALLBACK_FORMAT || undefined,
   SANDBOX_DLR_DELAYS_MS: process.env.SANDBOX_DLR_DELAYS_MS || undefined,
 });
 if (!parsed.success) {
@@ -110,6 +122,7 @@ const sandbox = await startSandbox({
     ? {
         callback: {
           url: env.SANDBOX_CALLBACK_URL,
+          format: env.SANDBOX_CALLBACK_FORMAT,
           ...(env.SANDBOX_DLR_DELAYS_MS ? { delaysMs: env.SANDBOX_DLR_DELAYS_MS } : {}),
         },
       }
@@ -119,16 +132,22 @@ const sandbox = await startSandbox({
 const wms = await startFakeWms({ port: env.SANDBOX_WMS_PORT, host: env.SANDBOX_HOST });
 console.log(`Gupshup sandbox listening: GUPSHUP_ENTERPRISE_URL=${sandbox.url}`);
 console.log(
+  `Self-serve API: POST ${sandbox.origin}/wa/api/v1/msg, POST /wa/api/v1/template/msg ` +
+    '(any non-empty apikey header)',
+);
+console.log(
   `WMS stand-in listening: WMS_API_URL=${wms.url} (every order is in failed_delivery; ndrNotifications are recorded)`,
 );
 console.log(
   env.SANDBOX_CALLBACK_URL
-    ? `Posting delivery reports and replies to ${redactUrl(env.SANDBOX_CALLBACK_URL)}`
+    ? `Posting delivery reports and replies to ${redactUrl(env.SANDBOX_CALLBACK_URL)} ` +
+        `in the ${env.SANDBOX_CALLBACK_FORMAT} format`
     : 'No SANDBOX_CALLBACK_URL: delivery reports are off until POST /_sandbox/callback',
 );
 console.log(
   `Control: GET ${sandbox.origin}/_sandbox/sends, GET /_sandbox/callbacks, POST /_sandbox/fail, ` +
-    'POST /_sandbox/dlr, POST /_sandbox/message-ids, POST /_sandbox/reply, ' +
+    'POST /_sandbox/dlr, POST /_sandbox/message-ids, POST /_sandbox/interactive, ' +
+    'POST /_sandbox/tap, POST /_sandbox/text, POST /_sandbox/reply, ' +
     'POST|DELETE /_sandbox/callback, POST /_sandbox/reset',
 );
 

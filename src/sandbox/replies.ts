@@ -44,11 +44,13 @@ export interface InteractiveReplyInput extends ReplyParty {
   id: string;
   title: string;
   description?: string;
+  /** The Gupshup id of our message the tap answers (its first half, as the gateway names it). */
+  replyId?: string;
   messageId?: string;
   contextId?: string;
 }
 
-const DEFAULT_NAME = 'Sandbox Customer';
+export const DEFAULT_NAME = 'Sandbox Customer';
 
 /** A tap on a template quick-reply button: `type: button`, `button` = `{"text": ...}`. */
 export function buttonReply(input: ButtonReplyInput): Record<string, string> {
@@ -93,12 +95,13 @@ export function interactiveReply(input: InteractiveReplyInput): Record<string, s
     context: JSON.stringify({ from: input.waNumber, id: input.contextId ?? generateWaId() }),
     timestamp: String(input.timestamp ?? Date.now()),
     waNumber: input.waNumber,
+    ...(input.replyId === undefined ? {} : { replyId: input.replyId }),
     messageId: input.messageId ?? generateWaId(),
     name: input.name ?? DEFAULT_NAME,
   };
 }
 
 /** WhatsApp ids look like `gBEGkZZQGGaXAgkHASKxKpM-kA4`. */
-function generateWaId(): string {
+export function generateWaId(): string {
   return `gBEG${randomBytes(17).toString('base64url')}`;
 }

@@ -5,8 +5,6 @@
  * replies, retries when the webhook is down).
  */
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 import { type Dispatcher, request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -19,6 +17,7 @@ import {
   startSandbox,
   type Sandbox,
 } from './server.ts';
+import { type Received, type Receiver, startReceiver, waitUntil } from './test-receiver.ts';
 
 interface Envelope {
   response: { id: string; phone: string; details: string; status: string };
@@ -104,16 +103,6 @@ async function postControl(path: string, body?: unknown) {
       : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
   });
   return readAnswer(res);
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error('condition not met in time');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('SendMessage', () => {
@@ -391,56 +380,6 @@ describe('control endpoints', () => {
     expect(status).toBe(200);
   });
 });
-
-/** One request the in-test webhook received. */
-interface Received {
-  method: string;
-  url: URL;
-  contentType: string;
-  body: string;
-}
-
-interface Receiver {
-  /** The webhook URL, with a token in the query string like the service's. */
-  url: string;
-  received: Received[];
-  /** Statuses for the next requests, in order; 202 once they run out. */
-  answerNext(...statuses: number[]): void;
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const received: Received[] = [];
-  const statuses: number[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      received.push({
-        method: req.method ?? '',
-        url: new URL(req.url ?? '/', 'http://receiver'),
-        contentType: req.headers['content-type'] ?? '',
-        body: Buffer.concat(chunks).toString('utf8'),
-      });
-      res.statusCode = statuses.shift() ?? 202;
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/api/_ah/v1/message?token=dev-webhook-token`,
-    received,
-    answerNext: (...next) => {
-      statuses.push(...next);
-    },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
-}
 
 /** A URL nothing listens on: a receiver started and closed again. */
 async function deadUrl(): Promise<string> {

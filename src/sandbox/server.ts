@@ -1,24 +1,27 @@
 /**
- * Local Gupshup sandbox: a small Fastify server that speaks the Enterprise Gateway protocol
- * (`/GatewayAPI/rest`, `method=SendMessage` and `method=get_whatsapp_hsm`) and the self-serve
- * template list (`/sm/api/v1/template/list/:app`), so the service can be run and tested without a
- * Gupshup account.
+ * Local Gupshup sandbox: a small Fastify server that speaks both of Gupshup's send APIs, so the
+ * service can be run and tested without a Gupshup account:
+ * - the Enterprise Gateway (`/GatewayAPI/rest`): `method=SendMessage` — texts, templates, and
+ *   interactive lists and buttons (`interactive_type`, `action`, src/sandbox/interactive.ts) —
+ *   and `method=get_whatsapp_hsm`;
+ * - self-serve (`apikey` header): `/wa/api/v1/msg`, `/wa/api/v1/template/msg`
+ *   (src/sandbox/self-serve.ts) and the template list `/sm/api/v1/template/list/:app`.
  *
  * Started in-process by tests (`startSandbox({ port: 0 })`) and by `npm run sandbox`
- * (src/sandbox/main.ts). It records every SendMessage request, and `failNext` (or
+ * (src/sandbox/main.ts). It records every send (src/sandbox/types.ts), and `failNext` (or
  * `POST /_sandbox/fail`) queues Gupshup errors, HTTP failures and delays for the next sends.
  *
- * With a `callback` URL it also plays Gupshup's side of the conversation: after each successful
- * send it posts SENT, DELIVERED and READ reports to the service's webhook (src/sandbox/callbacks.ts;
- * `nextDlr` asks for a failure, duplicates, reversed order or one batch), and `simulateReply`
- * posts a customer's message (src/sandbox/replies.ts builds the seed's shapes). Every callback
- * attempt and the webhook's answer land in `callbacks`.
+ * With a `callback` URL it also plays Gupshup's side of the conversation, in the enterprise, v2
+ * or v3 format (src/sandbox/formats.ts): after each successful send it posts delivery reports to
+ * the service's webhook (`nextDlr` asks for a failure, duplicates, reversed order or one batch);
+ * `tap` posts a customer's tap on a list row or button it sent, echoing the ids it was sent,
+ * `text` a free text, and `simulateReply` a raw enterprise body. Every callback attempt and the
+ * webhook's answer land in `callbacks`. The control endpoints are src/sandbox/control.ts.
  *
- * Error ids and envelopes follow the reference facts (§1.4); whether Gupshup dedupes `msg_id` is
- * unconfirmed, so the sandbox answers and records every repeat.
+ * Error ids and envelopes follow the reference facts (§1.4, §4.1); whether Gupshup dedupes
+ * `msg_id` is unconfirmed, so the sandbox answers and records every repeat.
  */
-import { randomInt } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -26,22 +29,57 @@ import { fastify, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as v from 'valibot';
 
 import {
-  buildDlrRequest,
   buildReplyRequest,
+  type CallbackFormat,
   type CallbackOptions,
   CallbackOptionsSchema,
   type CallbackRecord,
+  type CallbackRequest,
   createCallbackPoster,
   DEFAULT_SRC_ADDR,
-  type DlrPost,
   type DlrSpec,
   DlrSpecSchema,
-  planDlrReports,
+  type PlannedPost,
+  planReports,
   type ReplyEncoding,
   SandboxCallbackError,
 } from './callbacks.ts';
+import { offeredChoices, pickChoice } from './choices.ts';
+import { describeIssues, InteractiveSettingSchema, registerControlRoutes } from './control.ts';
+import { SandboxOptionsError, SandboxTapError } from './errors.ts';
+import {
+  buildReportRequests,
+  buildTapRequest,
+  buildTextRequest,
+  DEFAULT_APP_NAME,
+  generateWamid,
+  type ReplyParty,
+  type SentMessage,
+} from './formats.ts';
+import { parseEnterpriseInteractive } from './interactive.ts';
+import { DEFAULT_NAME } from './replies.ts';
+import { readSessionSend, readTemplateSend, SESSION_PATH, TEMPLATE_PATH } from './self-serve.ts';
+import {
+  matchEnterpriseTemplate,
+  parseTemplates,
+  readDefaultTemplates,
+  toEnterpriseTemplate,
+} from './templates.ts';
+import type {
+  FailureSpec,
+  InteractiveSetting,
+  RecordedSend,
+  ReplyResult,
+  Sandbox,
+  SandboxControl,
+  SendApi,
+  TapInput,
+  TapResult,
+  TextInput,
+} from './types.ts';
 
 export {
+  type CallbackFormat,
   type CallbackOptions,
   type CallbackRecord,
   type DlrDelays,
@@ -50,84 +88,19 @@ export {
   type ReplyEncoding,
   SandboxCallbackError,
 } from './callbacks.ts';
+export { FailureSpecSchema } from './control.ts';
+export { SandboxOptionsError, SandboxTapError } from './errors.ts';
+export type { TappedChoice } from './formats.ts';
+export type { InteractiveChoice, InteractiveContent } from './interactive.ts';
 export { buttonReply, interactiveReply, textReply } from './replies.ts';
-
-/**
- * What the sandbox answered to one SendMessage request: `pending` while an injected delay runs,
- * `success` with a message id, `error` with a Gupshup error envelope, `http_error` with an
- * injected HTTP status, `dropped` when the sandbox closed before answering.
- */
-export type SendOutcome = 'pending' | 'success' | 'error' | 'http_error' | 'dropped';
-
-/** One SendMessage request as received (query and form fields merged, form wins). */
-export interface RecordedSend {
-  at: Date;
-  /** The `method` parameter as sent (its casing varies). */
-  method: string;
-  params: Record<string, string>;
-  outcome: SendOutcome;
-  /** The id answered, when `outcome` is `success`. */
-  messageId?: string;
-  /** The Gupshup error id and details answered, when `outcome` is `error`. */
-  errorId?: string;
-  details?: string;
-  /** The status answered, when `outcome` is `http_error`. */
-  httpStatus?: number;
-}
-
-/** A scripted answer for the next SendMessage request. */
-export type FailureSpec =
-  | { kind: 'error'; id: string; details?: string }
-  | { kind: 'http'; status: number }
-  | { kind: 'delay'; ms: number };
-
-export interface Sandbox {
-  /** Enterprise base URL, ending in /GatewayAPI/rest (what GUPSHUP_ENTERPRISE_URL points at). */
-  url: string;
-  /** `http://host:port`, for the self-serve and control endpoints. */
-  origin: string;
-  /** Every SendMessage request, oldest first, including refused ones. */
-  sends: RecordedSend[];
-  /** Queues answers; each SendMessage request consumes one, in order. */
-  failNext(...specs: FailureSpec[]): void;
-  /**
-   * Every callback attempt (reports and replies), oldest first, with the status the webhook
-   * answered (0 for no answer). A failed attempt is retried up to 3 times, 200 ms apart.
-   */
-  callbacks: CallbackRecord[];
-  /**
-   * Sets or (with `null`) removes the webhook; a send's reports go where the callback pointed
-   * when the send succeeded. Throws SandboxCallbackError on a malformed option.
-   */
-  setCallback(callback: CallbackOptions | null): void;
-  /** Alters the reports of the next successful sends, one spec per send, in order. */
-  nextDlr(...specs: DlrSpec[]): void;
-  /** The next successful sends answer these ids (in order) instead of generated ones. */
-  nextMessageIds(...ids: string[]): void;
-  /**
-   * Delivers an enterprise inbound message to the webhook (POST form or JSON, or GET query) and
-   * resolves with the last attempt. Rejects with SandboxCallbackError when no callback is set or
-   * the sandbox was reset or closed meanwhile.
-   */
-  simulateReply(body: Record<string, string>, as?: ReplyEncoding): Promise<CallbackRecord>;
-  /**
-   * Forgets recorded sends and callbacks, queued failures, report specs and ids, and cancels
-   * reports not yet posted. The callback setting stays.
-   */
-  reset(): void;
-  /** Cancels pending reports and retries, then stops listening. */
-  close(): Promise<void>;
-}
-
-export class SandboxTemplatesError extends Error {
-  readonly code = 'ERR_SANDBOX_TEMPLATES';
-  constructor(problems: string) {
-    super(`Invalid sandbox templates: ${problems}`);
-    this.name = 'SandboxTemplatesError';
-  }
-}
+export type { PostbackText } from './self-serve.ts';
+export { SandboxTemplatesError, type TemplateUse } from './templates.ts';
+export type * from './types.ts';
 
 const GATEWAY_PATH = '/GatewayAPI/rest';
+
+/** The business number of the spec's seed conversation: what enterprise replies come from. */
+export const DEFAULT_WA_NUMBER = '919319278973';
 
 /** Wording of Gupshup's enterprise error ids (facts §1.4), used when a spec gives no details. */
 const ERROR_DETAILS: Record<string, string> = {
@@ -147,54 +120,21 @@ const ERROR_DETAILS: Record<string, string> = {
 
 const SEND_REQUIRED_PARAMS = ['userid', 'password', 'send_to', 'msg', 'msg_type'] as const;
 
-export const FailureSpecSchema = v.variant('kind', [
-  v.object({
-    kind: v.literal('error'),
-    id: v.pipe(v.string(), v.regex(/^\d+$/, 'must be a numeric Gupshup error id')),
-    details: v.optional(v.string()),
-  }),
-  v.object({
-    kind: v.literal('http'),
-    status: v.pipe(v.number(), v.integer(), v.minValue(200), v.maxValue(599)),
-  }),
-  v.object({
-    kind: v.literal('delay'),
-    ms: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(600_000)),
-  }),
-]);
-const FailureSpecsSchema = v.union([FailureSpecSchema, v.array(FailureSpecSchema)]);
-const DlrSpecsSchema = v.union([DlrSpecSchema, v.array(DlrSpecSchema)]);
-const MessageIdsSchema = v.object({
-  ids: v.array(v.pipe(v.string(), v.nonEmpty('must not be empty'))),
-});
-const ReplyRequestSchema = v.object({
-  body: v.record(v.string(), v.string()),
-  as: v.optional(v.picklist(['form', 'json', 'query']), 'form'),
-});
+/**
+ * The id answered to a malformed interactive `action`. Gupshup's real id for this is not
+ * confirmed (facts §7); 101, "a required parameter is missing", is the nearest documented one.
+ */
+const INVALID_INTERACTIVE_ID = '101';
+const DEFAULT_UNSUPPORTED: Required<Omit<InteractiveSetting, 'supported'>> = {
+  errorId: '106',
+  details: 'Interactive messages are not supported for this account',
+};
 
-/** The self-serve template fields the sandbox relies on; any other field is kept as given. */
-const TemplateSchema = v.looseObject({
-  id: v.string(),
-  elementName: v.string(),
-  data: v.string(),
-  category: v.string(),
-  languageCode: v.string(),
-  status: v.string(),
-  templateType: v.optional(v.string()),
-  externalId: v.optional(v.string()),
-  quality: v.optional(v.string()),
-  header: v.optional(v.string()),
-  footer: v.optional(v.string()),
-  createdOn: v.optional(v.number()),
-  modifiedOn: v.optional(v.number()),
+const OptionsSchema = v.object({
+  waNumber: v.optional(v.pipe(v.string(), v.regex(/^\d{8,15}$/, 'must be digits only'))),
+  apiKeys: v.optional(v.array(v.pipe(v.string(), v.nonEmpty('must not be empty')))),
+  interactive: v.optional(InteractiveSettingSchema),
 });
-type SelfServeTemplate = v.InferOutput<typeof TemplateSchema>;
-
-/** Either a whole self-serve list response or just its `templates` array. */
-const TemplatesOptionSchema = v.union([
-  v.array(TemplateSchema),
-  v.looseObject({ templates: v.array(TemplateSchema) }),
-]);
 
 export interface SandboxOptions {
   port?: number;
@@ -205,10 +145,19 @@ export interface SandboxOptions {
   callback?: CallbackOptions;
   /** Called with every callback attempt, e.g. to log it. */
   onCallback?: (record: CallbackRecord) => void;
+  /** Our business number on enterprise sends' replies and v3 metadata; `919319278973` by default. */
+  waNumber?: string;
+  /** Self-serve keys accepted; any non-empty `apikey` when absent. */
+  apiKeys?: string[];
+  /** Interactive messages on the enterprise account; supported by default. */
+  interactive?: InteractiveSetting;
 }
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const templates = parseTemplates(opts.templates ?? (await readDefaultTemplates()));
+  const options = parseWith(OptionsSchema, opts, 'Invalid sandbox options');
+  const waNumber = options.waNumber ?? DEFAULT_WA_NUMBER;
+  let interactive: InteractiveSetting = options.interactive ?? { supported: true };
   let callback = opts.callback ? parseCallback(opts.callback) : null;
   const sends: RecordedSend[] = [];
   const failures: FailureSpec[] = [];
@@ -236,60 +185,158 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     return delivery;
   }
 
-  function scheduleReports(externalId: string, destAddr: string, extra?: string): void {
+  /** Our number and app as a send's callbacks name them. */
+  function senderOf(send: RecordedSend): Pick<SentMessage, 'business' | 'app'> {
+    return {
+      business: send.from ?? waNumber,
+      app:
+        send.api === 'self-serve'
+          ? (send.params['src.name'] ?? DEFAULT_APP_NAME)
+          : DEFAULT_APP_NAME,
+    };
+  }
+
+  /** Self-serve sends are never answered in the enterprise format. */
+  function formatFor(api: SendApi, asked?: CallbackFormat): CallbackFormat {
+    const format = asked ?? callback?.format ?? 'enterprise';
+    return api === 'self-serve' && format === 'enterprise' ? 'v2' : format;
+  }
+
+  function scheduleReports(send: RecordedSend): void {
     const spec = dlrSpecs.shift() ?? {};
-    if (!callback) {
+    if (!callback || !send.messageId || !send.whatsappMessageId) {
       return;
     }
-    const sentAt = Date.now();
-    const posts = planDlrReports({
-      externalId,
-      destAddr,
+    const format = formatFor(send.api);
+    const sent: SentMessage = {
+      gsId: send.messageId,
+      wamid: send.whatsappMessageId,
+      customer: send.to,
+      ...senderOf(send),
+      kind: send.template || isTemplateSend(send.params) ? 'template' : 'session',
+      ...(send.params.extra && send.api === 'enterprise' ? { extra: send.params.extra } : {}),
       srcAddr: callback.srcAddr ?? DEFAULT_SRC_ADDR,
-      sentAt,
+      sentAt: Date.now(),
+    };
+    const posts = planReports({
       delays: callback.delaysMs ?? {},
       spec,
-      ...(extra ? { extra } : {}),
+      enqueued: format === 'v2',
     });
-    void track(postReports(callback.url, posts, sentAt, generation.signal));
+    void track(postReports(callback.url, format, posts, sent, generation.signal));
   }
 
   /** One POST after the other, so the webhook sees them in the planned order. */
   async function postReports(
     url: string,
-    posts: DlrPost[],
-    sentAt: number,
+    format: CallbackFormat,
+    posts: PlannedPost[],
+    sent: SentMessage,
     signal: AbortSignal,
   ): Promise<void> {
     for (const post of posts) {
-      const wait = sentAt + post.atMs - Date.now();
+      const wait = sent.sentAt + post.atMs - Date.now();
       try {
         await delay(Math.max(wait, 0), undefined, { signal });
       } catch {
         return;
       }
-      await poster.deliver(buildDlrRequest(url, post.events), signal);
+      for (const req of buildReportRequests(format, url, post, sent)) {
+        await poster.deliver(req, signal);
+      }
     }
   }
 
-  async function simulateReply(
-    body: Record<string, string>,
-    as: ReplyEncoding = 'form',
-  ): Promise<CallbackRecord> {
+  function requireCallback(): CallbackOptions {
     if (!callback) {
       throw new SandboxCallbackError('no callback URL is set, so there is nowhere to reply to');
     }
-    const record = await track(
-      poster.deliver(buildReplyRequest(callback.url, body, as), generation.signal),
-    );
+    return callback;
+  }
+
+  async function deliverReply(req: CallbackRequest): Promise<CallbackRecord> {
+    const record = await track(poster.deliver(req, generation.signal));
     if (!record) {
       throw new SandboxCallbackError('the reply was cancelled by a reset or close');
     }
     return record;
   }
 
-  // No Fastify logger: Gateway requests carry the password in the query string or body, and a
-  // request log would print it.
+  async function simulateReply(
+    body: Record<string, string>,
+    as: ReplyEncoding = 'form',
+  ): Promise<CallbackRecord> {
+    return deliverReply(buildReplyRequest(requireCallback().url, body, as));
+  }
+
+  /** Who replies and in which format; `send` is the message answered, if any. */
+  function replyParty(
+    input: Omit<TapInput, 'choice'>,
+    send: RecordedSend | undefined,
+  ): { party: ReplyParty; format: CallbackFormat } {
+    const api = send?.api ?? 'enterprise';
+    if (api === 'self-serve' && input.format === 'enterprise') {
+      throw new SandboxTapError('a self-serve message is answered in v2 or v3, not enterprise');
+    }
+    const format = formatFor(api, input.format);
+    if (input.withoutPhone && format !== 'v3') {
+      throw new SandboxTapError(`withoutPhone needs the v3 format (this reply is ${format})`);
+    }
+    const sender = send ? senderOf(send) : { business: waNumber, app: DEFAULT_APP_NAME };
+    const party: ReplyParty = {
+      customer: digitsOf(input.to),
+      ...sender,
+      name: input.name ?? DEFAULT_NAME,
+      ...(input.withoutPhone ? { withoutPhone: true } : {}),
+      ...(input.as ? { as: input.as } : {}),
+    };
+    return { party, format };
+  }
+
+  const delivered = (send: RecordedSend, to: string) =>
+    send.outcome === 'success' && digitsOf(send.to) === to;
+
+  async function tap(input: TapInput): Promise<TapResult> {
+    const { url } = requireCallback();
+    const to = digitsOf(input.to);
+    const send = sends.findLast((s) => delivered(s, to) && offeredChoices(s).length > 0);
+    if (!send?.messageId || !send.whatsappMessageId) {
+      const unknown = sends.filter(
+        (s) =>
+          delivered(s, to) && s.api === 'enterprise' && isTemplateSend(s.params) && !s.template,
+      ).length;
+      throw new SandboxTapError(
+        unknown === 0
+          ? 'no successful send to that number offered anything to tap'
+          : `no successful send to that number offered anything to tap; ${unknown} template ` +
+              "sends matched none of the sandbox's templates (pass them as `templates` to tap " +
+              'their buttons)',
+      );
+    }
+    const choices = offeredChoices(send);
+    const choice = pickChoice(choices, input.choice);
+    if (!choice) {
+      const offered = choices.map((c, i) => `${i + 1} ${JSON.stringify(c.title)}`).join(', ');
+      throw new SandboxTapError(`no choice ${JSON.stringify(input.choice)}; offered: ${offered}`);
+    }
+    const { party, format } = replyParty(input, send);
+    const quoted = { gsId: send.messageId, wamid: send.whatsappMessageId };
+    const record = await deliverReply(buildTapRequest(format, url, party, quoted, choice));
+    return { record, format, choice, messageId: send.messageId };
+  }
+
+  async function text(input: TextInput): Promise<ReplyResult> {
+    const { url } = requireCallback();
+    const to = digitsOf(input.to);
+    const { party, format } = replyParty(
+      input,
+      sends.findLast((s) => delivered(s, to)),
+    );
+    return { record: await deliverReply(buildTextRequest(format, url, party, input.text)), format };
+  }
+
+  // No Fastify logger: Gateway requests carry the password in the query string or body, and
+  // self-serve requests the API key in a header; a request log would print them.
   const app = fastify({ logger: false });
 
   app.addContentTypeParser(
@@ -300,34 +347,68 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
   );
 
-  async function handleSendMessage(
-    method: string,
-    params: Record<string, string>,
-    reply: FastifyReply,
-  ): Promise<FastifyReply> {
-    const record: RecordedSend = { at: new Date(), method, params, outcome: 'pending' };
-    sends.push(record);
+  /**
+   * Applies the next queued failure, if any. True when it answered; false to carry on (no
+   * failure, or a delay that ran out). A boolean, not the reply: a reply is a thenable, and an
+   * async function would wait for it instead of returning it.
+   */
+  async function applyFailure(record: RecordedSend, reply: FastifyReply): Promise<boolean> {
     const spec = failures.shift();
     if (spec?.kind === 'error') {
       const details = spec.details ?? ERROR_DETAILS[spec.id] ?? 'Error';
-      settle(record, { outcome: 'error', errorId: spec.id, details });
-      return reply.send(errorEnvelope(spec.id, details));
+      if (record.api === 'self-serve') {
+        settle(record, { outcome: 'error', errorId: spec.id, details, httpStatus: 400 });
+        void reply.code(400).send({ status: 'error', message: details });
+      } else {
+        settle(record, { outcome: 'error', errorId: spec.id, details });
+        void reply.send(errorEnvelope(spec.id, details));
+      }
+      return true;
     }
     if (spec?.kind === 'http') {
       settle(record, { outcome: 'http_error', httpStatus: spec.status });
-      return reply
-        .code(spec.status)
-        .type('text/plain')
-        .send(`sandbox: injected HTTP ${spec.status}`);
+      void reply.code(spec.status).type('text/plain').send(`sandbox: injected HTTP ${spec.status}`);
+      return true;
     }
     if (spec?.kind === 'delay') {
       try {
         await delay(spec.ms, undefined, { signal: closing.signal });
       } catch {
         settle(record, { outcome: 'dropped' });
-        return reply.code(503).type('text/plain').send('sandbox: closing');
+        void reply.code(503).type('text/plain').send('sandbox: closing');
+        return true;
       }
       // Like Gupshup, carry on even if the caller gave up meanwhile: the message still "goes out".
+    }
+    return false;
+  }
+
+  /** Answers success with the next id and schedules the send's reports. */
+  function accept(record: RecordedSend): string {
+    const messageId =
+      nextIds.shift() ??
+      (record.api === 'self-serve' ? randomUUID() : generateMessageId(issuedIds));
+    issuedIds.add(messageId);
+    settle(record, { outcome: 'success', messageId, whatsappMessageId: generateWamid() });
+    return messageId;
+  }
+
+  async function handleSendMessage(
+    method: string,
+    params: Record<string, string>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
+    const record: RecordedSend = {
+      at: new Date(),
+      api: 'enterprise',
+      method,
+      params,
+      to: params.send_to ?? '',
+      outcome: 'pending',
+    };
+    sends.push(record);
+    if (await applyFailure(record, reply)) {
+      return reply;
     }
 
     const missing = SEND_REQUIRED_PARAMS.filter((name) => !params[name]);
@@ -337,14 +418,69 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     if (!/^\d{10,15}$/.test(params.send_to ?? '')) {
       return refuse(record, reply, '105');
     }
-    const messageId = nextIds.shift() ?? generateMessageId(issuedIds);
-    issuedIds.add(messageId);
-    settle(record, { outcome: 'success', messageId });
+    if (params.interactive_type !== undefined || params.action !== undefined) {
+      if (!interactive.supported) {
+        const { errorId, details } = { ...DEFAULT_UNSUPPORTED, ...interactive };
+        return refuse(record, reply, errorId, details);
+      }
+      const parsed = parseEnterpriseInteractive(params);
+      if (!parsed.ok) {
+        return refuse(record, reply, INVALID_INTERACTIVE_ID, parsed.reason);
+      }
+      record.interactive = parsed.value;
+    } else if (isTemplateSend(params)) {
+      const template = matchEnterpriseTemplate(templates, params);
+      if (template) {
+        record.template = template;
+      }
+    }
+    const messageId = accept(record);
     reply.send({
       response: { id: messageId, phone: params.send_to, details: '', status: 'success' },
     });
     // Scheduled once the answer is on its way: like Gupshup, a report never precedes its id.
-    scheduleReports(messageId, params.send_to ?? '', params.extra);
+    scheduleReports(record);
+    return reply;
+  }
+
+  async function handleSelfServe(
+    path: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
+    const fields = isForm(request) && isStringRecord(request.body) ? request.body : {};
+    const header = request.headers.apikey;
+    const apiKey = Array.isArray(header) ? header[0] : header;
+    const record: RecordedSend = {
+      at: new Date(),
+      api: 'self-serve',
+      method: 'POST',
+      path,
+      params: fields,
+      ...(apiKey === undefined ? {} : { apiKey }),
+      to: fields.destination ?? '',
+      outcome: 'pending',
+    };
+    sends.push(record);
+    if (await applyFailure(record, reply)) {
+      return reply;
+    }
+    if (!apiKey || (options.apiKeys && !options.apiKeys.includes(apiKey))) {
+      const message = 'Authentication Failed';
+      settle(record, { outcome: 'error', details: message, httpStatus: 401 });
+      return reply.code(401).send({ status: 'error', message });
+    }
+    const parsed =
+      path === SESSION_PATH ? readSessionSend(fields) : readTemplateSend(fields, templates);
+    if (!parsed.ok) {
+      settle(record, { outcome: 'error', details: parsed.reason, httpStatus: 400 });
+      return reply.code(400).send({ status: 'error', message: parsed.reason });
+    }
+    const { to: _to, app: _app, ...understood } = parsed.value;
+    Object.assign(record, understood);
+    const messageId = accept(record);
+    reply.code(202).send({ status: 'submitted', messageId });
+    scheduleReports(record);
     return reply;
   }
 
@@ -375,82 +511,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
   });
 
+  app.post(SESSION_PATH, (request, reply) => handleSelfServe(SESSION_PATH, request, reply));
+  app.post(TEMPLATE_PATH, (request, reply) => handleSelfServe(TEMPLATE_PATH, request, reply));
+
   app.get('/sm/api/v1/template/list/:app', (request, reply) => {
     // The real endpoint refuses a request without an API key; keep clients honest.
     if (!request.headers.apikey) {
       return reply.code(401).send({ status: 'error', message: 'Authentication Failed' });
     }
     return reply.send({ status: 'success', templates });
-  });
-
-  app.get('/_sandbox/sends', () => sends.map(redactSend));
-
-  app.post('/_sandbox/fail', (request, reply) => {
-    const parsed = v.safeParse(FailureSpecsSchema, request.body);
-    if (!parsed.success) {
-      return reply.code(400).send({
-        code: 'ERR_SANDBOX_FAILURE_SPEC',
-        message: parsed.issues.map((issue) => issue.message).join('; '),
-      });
-    }
-    const specs = Array.isArray(parsed.output) ? parsed.output : [parsed.output];
-    failures.push(...specs);
-    return reply.send({ queued: failures.length });
-  });
-
-  app.get('/_sandbox/callbacks', () => callbacks);
-
-  app.post('/_sandbox/callback', (request, reply) => {
-    const parsed = v.safeParse(CallbackOptionsSchema, request.body);
-    if (!parsed.success) {
-      return reply.code(400).send(specError('ERR_SANDBOX_CALLBACK', parsed.issues));
-    }
-    callback = parsed.output;
-    return reply.code(204).send();
-  });
-
-  app.delete('/_sandbox/callback', (_request, reply) => {
-    callback = null;
-    return reply.code(204).send();
-  });
-
-  app.post('/_sandbox/dlr', (request, reply) => {
-    const parsed = v.safeParse(DlrSpecsSchema, request.body);
-    if (!parsed.success) {
-      return reply.code(400).send(specError('ERR_SANDBOX_DLR_SPEC', parsed.issues));
-    }
-    dlrSpecs.push(...(Array.isArray(parsed.output) ? parsed.output : [parsed.output]));
-    return reply.send({ queued: dlrSpecs.length });
-  });
-
-  app.post('/_sandbox/message-ids', (request, reply) => {
-    const parsed = v.safeParse(MessageIdsSchema, request.body);
-    if (!parsed.success) {
-      return reply.code(400).send(specError('ERR_SANDBOX_MESSAGE_IDS', parsed.issues));
-    }
-    nextIds.push(...parsed.output.ids);
-    return reply.send({ queued: nextIds.length });
-  });
-
-  app.post('/_sandbox/reply', async (request, reply) => {
-    const parsed = v.safeParse(ReplyRequestSchema, request.body);
-    if (!parsed.success) {
-      return reply.code(400).send(specError('ERR_SANDBOX_REPLY', parsed.issues));
-    }
-    try {
-      const record = await simulateReply(parsed.output.body, parsed.output.as);
-      return reply.send({ status: record.status, attempts: record.attempt });
-    } catch (thrown) {
-      if (thrown instanceof SandboxCallbackError) {
-        return reply.code(409).send({ code: thrown.code, message: thrown.message });
-      }
-      throw thrown;
-    }
-  });
-
-  app.post('/_sandbox/reset', (_request, reply) => {
-    reset();
-    return reply.code(204).send();
   });
 
   function reset(): void {
@@ -463,33 +532,39 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     generation = new AbortController();
   }
 
+  const control: SandboxControl = {
+    sends,
+    failNext: (...specs) => failures.push(...specs),
+    callbacks,
+    setCallback: (next) => {
+      callback = next ? parseCallback(next) : null;
+    },
+    nextDlr: (...specs) => dlrSpecs.push(...specs.map(parseDlrSpec)),
+    nextMessageIds: (...ids) => {
+      if (ids.some((id) => id === '')) {
+        throw new SandboxCallbackError('message ids must not be empty');
+      }
+      return nextIds.push(...ids);
+    },
+    setInteractive: (setting) => {
+      interactive = parseWith(InteractiveSettingSchema, setting, 'Invalid interactive setting');
+    },
+    simulateReply,
+    tap,
+    text,
+    reset,
+  };
+  registerControlRoutes(app, control);
+
   const host = opts.host ?? '127.0.0.1';
   await app.listen({ port: opts.port ?? 0, host });
   const { port } = app.server.address() as AddressInfo;
   const origin = `http://${reachableHost(host)}:${port}`;
 
   return {
+    ...control,
     url: `${origin}${GATEWAY_PATH}`,
     origin,
-    sends,
-    failNext: (...specs) => {
-      failures.push(...specs);
-    },
-    callbacks,
-    setCallback: (next) => {
-      callback = next ? parseCallback(next) : null;
-    },
-    nextDlr: (...specs) => {
-      dlrSpecs.push(...specs.map(parseDlrSpec));
-    },
-    nextMessageIds: (...ids) => {
-      if (ids.some((id) => id === '')) {
-        throw new SandboxCallbackError('message ids must not be empty');
-      }
-      nextIds.push(...ids);
-    },
-    simulateReply,
-    reset,
     close: async () => {
       closing.abort();
       generation.abort();
@@ -498,6 +573,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       await poster.close();
     },
   };
+}
+
+function parseWith<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  what: string,
+): v.InferOutput<S> {
+  const parsed = v.safeParse(schema, input);
+  if (!parsed.success) {
+    throw new SandboxOptionsError(`${what}: ${describeIssues(parsed.issues)}`);
+  }
+  return parsed.output;
 }
 
 function parseCallback(input: CallbackOptions): CallbackOptions {
@@ -516,29 +603,17 @@ function parseDlrSpec(input: DlrSpec): DlrSpec {
   return parsed.output;
 }
 
-function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues.map((issue) => `${v.getDotPath(issue) ?? '(root)'}: ${issue.message}`).join('; ');
+/** An enterprise template (HSM) send, as opposed to a session message. */
+function isTemplateSend(params: Record<string, string>): boolean {
+  return params.msg_type?.toUpperCase() === 'HSM' || params.isTemplate === 'true';
 }
 
-function specError(code: string, issues: readonly v.BaseIssue<unknown>[]) {
-  return { code, message: describeIssues(issues) };
+function digitsOf(number: string): string {
+  return number.replace(/\D/g, '');
 }
 
-async function readDefaultTemplates(): Promise<unknown> {
-  // A copy of the self-serve fixture lives next to this file so the sandbox never reads test/.
-  const text = await readFile(new URL('./templates.json', import.meta.url), 'utf8');
-  return JSON.parse(text) as unknown;
-}
-
-function parseTemplates(input: unknown): SelfServeTemplate[] {
-  const parsed = v.safeParse(TemplatesOptionSchema, input);
-  if (!parsed.success) {
-    const problems = parsed.issues.map(
-      (issue) => `${v.getDotPath(issue) ?? '(root)'}: ${issue.message}`,
-    );
-    throw new SandboxTemplatesError(problems.join('; '));
-  }
-  return Array.isArray(parsed.output) ? parsed.output : parsed.output.templates;
+function isForm(request: FastifyRequest): boolean {
+  return (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
 }
 
 /** Query and form fields merged; only a form body counts (a JSON body is not Gateway protocol). */
@@ -547,8 +622,7 @@ function readGatewayParams(request: FastifyRequest): Record<string, string> {
   for (const [key, value] of new URL(request.url, 'http://sandbox').searchParams) {
     params[key] = value;
   }
-  const contentType = request.headers['content-type'] ?? '';
-  if (contentType.startsWith('application/x-www-form-urlencoded') && isStringRecord(request.body)) {
+  if (isForm(request) && isStringRecord(request.body)) {
     Object.assign(params, request.body);
   }
   return params;
@@ -562,17 +636,18 @@ function isStringRecord(value: unknown): value is Record<string, string> {
   );
 }
 
-function refuse(record: RecordedSend, reply: FastifyReply, id: string): FastifyReply {
-  const details = ERROR_DETAILS[id] ?? 'Error';
+function refuse(
+  record: RecordedSend,
+  reply: FastifyReply,
+  id: string,
+  details = ERROR_DETAILS[id] ?? 'Error',
+): FastifyReply {
   settle(record, { outcome: 'error', errorId: id, details });
   return reply.send(errorEnvelope(id, details));
 }
 
 /** Completes a record in place: tests may hold it from the moment the request arrived. */
-function settle(
-  record: RecordedSend,
-  answer: Omit<RecordedSend, 'at' | 'method' | 'params'>,
-): void {
+function settle(record: RecordedSend, answer: Partial<RecordedSend>): void {
   Object.assign(record, answer);
 }
 
@@ -597,38 +672,6 @@ function randomDigits(count: number): string {
     digits += String(randomInt(0, 10));
   }
   return digits;
-}
-
-/**
- * The self-serve list shows quick-reply buttons appended to the body as ` | [Title]`; the
- * enterprise list carries the bare body and a `button_type` instead.
- */
-function toEnterpriseTemplate(template: SelfServeTemplate) {
-  const buttons = /(?:\s*\|\s*\[[^\]]*\])+\s*$/.exec(template.data);
-  const body = buttons ? template.data.slice(0, buttons.index) : template.data;
-  return {
-    id: template.externalId ?? template.id,
-    name: template.elementName,
-    category: template.category,
-    language: template.languageCode,
-    type: template.templateType ?? 'TEXT',
-    body,
-    ...(template.header === undefined ? {} : { header: template.header }),
-    ...(template.footer === undefined ? {} : { footer: template.footer }),
-    button_type: buttons ? 'QUICK_REPLY' : 'NONE',
-    quality_score: template.quality ?? 'UNKNOWN',
-    status: template.status,
-    creation_time: template.createdOn ?? null,
-    updation_time: template.modifiedOn ?? null,
-  };
-}
-
-/** The control endpoint may be shown in a browser or pasted into a ticket: hide the password. */
-function redactSend(send: RecordedSend): RecordedSend {
-  if (send.params.password === undefined) {
-    return send;
-  }
-  return { ...send, params: { ...send.params, password: '[redacted]' } };
 }
 
 /** A wildcard listen address is not something a client can connect to. */
