@@ -227,7 +227,7 @@ describe('shapes Gupshup sends', () => {
     },
   );
 
-  it('stores a v2 message-event and the v2 inbound text fixture; acknowledges a v2 user-event', async () => {
+  it('stores a v2 message-event and the v2 inbound text fixture; a v2 user-event is stored with no job', async () => {
     const gsId = '5a0c7b4e-1111-4b1e-9a1d-1c2b3a4d5e6f';
     const event = {
       app: 'ShopCoNDR',
@@ -257,7 +257,6 @@ describe('shapes Gupshup sends', () => {
       message: { text: 'hi', contextGsId: '9b71295f-f7af-4c1f-b2b4-31b4a4867bad' },
     });
 
-    const before = await service.deps.db.select().from(webhookEvents);
     const userEvent = {
       app: 'ShopCoNDR',
       timestamp: 1716450020000,
@@ -267,7 +266,17 @@ describe('shapes Gupshup sends', () => {
     };
     const res = await call({ contentType: JSON_TYPE, body: JSON.stringify(userEvent) });
     expect(res.statusCode).toBe(200);
-    expect(await service.deps.db.select().from(webhookEvents)).toHaveLength(before.length);
+    const rows = await service.deps.db
+      .select()
+      .from(webhookEvents)
+      .where(eq(webhookEvents.kind, 'user'));
+    const mine = rows.filter((r) => r.payload.includes('1716450020000'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({
+      status: 'ignored',
+      note: 'user-event opted-in: stored, no action',
+    });
+    expect(await jobOf('inbound', mine[0]!.id)).toBeUndefined();
   });
 });
 
