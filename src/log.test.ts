@@ -42,6 +42,27 @@ describe('createLog', () => {
     });
   });
 
+  it("redacts the customer's ids as the webhook's events name them", () => {
+    const { log, entries } = capture();
+    log.info(
+      {
+        userId: 'IN.1648738043044911',
+        from: '919812345678',
+        phone: '919812345678',
+        message: { mobile: '919812345678', userId: 'IN.1648738043044911', from: 'x' },
+        event: { phone: '919812345678' },
+      },
+      'event',
+    );
+    expect(entries()[0]).toMatchObject({
+      userId: '[redacted]',
+      from: '[redacted]',
+      phone: '[redacted]',
+      message: { mobile: '[redacted]', userId: '[redacted]', from: '[redacted]' },
+      event: { phone: '[redacted]' },
+    });
+  });
+
   it('masks numbers in messages, interpolated strings and errors (string or Error)', () => {
     const { log, lines } = capture();
     log.warn('no conversation for 919650186697');

@@ -22,7 +22,9 @@ export async function sweepOnce(deps: { db: Db; queues: Queues }, graceMs: numbe
     listReceivedInbox(deps.db, olderThan, BATCH),
     listUnfinishedOutbox(deps.db, olderThan, BATCH),
     listUnpublishedActivity(deps.db, olderThan, BATCH),
-    listReceivedWebhookEvents(deps.db, olderThan, BATCH),
+    // Only reports and messages have a job; user, billing and ignored events are stored
+    // already handled and are never queued.
+    listReceivedWebhookEvents(deps.db, olderThan, BATCH, ['dlr', 'inbound']),
   ]);
   for (const inboxId of inbox) {
     await enqueue(deps.queues, 'fdr.validate', { inboxId });

@@ -7,7 +7,7 @@
  *   recorded in `fdr_inbox` and `fdr.validate` enqueued.
  * - A Gupshup webhook body (JSON, or the form-encoded body as Gupshup posts it) → the webhook's
  *   `parseWebhook` and `storeAndEnqueue`: stored in `webhook_events`, `dlr.process` or
- *   `reply.route` enqueued.
+ *   `reply.route` enqueued (user and billing events and ignored callbacks are only stored).
  *
  * Both paths are idempotent by their keys, so replaying the same file twice changes nothing more.
  */
@@ -139,6 +139,14 @@ export async function replayFile(
   return { file, as: 'webhook', events };
 }
 
+const KIND_LABELS: Readonly<Record<WebhookEvent['kind'], string>> = {
+  dlr: 'delivery report',
+  inbound: 'inbound message',
+  user: 'user event (stored only)',
+  billing: 'billing event (stored only)',
+  ignored: 'ignored callback (stored only)',
+};
+
 export function renderReplay(result: ReplayResult): string {
   if (result.as === 'fdr') {
     const what = result.source === 'pubsub' ? 'Pub/Sub message' : 'FDR event';
@@ -147,8 +155,6 @@ export function renderReplay(result: ReplayResult): string {
       : `${what} recorded as fdr_inbox ${result.inboxId} and queued for fdr.validate.\n`;
   }
   const created = result.events.filter((e) => e.created).length;
-  const kinds = result.events.map((e) =>
-    e.kind === 'dlr' ? 'delivery report' : 'inbound message',
-  );
+  const kinds = result.events.map((e) => KIND_LABELS[e.kind]);
   return `Webhook body: ${result.events.length} event(s) (${[...new Set(kinds)].join(', ')}), ${created} new, ${result.events.length - created} already recorded; new ones queued.\n`;
 }

@@ -1,5 +1,5 @@
 /** Queries on `webhook_events`, the durable record of what Gupshup posted to the webhook. */
-import { and, eq, lt } from 'drizzle-orm';
+import { and, eq, inArray, lt } from 'drizzle-orm';
 
 import type { WebhookEvent } from '../webhook/events.ts';
 import type { Db } from './client.ts';
@@ -7,16 +7,26 @@ import { webhookEvents } from './schema.ts';
 
 export type WebhookEventRow = typeof webhookEvents.$inferSelect;
 
-/** Records the event unless its key exists; returns the row id and whether it is new. */
+/**
+ * Records the event unless its key exists; returns the row id, whether it is new and its status.
+ * `handled` stores it already `ignored` with that note: an event no job will ever handle (a user
+ * or billing event, an ignored callback) never waits as `received`.
+ */
 export async function recordWebhookEvent(
   db: Db,
   eventKey: string,
   event: WebhookEvent,
+  handled?: { status: 'ignored'; note: string },
 ): Promise<{ id: number; created: boolean; status: string }> {
   const [result] = await db
     .insert(webhookEvents)
     .ignore()
-    .values({ eventKey, kind: event.kind, payload: JSON.stringify(event) });
+    .values({
+      eventKey,
+      kind: event.kind,
+      payload: JSON.stringify(event),
+      ...(handled ? { status: handled.status, note: handled.note.slice(0, 512) } : {}),
+    });
   const [row] = await db
     .select({ id: webhookEvents.id, status: webhookEvents.status })
     .from(webhookEvents)
@@ -47,16 +57,26 @@ export async function markWebhookEvent(
     .where(eq(webhookEvents.id, id));
 }
 
-/** Events stored before `olderThan` and not yet handled (for the sweeper). */
+/**
+ * Events of `kinds` stored before `olderThan` and not yet handled (for the sweeper). Only the
+ * kinds given are listed, so a row of another kind left `received` cannot fill every batch.
+ */
 export async function listReceivedWebhookEvents(
   db: Db,
   olderThan: Date,
   limit: number,
+  kinds: readonly WebhookEvent['kind'][],
 ): Promise<{ id: number; kind: string }[]> {
   return db
     .select({ id: webhookEvents.id, kind: webhookEvents.kind })
     .from(webhookEvents)
-    .where(and(eq(webhookEvents.status, 'received'), lt(webhookEvents.createdAt, olderThan)))
+    .where(
+      and(
+        eq(webhookEvents.status, 'received'),
+        lt(webhookEvents.createdAt, olderThan),
+        inArray(webhookEvents.kind, [...kinds]),
+      ),
+    )
     .limit(limit);
 }
 

@@ -67,7 +67,23 @@ describe('statusOf', () => {
     expect(v2('FAILED', '000')).toEqual({ status: 'FAILED', known: true });
     expect(v2('ENQUEUED')).toBeNull();
     expect(v2('DELETED')).toBeNull();
+    expect(v2('MISMATCH')).toBeNull();
     expect(v2('MYSTERY')).toEqual({ status: 'FAILED', known: false });
+  });
+
+  it('maps v3 (Meta-format) events by type like v2; Meta codes are information only', () => {
+    const v3 = (eventType: string, errorCode: string | null = null) =>
+      statusOf(report({ source: 'v3', eventType, errorCode }));
+    expect(v3('SENT')).toEqual({ status: 'SENT', known: true });
+    expect(v3('DELIVERED')).toEqual({ status: 'DELIVERED', known: true });
+    expect(v3('READ')).toEqual({ status: 'READ', known: true });
+    expect(v3('FAILED', '131047')).toEqual({ status: 'FAILED', known: true });
+    // "026" is READ in the enterprise table; here the event type decides.
+    expect(v3('FAILED', '026')).toEqual({ status: 'FAILED', known: true });
+    expect(v3('ENQUEUED')).toBeNull();
+    expect(v3('DELETED')).toBeNull();
+    expect(v3('MISMATCH')).toBeNull();
+    expect(v3('WARNING')).toEqual({ status: 'FAILED', known: false });
   });
 });
 

@@ -44,22 +44,26 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<DlrStatus>([
 ]);
 
 /**
- * v2 (self-serve) event types that say nothing about delivery: `ENQUEUED` means Gupshup accepted
- * the message, which the SUBMITTED row already records; `DELETED` is the customer deleting it.
+ * v2 and v3 event types that say nothing about delivery: `ENQUEUED` means Gupshup accepted the
+ * message, which the SUBMITTED row already records; `DELETED` is the customer deleting it;
+ * `MISMATCH` is a notice Gupshup lists beside enqueued and failed, about the message rather than
+ * its delivery.
  */
-const NON_STATUS_EVENT_TYPES: ReadonlySet<string> = new Set(['ENQUEUED', 'DELETED']);
+const NON_STATUS_EVENT_TYPES: ReadonlySet<string> = new Set(['ENQUEUED', 'DELETED', 'MISMATCH']);
 
 /**
- * The status a report stands for, or null when it stands for none (v2 `ENQUEUED`/`DELETED`).
+ * The status a report stands for, or null when it stands for none (`ENQUEUED`, `DELETED`,
+ * `MISMATCH` in v2 and v3).
  *
  * Enterprise reports map by `errorCode` first (the seed's table), then by `eventType`; an unknown
- * code, or no code and an unknown event type, is FAILED with `known: false`. v2 reports map by
- * `eventType` only: their codes (1002, 4005, …) are a different numbering that is not ours to
- * read as the enterprise table; a v2 failure code stays in the report as information.
+ * code, or no code and an unknown event type, is FAILED with `known: false`. v2 and v3 reports
+ * map by `eventType` only: their codes (Gupshup's 1002, 4005, …; Meta's 131047, …) are other
+ * numberings that are not ours to read as the enterprise table; they stay in the report (and in
+ * `remarks`) as information.
  */
 export function statusOf(report: DeliveryReport): { status: DlrStatus; known: boolean } | null {
   const eventType = report.eventType.toUpperCase();
-  if (report.source === 'v2') {
+  if (report.source === 'v2' || report.source === 'v3') {
     if (NON_STATUS_EVENT_TYPES.has(eventType)) {
       return null;
     }

@@ -102,7 +102,7 @@ describe('reading a reply', () => {
   it('reads media as media and summarises it', () => {
     const image = message({
       type: 'image',
-      media: { mimeType: 'image/jpeg', url: null, caption: 'gate' },
+      media: { id: null, mimeType: 'image/jpeg', url: null, caption: 'gate' },
     });
     expect(readReply(keys, image, at).meaning).toEqual({ kind: 'media' });
     expect(intentLabel({ kind: 'media' }, image)).toBe('image');

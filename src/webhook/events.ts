@@ -23,11 +23,16 @@ export interface DeliveryReport {
    * v2: Gupshup's failure code (1002, 4005, …). v3: Meta's error code (131047, …).
    */
   errorCode: string | null;
+  /** The customer's MSISDN, digits only, when given (null when only a user id is known). */
   destAddr: string | null;
+  /** The sender: the enterprise mask (`srcAddr`), or our number in v3 (`display_phone_number`). */
   srcAddr: string | null;
   /** Epoch milliseconds. */
   eventTs: number | null;
-  /** Our correlation string echoed back (the idempotency key we sent in `extra`). */
+  /**
+   * Our correlation string echoed back (the idempotency key we sent in `extra`; v3
+   * `biz_opaque_callback_data`).
+   */
   extra: string | null;
 }
 
@@ -62,7 +67,10 @@ export interface InboundMessage {
    * sends a business-scoped `userId` instead for users with a username).
    */
   mobile: string | null;
-  /** Meta's business-scoped user id, when given (v3 `user_id`/`from_user_id`). */
+  /**
+   * Meta's business-scoped user id, when given (v3 `from_user_id`, `user_id` or
+   * `contacts[].user_id`; v2 `sender.userId`). Scoped to one business portfolio.
+   */
   userId: string | null;
   /** Our business number the message was sent to. */
   waNumber: string | null;
@@ -78,7 +86,17 @@ export interface InboundMessage {
    * carried inside an interactive reply's id (`{"postbackText": …}`, the seed's date reply).
    */
   postbackText: string | null;
-  media: { mimeType: string | null; url: string | null; caption: string | null } | null;
+  /**
+   * An image, document, audio, voice note, video or sticker. `id` is the provider's media id
+   * (Meta's, in v3 and some enterprise deployments), the only handle on the file when no `url` is
+   * given.
+   */
+  media: {
+    id: string | null;
+    mimeType: string | null;
+    url: string | null;
+    caption: string | null;
+  } | null;
   location: {
     latitude: number;
     longitude: number;
@@ -108,9 +126,12 @@ export interface UserEvent {
 /** A v2 `billing-event` (what a message cost): stored, not acted on. */
 export interface BillingEvent {
   source: CallbackFormat;
-  /** Gupshup's id of the message billed (`references.gsId`), when given. */
+  /** Gupshup's id of the message billed (`references.gsId`, else `references.id`), when given. */
   messageId: string | null;
-  /** Meta's pricing category (`utility`, `service`, …), when given. */
+  /**
+   * Meta's pricing category (`utility`, `service`, …), when given: `deductions.category`, or
+   * before per-message pricing `deductions.type`.
+   */
   category: string | null;
   /** `deductions.billable`, when given. */
   billable: boolean | null;

@@ -10,6 +10,11 @@
  * moves forward only (src/dlr/codes.ts) under a row lock, so duplicate and out-of-order reports
  * change nothing; `remarks` keeps the reports received (bounded), which also makes a retried job
  * a no-op. A report for a message we do not know is kept and marked ignored.
+ *
+ * Reports come in any of Gupshup's formats (src/webhook/events.ts): Enterprise reports map by the
+ * seed's code table, v2 and v3 (Meta-format) reports by event type, their own codes (Gupshup's
+ * 1002…, Meta's 131047…) kept in the report and `remarks` as information. ENQUEUED, DELETED and
+ * MISMATCH stand for no status: they are kept in `remarks` and move nothing.
  */
 import type { Processor } from 'bullmq';
 import { and, desc, eq, like, type SQL } from 'drizzle-orm';
@@ -227,7 +232,7 @@ async function findOutboxOf(
 interface Remark extends Partial<DeliveryReport> {
   webhookEventId?: number;
   receivedAt?: string;
-  /** The status the report stands for (null: none, e.g. v2 ENQUEUED). */
+  /** The status the report stands for (null: none, e.g. v2 or v3 ENQUEUED). */
   mapped?: DlrStatus | null;
   /** False for a code not in the seed's table (mapped to FAILED). */
   known?: boolean | null;

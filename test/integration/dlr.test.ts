@@ -61,6 +61,38 @@ async function postReports(...reports: Record<string, unknown>[]) {
   expect(await res.body.text()).toBe('');
 }
 
+/** A v3 (Meta-format) status for our message `gsId`, as test/fixtures/webhook/ has them. */
+function v3Status(
+  gsId: string,
+  status: string,
+  seconds: number,
+  patch: Record<string, unknown> = {},
+) {
+  return {
+    gs_id: gsId,
+    id: `wamid.HBgM${gsId.replace(/\D/g, '').slice(0, 20)}`,
+    status,
+    timestamp: String(seconds),
+    recipient_id: '919650186697',
+    ...patch,
+  };
+}
+
+/** Posts statuses as Gupshup's v3 callback: Meta's webhook body, as JSON. */
+async function postV3(...statuses: Record<string, unknown>[]) {
+  const body = readFixture<{ entry: { changes: { value: Record<string, unknown> }[] }[] }>(
+    'webhook/v3-status-sent.json',
+  );
+  body.entry[0]!.changes[0]!.value.statuses = statuses;
+  const res = await request(`${service.url}${WEBHOOK_PATH}?token=${TOKEN}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(res.statusCode).toBe(200);
+  await res.body.dump();
+}
+
 function keyOf(externalId: string, eventType: string): string {
   const event: WebhookEvent = {
     kind: 'dlr',
@@ -352,6 +384,46 @@ describe('delivery reports for the seed message', () => {
     } finally {
       sandbox.setCallback(null);
     }
+  });
+
+  it("applies v3 (Meta-format) statuses by gs_id; ENQUEUED moves nothing; Meta's code is kept", async () => {
+    const outbox = await sendFdr('DLR-V3');
+    const id = outbox.gupshupMessageId!;
+    const at = Math.floor(outbox.sentAt!.getTime() / 1_000) + 1;
+    await postV3(v3Status(id, 'enqueued', at), v3Status(id, 'sent', at + 1));
+    expect((await handled(id, 'ENQUEUED')).note).toBe('ENQUEUED is not a delivery status');
+    await handled(id, 'SENT');
+    expect((await statusLog(id)).status).toBe('SENT');
+    await postV3(
+      v3Status(id, 'failed', at + 2, {
+        errors: [{ code: 131026, title: 'Message undeliverable' }],
+      }),
+    );
+    expect((await handled(id, 'FAILED')).status).toBe('processed');
+    const row = await statusLog(id);
+    expect(row.status).toBe('FAILED');
+    expect(row.externalUpdatedAt).toEqual(new Date((at + 2) * 1_000));
+    expect(remarksOf(row)).toEqual([
+      expect.objectContaining({
+        source: 'v3',
+        eventType: 'ENQUEUED',
+        mapped: null,
+        applied: false,
+      }),
+      expect.objectContaining({ source: 'v3', eventType: 'SENT', mapped: 'SENT', applied: true }),
+      expect.objectContaining({
+        source: 'v3',
+        eventType: 'FAILED',
+        errorCode: '131026',
+        cause: 'Message undeliverable',
+        mapped: 'FAILED',
+        known: true,
+        applied: true,
+      }),
+    ]);
+    const entries = await timeline('DLR-V3', 3);
+    const failed = entries.find((e) => e.details.status === 'FAILED');
+    expect(failed?.title).toBe('WhatsApp message failed: Message undeliverable, code 131026');
   });
 
   it('stores a report for an unknown message and marks it ignored', async () => {

@@ -17,9 +17,11 @@ import type { SettingsCache } from '../../src/settings-cache.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { sweepOnce } from '../../src/sweeper.ts';
 import type { WebhookEvent } from '../../src/webhook/events.ts';
-import { eventKey } from '../../src/webhook/parse.ts';
+import { eventKey, parseWebhook } from '../../src/webhook/parse.ts';
+import { V3_MAX_EVENTS } from '../../src/webhook/v3.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { readFixture } from '../helpers/fixtures.ts';
+import { formEncodable, webhookFixture, webhookFixtureNames } from '../helpers/webhook.ts';
 
 const env = createTestEnv('webhook');
 const TOKEN = 'test-webhook-token-0123456789';
@@ -227,7 +229,7 @@ describe('shapes Gupshup sends', () => {
     },
   );
 
-  it('stores a v2 message-event and the v2 inbound text fixture; acknowledges a v2 user-event', async () => {
+  it('stores a v2 message-event and the v2 inbound text fixture; a v2 user-event is stored with no job', async () => {
     const gsId = '5a0c7b4e-1111-4b1e-9a1d-1c2b3a4d5e6f';
     const event = {
       app: 'ShopCoNDR',
@@ -257,7 +259,6 @@ describe('shapes Gupshup sends', () => {
       message: { text: 'hi', contextGsId: '9b71295f-f7af-4c1f-b2b4-31b4a4867bad' },
     });
 
-    const before = await service.deps.db.select().from(webhookEvents);
     const userEvent = {
       app: 'ShopCoNDR',
       timestamp: 1716450020000,
@@ -267,7 +268,208 @@ describe('shapes Gupshup sends', () => {
     };
     const res = await call({ contentType: JSON_TYPE, body: JSON.stringify(userEvent) });
     expect(res.statusCode).toBe(200);
-    expect(await service.deps.db.select().from(webhookEvents)).toHaveLength(before.length);
+    const rows = await service.deps.db
+      .select()
+      .from(webhookEvents)
+      .where(eq(webhookEvents.kind, 'user'));
+    const mine = rows.filter((r) => r.payload.includes('1716450020000'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({
+      status: 'ignored',
+      note: 'user-event opted-in: stored, no action',
+    });
+    expect(await jobOf('inbound', mine[0]!.id)).toBeUndefined();
+  });
+});
+
+describe('every callback format Gupshup posts (test/fixtures/webhook/)', () => {
+  /** A row whose job is queued. */
+  const queued = (kind: 'dlr' | 'inbound') => ({ kind, status: 'received', note: null });
+  /** A row stored already handled, with no job. */
+  const stored = (kind: 'user' | 'billing' | 'ignored', note: string) => ({
+    kind,
+    status: 'ignored',
+    note,
+  });
+  const TEMPLATES = 'template changes are managed in Gupshup, not here';
+  const ACCOUNT = 'account notices are for the Gupshup console, not acted on here';
+  const expected: Record<string, ReturnType<typeof queued | typeof stored>[]> = {
+    'enterprise-button-bare-string.json': [queued('inbound')],
+    'enterprise-button-object.json': [queued('inbound')],
+    'enterprise-button-reply-postback.json': [queued('inbound')],
+    'enterprise-button-reply.json': [queued('inbound')],
+    'enterprise-button-template.json': [queued('inbound')],
+    'enterprise-list-reply-json-id.json': [queued('inbound')],
+    'enterprise-list-reply-postback.json': [queued('inbound')],
+    'enterprise-list-reply.json': [queued('inbound')],
+    'v2-account-event.json': [stored('ignored', `ignored: v2 account-event (${ACCOUNT})`)],
+    'v2-billing-event-conversation.json': [
+      stored('billing', 'billing-event service: stored, no action'),
+    ],
+    'v2-billing-event-unknown.json': [stored('billing', 'billing-event: stored, no action')],
+    'v2-billing-event.json': [stored('billing', 'billing-event utility: stored, no action')],
+    'v2-button-reply.json': [queued('inbound')],
+    'v2-deleted.json': [queued('dlr')],
+    'v2-delivered.json': [queued('dlr')],
+    'v2-enqueued.json': [queued('dlr')],
+    'v2-failed-gsid-only.json': [queued('dlr')],
+    'v2-failed.json': [queued('dlr')],
+    'v2-list-reply.json': [queued('inbound')],
+    'v2-message-event-mismatch.json': [queued('dlr')],
+    'v2-message-no-phone.json': [queued('inbound')],
+    'v2-quick-reply-generated-id.json': [queued('inbound')],
+    'v2-quick-reply-postback.json': [queued('inbound')],
+    'v2-quick-reply-template.json': [queued('inbound')],
+    'v2-quick-reply.json': [queued('inbound')],
+    'v2-read.json': [queued('dlr')],
+    'v2-sent.json': [queued('dlr')],
+    'v2-template-event.json': [stored('ignored', `ignored: v2 template-event (${TEMPLATES})`)],
+    'v2-user-event-opted-in.json': [stored('user', 'user-event opted-in: stored, no action')],
+    'v2-user-event-opted-out.json': [stored('user', 'user-event opted-out: stored, no action')],
+    'v2-user-event-sandbox-start.json': [
+      stored('user', 'user-event sandbox-start: stored, no action'),
+    ],
+    'v3-echo-own-number.json': [
+      stored('ignored', 'ignored: v3 message echo (sent from our own number, echoed back)'),
+    ],
+    'v3-echo.json': [stored('ignored', 'ignored: v3 message echo (our own message, echoed back)')],
+    'v3-message-audio.json': [queued('inbound')],
+    'v3-message-button-reply.json': [queued('inbound')],
+    'v3-message-button.json': [queued('inbound')],
+    'v3-message-contacts.json': [queued('inbound')],
+    'v3-message-document.json': [queued('inbound')],
+    'v3-message-image.json': [queued('inbound')],
+    'v3-message-list-reply.json': [queued('inbound')],
+    'v3-message-location.json': [queued('inbound')],
+    'v3-message-nfm-reply.json': [queued('inbound')],
+    'v3-message-no-phone.json': [queued('inbound')],
+    'v3-message-reaction.json': [queued('inbound')],
+    'v3-message-sticker.json': [queued('inbound')],
+    'v3-message-text.json': [queued('inbound')],
+    'v3-message-unsupported.json': [queued('inbound')],
+    'v3-message-video.json': [queued('inbound')],
+    'v3-other-field.json': [stored('ignored', `ignored: v3 field account_update (${ACCOUNT})`)],
+    'v3-platform-event.json': [
+      stored(
+        'ignored',
+        "ignored: v3 field platform-event (Gupshup's connectivity check: the 200 is the answer)",
+      ),
+    ],
+    'v3-status-delivered.json': [queued('dlr')],
+    'v3-status-enqueued.json': [queued('dlr')],
+    'v3-status-failed.json': [queued('dlr')],
+    'v3-status-meta-id-only.json': [queued('dlr')],
+    'v3-status-read.json': [queued('dlr')],
+    'v3-status-sent.json': [queued('dlr')],
+    'v3-statuses-batch.json': [queued('dlr'), queued('dlr'), queued('dlr'), queued('dlr')],
+    'v3-template-status.json': [
+      stored('ignored', `ignored: v3 field message_template_status_update (${TEMPLATES})`),
+    ],
+  };
+
+  /** The keys of the events `fixture` stands for, as the webhook stores them. */
+  function keysOf(fixture: unknown): string[] {
+    const parsed = parseWebhook(
+      { contentType: JSON_TYPE, body: Buffer.from(JSON.stringify(fixture)), query: {} },
+      { maxEvents: 20 },
+    );
+    if (!parsed.ok) {
+      throw new Error(parsed.reason);
+    }
+    return parsed.events.map(eventKey);
+  }
+
+  async function jobsOf(webhookEventId: number) {
+    return [await jobOf('dlr', webhookEventId), await jobOf('inbound', webhookEventId)].filter(
+      Boolean,
+    );
+  }
+
+  it('has an expectation for every fixture', () => {
+    expect(Object.keys(expected).sort()).toEqual(webhookFixtureNames());
+  });
+
+  it.each(Object.entries(expected))(
+    'answers 200 to %s (as JSON, and as a form when flat) and stores it once',
+    async (name, rows) => {
+      const fixture = webhookFixture(name);
+      const requests: Post[] = [{ contentType: JSON_TYPE, body: JSON.stringify(fixture) }];
+      if (formEncodable(fixture)) {
+        requests.push({ contentType: FORM, body: formOf(fixture) });
+      }
+      for (const request of requests) {
+        const res = await call(request);
+        expect(res.statusCode, `${name} as ${request.contentType}`).toBe(200);
+        expect(res.body).toBe('');
+      }
+      const keys = keysOf(fixture);
+      expect(keys).toHaveLength(rows.length);
+      for (const [i, key] of keys.entries()) {
+        const found = await rowsByKey(key);
+        expect(found).toHaveLength(1);
+        expect(found[0]).toMatchObject(rows[i]!);
+        // Only reports and messages have a job.
+        expect(await jobsOf(found[0]!.id)).toHaveLength(rows[i]!.status === 'received' ? 1 : 0);
+      }
+    },
+  );
+
+  it('keeps no personal data in the note of a stored-only event', async () => {
+    const rows = await service.deps.db.select().from(webhookEvents);
+    for (const row of rows.filter((r) => r.status === 'ignored' && r.kind !== 'dlr')) {
+      expect(row.note ?? '').not.toMatch(/\d{8,}/);
+    }
+  });
+
+  it('leaves stored-only events to nobody: the sweeper queues none, even one left received', async () => {
+    for (const name of ['v2-user-event-opted-out.json', 'v3-echo.json']) {
+      const res = await call({
+        contentType: JSON_TYPE,
+        body: JSON.stringify(webhookFixture(name)),
+      });
+      expect(res.statusCode).toBe(200);
+    }
+    const [row] = await rowsByKey(keysOf(webhookFixture('v2-user-event-opted-out.json'))[0]!);
+    const [echo] = await rowsByKey(keysOf(webhookFixture('v3-echo.json'))[0]!);
+    // As if stored before this rule: `received`, of a kind no job handles.
+    await service.deps.db
+      .update(webhookEvents)
+      .set({ status: 'received' })
+      .where(eq(webhookEvents.id, echo!.id));
+    await sweepOnce(service.deps, 0);
+    expect(await jobsOf(row!.id)).toHaveLength(0);
+    expect(await jobsOf(echo!.id)).toHaveLength(0);
+    await markWebhookEvent(service.deps.db, echo!.id, 'ignored', 'restored');
+  });
+
+  it(`answers 400 to a v3 post of more than ${V3_MAX_EVENTS} events, and stores none`, async () => {
+    const body = webhookFixture<{ entry: { changes: { value: Record<string, unknown> }[] }[] }>(
+      'v3-status-sent.json',
+    );
+    const [status] = body.entry[0]!.changes[0]!.value.statuses as Record<string, unknown>[];
+    const many = Array.from({ length: V3_MAX_EVENTS + 1 }, (_, i) => ({
+      ...status,
+      gs_id: `v3-cap-${i}`,
+    }));
+    body.entry[0]!.changes[0]!.value.statuses = many;
+    const res = await call({ contentType: JSON_TYPE, body: JSON.stringify(body) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json<{ message: string }>().message).toContain(`at most ${V3_MAX_EVENTS}`);
+    expect(await rowsByKey(dlrKey('v3-cap-0'))).toHaveLength(0);
+  });
+
+  it('answers 400 to a v3 message from nobody (no number, no user id), without quoting it', async () => {
+    const body = webhookFixture<{ entry: { changes: { value: Record<string, unknown> }[] }[] }>(
+      'v3-message-text.json',
+    );
+    const { value } = body.entry[0]!.changes[0]!;
+    delete (value.messages as Record<string, unknown>[])[0]!.from;
+    delete value.contacts;
+    const res = await call({ contentType: JSON_TYPE, body: JSON.stringify(body) });
+    expect(res.statusCode).toBe(400);
+    const { message } = res.json<{ message: string }>();
+    expect(message).toContain('neither a phone number');
+    expect(message).not.toMatch(/\d{8,}/);
   });
 });
 

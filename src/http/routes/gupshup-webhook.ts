@@ -1,14 +1,17 @@
 /**
- * `POST|GET /api/_ah/v1/message`: the one Gupshup webhook (the seed's path) for delivery reports
- * and customer replies, in every shape src/webhook/parse.ts accepts. Gupshup signs nothing, so
- * the URL carries WEBHOOK_TOKEN (query `token`, header `x-webhook-token` or `Authorization:
- * Bearer`), compared in constant time; without a configured token every request is refused.
+ * `POST|GET /api/_ah/v1/message`: the one Gupshup webhook (the seed's path) for delivery reports,
+ * customer replies and Gupshup's other callbacks, in every format src/webhook/parse.ts accepts
+ * (Enterprise, v2, v3). Gupshup signs nothing, so the URL carries WEBHOOK_TOKEN (query `token`,
+ * header `x-webhook-token` or `Authorization: Bearer`), compared in constant time; without a
+ * configured token every request is refused.
  *
  * Each event is stored in `webhook_events` (keyed, so a repeated callback is one row) and
- * enqueued: delivery reports on `dlr.process`, inbound messages on `reply.route`. Gupshup wants a
- * quick 2xx with an empty body: 200 once stored and queued, 400 with a reason for a malformed
- * body, 401 without the token, 413 above 256 KiB, 503 when MySQL or Redis cannot take the events
- * (Gupshup retries). Nothing here calls Gupshup or the WMS.
+ * enqueued: delivery reports on `dlr.process`, inbound messages on `reply.route`. User events,
+ * billing events and callbacks the service has no use for are stored as `ignored` with a note,
+ * and nothing is enqueued for them. Gupshup wants a quick 2xx with an empty body: 200 once stored
+ * and queued, 400 with a reason for a malformed body, 401 without the token, 413 above 256 KiB,
+ * 503 when MySQL or Redis cannot take the events (Gupshup retries). Nothing here calls Gupshup or
+ * the WMS.
  *
  * Request logging is at `warn` for this route: the URL holds the token, and a GET reply holds the
  * customer's number and text in its query.
@@ -119,12 +122,7 @@ export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
         );
       }
       log.info(
-        {
-          reqId: request.id,
-          reports: parsed.events.filter((e) => e.kind === 'dlr').length,
-          messages: parsed.events.filter((e) => e.kind === 'inbound').length,
-          created,
-        },
+        { reqId: request.id, ...countKinds(parsed.events), created },
         'Gupshup webhook events recorded',
       );
       return reply.code(200).send();
@@ -142,7 +140,7 @@ export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
         tags: ['ingress'],
         summary: 'Gupshup delivery reports and customer replies',
         description:
-          'The one Gupshup callback: delivery reports (enterprise or v2 shapes, one or a batch of up to WEBHOOK_MAX_EVENTS) and inbound messages, as `application/json`, `application/x-www-form-urlencoded` or `text/plain` bodies up to 256 KiB, or as a GET query.',
+          'The one Gupshup callback, in every format Gupshup posts: Enterprise delivery reports (one or a batch of up to WEBHOOK_MAX_EVENTS) and inbound messages; v2 callbacks (message-event, message, user-event, billing-event, and others acknowledged as ignored); v3 (Meta-format) callbacks (statuses and messages, batched up to 500 events; other fields and echoes acknowledged as ignored). As `application/json`, `application/x-www-form-urlencoded` or `text/plain` bodies up to 256 KiB, or as a GET query.',
         security: SECURITY.webhook,
         responses: {
           200: { description: 'Stored and queued (empty body)', body: 'none' },
@@ -155,6 +153,18 @@ export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
       }),
       handler,
     });
+  };
+}
+
+/** How many events of each kind a request held, for its log line. */
+function countKinds(events: WebhookEvent[]) {
+  const count = (kind: WebhookEvent['kind']) => events.filter((e) => e.kind === kind).length;
+  return {
+    reports: count('dlr'),
+    messages: count('inbound'),
+    userEvents: count('user'),
+    billingEvents: count('billing'),
+    ignored: count('ignored'),
   };
 }
 
@@ -192,12 +202,21 @@ function storageError(err: unknown): string {
  * Stores one event and enqueues its job; returns whether the event is new. A repeated event
  * still waiting (`received`) is enqueued again — a no-op while its job exists (deterministic job
  * id), a repair if Redis lost it; one already handled is not. Also used by `wa-notify replay`.
+ *
+ * Delivery reports go to `dlr.process` and messages to `reply.route`. User and billing events
+ * and ignored callbacks have no job: they are stored already `ignored`, with a note saying what
+ * they were, and nothing is enqueued.
  */
 export async function storeAndEnqueue(
   deps: Pick<GupshupWebhookDeps, 'db' | 'queues'>,
   event: WebhookEvent,
 ): Promise<boolean> {
-  const { id, created, status } = await recordWebhookEvent(deps.db, eventKey(event), event);
+  const key = eventKey(event);
+  if (event.kind !== 'dlr' && event.kind !== 'inbound') {
+    const handled = { status: 'ignored', note: storedOnlyNote(event) } as const;
+    return (await recordWebhookEvent(deps.db, key, event, handled)).created;
+  }
+  const { id, created, status } = await recordWebhookEvent(deps.db, key, event);
   if (created || status === 'received') {
     if (event.kind === 'dlr') {
       await enqueue(deps.queues, 'dlr.process', { webhookEventId: id });
@@ -206,4 +225,18 @@ export async function storeAndEnqueue(
     }
   }
   return created;
+}
+
+type StoredOnly = Exclude<WebhookEvent, { kind: 'dlr' } | { kind: 'inbound' }>;
+
+/** The `webhook_events.note` of an event stored with no job. Quotes no personal data. */
+function storedOnlyNote(event: StoredOnly): string {
+  switch (event.kind) {
+    case 'user':
+      return `user-event ${event.event.type}: stored, no action`;
+    case 'billing':
+      return `billing-event${event.event.category ? ` ${event.event.category}` : ''}: stored, no action`;
+    case 'ignored':
+      return `ignored: ${event.ignored.what} (${event.ignored.reason})`;
+  }
 }
