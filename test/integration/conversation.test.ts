@@ -211,6 +211,35 @@ describe('the interactive conversation', () => {
     expect(booked.body).toMatchObject({ action: 'RESCHEDULE', deliveryDate: '2023-06-12' });
   });
 
+  it('acts on a tapped row whose callback carries no phone number, bound by its signed postback', async () => {
+    const mobile = '919811200005';
+    const shipment = 'NO-PHONE-1';
+    const replyId = await notify(shipment, mobile.slice(2));
+    await askForDates(mobile, replyId, Date.now());
+
+    // Meta withholds the number of a user with a username: a v3 callback with a user id only.
+    const tapped = await sandbox.tap({ to: mobile, choice: 2, format: 'v3', withoutPhone: true });
+    expect(tapped.record.body).not.toContain(mobile);
+    const booked = await waitFor(
+      () => wms.notifications.find((n) => n.body.shipmentId === shipment),
+      {
+        what: 'the RESCHEDULE',
+      },
+    );
+    const chosen = readPostback(postbackKeys(service.deps.config), tapped.choice.id);
+    expect(chosen.kind).toBe('valid');
+    expect(booked.body).toMatchObject({
+      action: 'RESCHEDULE',
+      deliveryDate: chosen.kind === 'valid' ? chosen.postback.date : 'not a date',
+    });
+    const [reply] = (await listShipmentActivity(service.deps.db, shipment)).filter(
+      (a) => a.kind === 'whatsapp_reply',
+    );
+    expect(reply!.details).toMatchObject({ boundBy: 'postback' });
+    // The confirmation still reaches the customer: the conversation knows the number.
+    await waitFor(() => sessionSendsTo(mobile)[1], { what: 'the confirmation' });
+  });
+
   it('never acts on a tampered postback, and says so on the timeline', async () => {
     const mobile = '919811200002';
     const shipment = 'TAMPER-1';
@@ -250,11 +279,8 @@ describe('the interactive conversation', () => {
     const replyId = await notify(shipment, mobile.slice(2));
     const tappedAt = Date.parse('2023-06-08T10:00:00Z');
     const sendsBefore = sandbox.sends.length;
-    sandbox.failNext({
-      kind: 'error',
-      id: '106',
-      details: 'Interactive messages are not supported for this account',
-    });
+    // The account does not take interactive parameters: the sandbox refuses them with error 106.
+    sandbox.setInteractive({ supported: false });
 
     const text = await askForDates(mobile, replyId, tappedAt);
     const attempts = sandbox.sends.slice(sendsBefore).filter((s) => s.params.send_to === mobile);
@@ -303,7 +329,8 @@ describe('the interactive conversation', () => {
       'whatsapp_follow_up: Eshopbox replied to the customer: delivery date choices (as numbered text: this connection cannot send interactive messages)',
     );
 
-    // Clean up the remembered refusal: later tests of this file expect interactive messages.
+    // Clean up the refusal: later tests of this file expect interactive messages.
+    sandbox.setInteractive({ supported: true });
     await service.deps.db
       .delete(whatsappConnectionFeatures)
       .where(eq(whatsappConnectionFeatures.connectionId, 'default'));
