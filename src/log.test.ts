@@ -118,6 +118,17 @@ describe('createLog', () => {
     expect(entries()[0]).toMatchObject({ queue: 'message.send', jobId: 'send-outbox-1' });
     expect(entries()[1]).not.toHaveProperty('jobId');
   });
+
+  it("keeps one line's fields off the next line of the same context", async () => {
+    const { log, entries } = capture();
+    await withLogContext({ jobId: 'send-outbox-2' }, async () => {
+      log.warn({ reason: 'refused' }, 'first');
+      log.info('second');
+    });
+    expect(entries()[0]).toMatchObject({ jobId: 'send-outbox-2', reason: 'refused' });
+    expect(entries()[1]).toMatchObject({ jobId: 'send-outbox-2' });
+    expect(entries()[1]).not.toHaveProperty('reason');
+  });
 });
 
 describe('logSecrets', () => {

@@ -170,7 +170,8 @@ export function createLog(
       base: { service: 'whatsapp-notifications' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      mixin: () => context.getStore() ?? {},
+      // A copy: pino merges each line's own fields into what the mixin returns.
+      mixin: () => ({ ...context.getStore() }),
       serializers: {
         // `err` holds an Error or, by this codebase's habit, an error message string.
         err: (err: unknown) => {

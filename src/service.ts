@@ -142,6 +142,7 @@ export async function startService(
       // Stop taking work everywhere at once, so the workers get the whole budget: what HTTP
       // requests and Pub/Sub messages in flight still enqueue waits in Redis for the next run.
       sweeper?.stop();
+      log.info({ timeoutMs: timeoutMs ?? null }, 'service stopping');
       const draining = workers?.close(timeoutMs) ?? Promise.resolve({ abandoned: [] });
       const intake = Promise.all([app?.close(), subscriber?.close()]).catch((err: unknown) =>
         log.error({ err: safeErrorMessage(err) }, 'stopping HTTP or the subscriber failed'),
@@ -149,7 +150,9 @@ export async function startService(
       if (!(await settlesWithin(intake, left()))) {
         log.warn('HTTP or the Pub/Sub subscriber did not stop by the shutdown deadline');
       }
+      log.debug('HTTP and the subscriber stopped; waiting for the workers');
       const { abandoned } = await draining;
+      log.debug({ abandoned: abandoned.length }, 'workers stopped; closing the clients');
       // Each client closes in parallel and is waited for at most a short grace past the
       // deadline: after a forced close the Gupshup pool may still hold a send nobody awaits.
       const grace = () => Math.max(left(), CLIENT_CLOSE_GRACE_MS);

@@ -61,6 +61,7 @@ import { DEFAULT_NAME } from './replies.ts';
 import { readSessionSend, readTemplateSend, SESSION_PATH, TEMPLATE_PATH } from './self-serve.ts';
 import {
   matchEnterpriseTemplate,
+  PLATFORM_TEMPLATES,
   parseTemplates,
   readDefaultTemplates,
   toEnterpriseTemplate,
@@ -429,7 +430,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       }
       record.interactive = parsed.value;
     } else if (isTemplateSend(params)) {
-      const template = matchEnterpriseTemplate(templates, params);
+      const template = matchEnterpriseTemplate([...templates, ...PLATFORM_TEMPLATES], params);
       if (template) {
         record.template = template;
       }

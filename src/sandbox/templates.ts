@@ -12,6 +12,8 @@ import { readFile } from 'node:fs/promises';
 
 import * as v from 'valibot';
 
+import { DEFAULT_TEMPLATES } from '../fdr/templates.ts';
+
 export class SandboxTemplatesError extends Error {
   readonly code = 'ERR_SANDBOX_TEMPLATES';
   constructor(problems: string) {
@@ -60,6 +62,20 @@ export interface TemplateUse {
 
 const BUTTON_SUFFIX = /(?:\s*\|\s*\[[^\]]*\])+\s*$/;
 const PLACEHOLDER = /\{\{(\d+)\}\}/g;
+
+/**
+ * The service's own platform templates (src/fdr/templates.ts) as the self-serve list would show
+ * them. They are not in the sandbox's template lists, but an enterprise send of one is matched
+ * back to it, so a demo customer can tap its buttons.
+ */
+export const PLATFORM_TEMPLATES: readonly SelfServeTemplate[] = DEFAULT_TEMPLATES.map((t) => ({
+  id: t.id,
+  elementName: t.name,
+  data: `${t.body}${t.buttons.map((title) => ` | [${title}]`).join('')}`,
+  category: 'UTILITY',
+  languageCode: 'en',
+  status: 'APPROVED',
+}));
 
 export async function readDefaultTemplates(): Promise<unknown> {
   // A copy of the self-serve fixture lives next to this file so the sandbox never reads test/.
