@@ -17,7 +17,7 @@ const optionalString = v.optional(
   ),
 );
 
-const int = (fallback: number, min = 0) =>
+const int = (fallback: number, min = 0, upper?: { max: number; why: string }) =>
   v.optional(
     v.pipe(
       v.string(),
@@ -25,6 +25,7 @@ const int = (fallback: number, min = 0) =>
       v.toNumber(),
       v.integer('must be a whole number'),
       v.minValue(min, `must be at least ${min}`),
+      v.maxValue(upper?.max ?? Number.MAX_SAFE_INTEGER, upper?.why),
     ),
     String(fallback),
   );
@@ -143,28 +144,8 @@ export const ConfigSchema = v.object({
   WEBHOOK_MAX_EVENTS: int(20, 1),
   REPLY_SETTLE_SECONDS: int(30, 0),
   CONVERSATION_MAX_AGE_DAYS: int(7, 1),
-  DATE_CHOICE_COUNT: v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.toNumber(),
-      v.integer('must be a whole number'),
-      v.minValue(1, 'must be at least 1'),
-      v.maxValue(10, 'a WhatsApp list holds at most 10 rows'),
-    ),
-    '3',
-  ),
-  DATE_CHOICE_HORIZON_DAYS: v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.toNumber(),
-      v.integer('must be a whole number'),
-      v.minValue(1, 'must be at least 1'),
-      v.maxValue(6, 'couriers accept at most 6 days ahead'),
-    ),
-    '6',
-  ),
+  DATE_CHOICE_COUNT: int(3, 1, { max: 10, why: 'a WhatsApp list holds at most 10 rows' }),
+  DATE_CHOICE_HORIZON_DAYS: int(6, 1, { max: 6, why: 'couriers accept at most 6 days ahead' }),
   DATE_CHOICE_SKIP_SUNDAYS: bool(false),
 
   GUPSHUP_TEMPLATE_LIST_URL: url('https://wamedia.smsgupshup.com/GatewayAPI/rest'),

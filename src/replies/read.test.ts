@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { InboundMessage } from '../webhook/events.ts';
+import { blankInbound } from '../webhook/fields.ts';
 import { signPostback, type PostbackKeys } from './postback.ts';
 import { intentLabel, readReply, summarise } from './read.ts';
 
@@ -9,24 +10,9 @@ const at = new Date('2023-06-08T10:00:00Z');
 
 function message(fields: Partial<InboundMessage>): InboundMessage {
   return {
-    source: 'enterprise',
+    ...blankInbound('enterprise', 'text'),
     messageId: 'm-1',
-    replyId: null,
-    contextId: null,
-    contextGsId: null,
     mobile: '919811100001',
-    userId: null,
-    waNumber: null,
-    name: null,
-    type: 'text',
-    text: null,
-    buttonText: null,
-    buttonPayload: null,
-    interactiveId: null,
-    interactiveTitle: null,
-    postbackText: null,
-    media: null,
-    location: null,
     timestamp: at.getTime(),
     ...fields,
   };
