@@ -73,6 +73,19 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
     }
   });
 
+  // Once the server is closing, every answer ends its connection. A keep-alive connection
+  // whose request was in flight when the close began would otherwise stay open until its
+  // keep-alive timeout (72 s in Fastify), and the shutdown would wait for it.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+    }
+  });
+
   app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
     if (error instanceof HttpError) {
       return reply.code(error.status).send({ code: error.code, message: error.message });

@@ -240,6 +240,29 @@ describe('the interactive conversation', () => {
     await waitFor(() => sessionSendsTo(mobile)[1], { what: 'the confirmation' });
   });
 
+  it('plays through the sandbox by taps alone: template button, confirmation button, list row', async () => {
+    const mobile = '919811200006';
+    const shipment = 'TAPS-1';
+    await notify(shipment, mobile.slice(2));
+    const ours = (shipmentId: string) =>
+      wms.notifications.filter((n) => n.body.shipmentId === shipmentId);
+
+    await sandbox.tap({ to: mobile, choice: 'Reattempt delivery' });
+    await waitFor(() => ours(shipment).length === 1, { what: 'the REATTEMPT' });
+    const confirmation = await waitFor(() => sessionSendsTo(mobile)[0], {
+      what: 'the confirmation',
+    });
+    expect(confirmation.interactive).toMatchObject({ type: 'buttons' });
+
+    await sandbox.tap({ to: mobile, choice: 'Choose a date' });
+    const list = await waitFor(() => sessionSendsTo(mobile)[1], { what: 'the list' });
+    expect(list.interactive).toMatchObject({ type: 'list' });
+
+    await sandbox.tap({ to: mobile, choice: 1 });
+    await waitFor(() => ours(shipment).length === 2, { what: 'the RESCHEDULE' });
+    expect(ours(shipment).map((n) => n.body.action)).toEqual(['REATTEMPT', 'RESCHEDULE']);
+  });
+
   it('never acts on a tampered postback, and says so on the timeline', async () => {
     const mobile = '919811200002';
     const shipment = 'TAMPER-1';
