@@ -1,10 +1,61 @@
 import { describe, expect, it } from 'vitest';
 
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, relaxations } from './config.ts';
+
+const STRONG = {
+  API_TOKEN: 'a'.repeat(24),
+  WEBHOOK_TOKEN: 'w'.repeat(24),
+  CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64'),
+  TRACK_LINK_SECRET: 't'.repeat(24),
+};
 
 describe('loadConfig', () => {
+  it('is strict by default: an unset NODE_ENV is production, and wants its secrets', () => {
+    let error: unknown;
+    try {
+      loadConfig({});
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'API_TOKEN: required when NODE_ENV=production',
+      'WEBHOOK_TOKEN: required when NODE_ENV=production',
+      'CREDENTIALS_KEY: required when NODE_ENV=production',
+      'TRACK_LINK_SECRET: required when NODE_ENV=production',
+    ]);
+    expect(() => loadConfig({ ...STRONG, API_TOKEN: 'short' })).toThrow(/API_TOKEN: at least 24/);
+    expect(loadConfig(STRONG).NODE_ENV).toBe('production');
+    expect(relaxations(loadConfig(STRONG))).toEqual([]);
+  });
+
+  it('names each relaxation of a development configuration', () => {
+    expect(relaxations(loadConfig({ NODE_ENV: 'development' }))).toEqual([
+      'runs without API_TOKEN, WEBHOOK_TOKEN, CREDENTIALS_KEY, TRACK_LINK_SECRET',
+      'signs tracked links and postbacks with a fixed development secret',
+      'POST /pubsub/push takes unauthenticated requests',
+      'secrets shorter than 24 characters are accepted',
+    ]);
+    expect(relaxations(loadConfig({ NODE_ENV: 'test', ...STRONG }))).toEqual([
+      'POST /pubsub/push takes unauthenticated requests',
+      'secrets shorter than 24 characters are accepted',
+    ]);
+  });
+
+  it('requires the push service account whenever push authentication is on', () => {
+    expect(() =>
+      loadConfig({ NODE_ENV: 'development', PUBSUB_PUSH_AUDIENCE: 'https://wa.example.test/push' }),
+    ).toThrow(/PUBSUB_PUSH_SERVICE_ACCOUNT: required with PUBSUB_PUSH_AUDIENCE/);
+    expect(
+      loadConfig({
+        NODE_ENV: 'development',
+        PUBSUB_PUSH_AUDIENCE: 'https://wa.example.test/push',
+        PUBSUB_PUSH_SERVICE_ACCOUNT: 'pusher@project.iam.gserviceaccount.com',
+      }).PUBSUB_PUSH_SERVICE_ACCOUNT,
+    ).toBe('pusher@project.iam.gserviceaccount.com');
+  });
+
   it('fills defaults for everything optional', () => {
-    const config = loadConfig({});
+    const config = loadConfig({ NODE_ENV: 'development' });
     expect(config.PORT).toBe(3000);
     expect(config.ROLES).toEqual(['api', 'worker', 'subscriber']);
     expect(config.GUPSHUP_ENTERPRISE_URL).toBe('https://media.smsgupshup.com/GatewayAPI/rest');
@@ -15,6 +66,7 @@ describe('loadConfig', () => {
 
   it('parses numbers, booleans, lists and URLs', () => {
     const config = loadConfig({
+      NODE_ENV: 'development',
       PORT: '8080',
       DB_MIGRATE_ON_START: 'false',
       ROLES: 'api, worker',
@@ -80,10 +132,12 @@ describe('loadConfig', () => {
       'ADMIN_PASSWORD: at least 24 characters when NODE_ENV=production (e.g. openssl rand -base64 24)',
     ]);
     // Outside production, short development values still work.
-    expect(loadConfig({ API_TOKEN: 'dev' }).API_TOKEN).toBe('dev');
+    expect(loadConfig({ NODE_ENV: 'development', API_TOKEN: 'dev' }).API_TOKEN).toBe('dev');
   });
 
   it('wants both admin credentials or neither', () => {
-    expect(() => loadConfig({ ADMIN_USER: 'ops' })).toThrow(/ADMIN_USER and ADMIN_PASSWORD/);
+    expect(() => loadConfig({ NODE_ENV: 'development', ADMIN_USER: 'ops' })).toThrow(
+      /ADMIN_USER and ADMIN_PASSWORD/,
+    );
   });
 });

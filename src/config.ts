@@ -79,7 +79,8 @@ const key32 = v.optional(
 );
 
 export const ConfigSchema = v.object({
-  NODE_ENV: v.optional(v.picklist(['development', 'test', 'production']), 'development'),
+  // Strict unless told otherwise: an unset NODE_ENV is production (see `relaxations`).
+  NODE_ENV: v.optional(v.picklist(['development', 'test', 'production']), 'production'),
   LOG_LEVEL: v.optional(
     v.picklist(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     'info',
@@ -248,10 +249,41 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (Boolean(config.ADMIN_USER) !== Boolean(config.ADMIN_PASSWORD)) {
     problems.push('ADMIN_USER and ADMIN_PASSWORD: set both or neither');
   }
+  if (config.PUBSUB_PUSH_AUDIENCE && !config.PUBSUB_PUSH_SERVICE_ACCOUNT) {
+    // Anyone can mint a Google-signed ID token for any audience: the identity is what counts.
+    problems.push(
+      'PUBSUB_PUSH_SERVICE_ACCOUNT: required with PUBSUB_PUSH_AUDIENCE (the email of the service account the push subscription signs as)',
+    );
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
   return Object.freeze(config);
+}
+
+/**
+ * What a development or test configuration allows that production refuses, one phrase each, for
+ * the start-up warning; empty in production.
+ */
+export function relaxations(config: Config): string[] {
+  if (config.NODE_ENV === 'production') {
+    return [];
+  }
+  const relaxed: string[] = [];
+  const missing = (
+    ['API_TOKEN', 'WEBHOOK_TOKEN', 'CREDENTIALS_KEY', 'TRACK_LINK_SECRET'] as const
+  ).filter((key) => !config[key]);
+  if (missing.length > 0) {
+    relaxed.push(`runs without ${missing.join(', ')}`);
+  }
+  if (!config.TRACK_LINK_SECRET) {
+    relaxed.push('signs tracked links and postbacks with a fixed development secret');
+  }
+  if (!config.PUBSUB_PUSH_AUDIENCE) {
+    relaxed.push('POST /pubsub/push takes unauthenticated requests');
+  }
+  relaxed.push(`secrets shorter than ${MIN_PRODUCTION_SECRET_LENGTH} characters are accepted`);
+  return relaxed;
 }
 
 /** Shortest secret accepted in production. */

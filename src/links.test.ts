@@ -4,6 +4,7 @@ import { loadConfig } from './config.ts';
 import { portalUrl, signShipment, trackedLink, verifyShipmentSignature } from './links.ts';
 
 const config = loadConfig({
+  NODE_ENV: 'test',
   TRACK_LINK_SECRET: 's3cret',
   PUBLIC_BASE_URL: 'https://wa.example.com',
 });
@@ -22,7 +23,7 @@ describe('tracked links', () => {
   });
 
   it('depends on the secret', () => {
-    const other = loadConfig({ TRACK_LINK_SECRET: 'another' });
+    const other = loadConfig({ NODE_ENV: 'test', TRACK_LINK_SECRET: 'another' });
     expect(signShipment(other, 'S1')).not.toBe(signShipment(config, 'S1'));
   });
 

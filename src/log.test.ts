@@ -134,6 +134,7 @@ describe('createLog', () => {
 describe('logSecrets', () => {
   it('lists the configured credentials, including passwords inside connection URLs', () => {
     const config = loadConfig({
+      NODE_ENV: 'test',
       GUPSHUP_DEFAULT_PASSWORD: 'gupshup-pw',
       WEBHOOK_TOKEN: 'hook-token',
       ADMIN_USER: 'ops',

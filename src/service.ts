@@ -8,7 +8,7 @@ import { once } from 'node:events';
 
 import type { FastifyInstance } from 'fastify';
 
-import type { Config, Role } from './config.ts';
+import { relaxations, type Config, type Role } from './config.ts';
 import { createCredentialCipher } from './credentials.ts';
 import { prepareDatabase } from './db/migrate.ts';
 import { createDeps, type Deps } from './deps.ts';
@@ -126,6 +126,13 @@ export async function startService(
       subscription: subscriber?.subscription ?? null,
     });
     url = await app.listen({ port: config.PORT, host: config.HOST });
+  }
+  const relaxed = relaxations(config);
+  if (relaxed.length > 0) {
+    log.warn(
+      { nodeEnv: config.NODE_ENV, relaxations: relaxed },
+      `NODE_ENV=${config.NODE_ENV} is not production: it ${relaxed.join('; ')}`,
+    );
   }
   log.info({ roles }, 'service started');
 

@@ -13,6 +13,14 @@ import { createTestEnv, EMULATOR_HOST, PROJECT_ID, REDIS_URL, waitFor } from '..
 import { freePort } from '../helpers/service-process.ts';
 
 const env = createTestEnv('process');
+
+/** What production requires (NODE_ENV unset is production): 24 characters or more each. */
+const PRODUCTION_SECRETS = {
+  API_TOKEN: 'process-test-api-token-0123456789',
+  WEBHOOK_TOKEN: 'process-test-webhook-token-012345',
+  CREDENTIALS_KEY: Buffer.alloc(32, 9).toString('base64'),
+  TRACK_LINK_SECRET: 'process-test-track-link-secret-01',
+};
 const children: ChildProcess[] = [];
 let sandbox: Sandbox | undefined;
 
@@ -41,10 +49,11 @@ afterAll(async () => {
 });
 
 describe('the service process', () => {
-  it('comes up with only the essential variables, is ready, and exits 0 on SIGTERM', async () => {
+  it('comes up with only the essential variables, strict without NODE_ENV, ready, and exits 0 on SIGTERM', async () => {
     sandbox = await startSandbox({ port: 0, host: '127.0.0.1' });
     const port = await freePort();
     const proc = run({
+      ...PRODUCTION_SECRETS,
       REDIS_URL,
       DATABASE_URL: env.env.DATABASE_URL!,
       PUBSUB_EMULATOR_HOST: EMULATOR_HOST,
@@ -69,6 +78,14 @@ describe('the service process', () => {
     );
     // Every role runs, the subscriber included, so Pub/Sub is checked too.
     expect(ready.checks).toEqual({ redis: 'ok', mysql: 'ok', pubsub: 'ok' });
+    // No NODE_ENV is production: no unauthenticated push endpoint, nothing relaxed.
+    const push = await fetch(`http://127.0.0.1:${port}/pubsub/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: { data: '' } }),
+    });
+    expect(push.status).toBe(404);
+    expect(proc.output().stdout).not.toContain('is not production');
 
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
@@ -88,6 +105,7 @@ describe('the service process', () => {
         DATABASE_URL: env.env.DATABASE_URL!,
         PUBSUB_EMULATOR_HOST: EMULATOR_HOST,
         PUBSUB_PROJECT_ID: PROJECT_ID,
+        NODE_ENV: 'development',
         LOG_LEVEL: 'info',
         PORT: String(port),
         QUEUE_PREFIX: `t-${env.id}-down`,
@@ -161,8 +179,47 @@ describe('the service process', () => {
     expect(stderr).toMatch(/DATABASE_URL:/);
   });
 
+  it('refuses short secrets when NODE_ENV is not set', async () => {
+    const proc = run({ ...PRODUCTION_SECRETS, WEBHOOK_TOKEN: 'short-token' });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output().stderr).toContain(
+      'WEBHOOK_TOKEN: at least 24 characters when NODE_ENV=production',
+    );
+  });
+
+  it('names what a development configuration relaxes, in one warning line', async () => {
+    const port = await freePort();
+    const proc = run(
+      {
+        NODE_ENV: 'development',
+        REDIS_URL,
+        DATABASE_URL: env.env.DATABASE_URL!,
+        PUBSUB_EMULATOR_HOST: EMULATOR_HOST,
+        PUBSUB_PROJECT_ID: PROJECT_ID,
+        PORT: String(port),
+        QUEUE_PREFIX: `t-${env.id}-dev`,
+      },
+      ['--role', 'api'],
+    );
+    const line = await waitFor(
+      () =>
+        proc
+          .output()
+          .stdout.split('\n')
+          .find((l) => l.includes('is not production')),
+      { timeoutMs: 30_000, intervalMs: 100, what: 'the relaxations warning' },
+    );
+    expect(JSON.parse(line)).toMatchObject({
+      level: 40,
+      msg: expect.stringContaining('NODE_ENV=development is not production'),
+      relaxations: expect.arrayContaining(['POST /pubsub/push takes unauthenticated requests']),
+    });
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  });
+
   it('refuses an unknown --role', async () => {
-    const proc = run({}, ['--role', 'api,cron']);
+    const proc = run({ NODE_ENV: 'development' }, ['--role', 'api,cron']);
     expect(await proc.exited).toBe(1);
     expect(proc.output().stderr).toContain('unknown role(s) cron');
   });

@@ -149,6 +149,23 @@ describe('POST /pubsub/push', () => {
     expect(rows).toHaveLength(0);
   });
 
+  it('takes only RS256, even from a key set that holds another kind of key', async () => {
+    const ec = await generateKeyPair('ES256');
+    const ecJwk = { ...(await exportJWK(ec.publicKey)), kid: 'ec-key', alg: 'ES256' };
+    const verifier = createPushVerifier(
+      service.deps.config,
+      createLocalJWKSet({ keys: [jwk, ecJwk] }),
+    )!;
+    const es256 = await new SignJWT({ email: SERVICE_ACCOUNT, email_verified: true })
+      .setProtectedHeader({ alg: 'ES256', kid: 'ec-key' })
+      .setIssuer('https://accounts.google.com')
+      .setAudience(AUDIENCE)
+      .setExpirationTime('5m')
+      .sign(ec.privateKey);
+    await expect(verifier.verify(es256)).rejects.toThrow();
+    await expect(verifier.verify(await token())).resolves.toBeUndefined();
+  });
+
   it('answers 503 when MySQL is unreachable, so Pub/Sub redelivers', async () => {
     const config = env.config({
       DATABASE_URL: 'mysql://root@127.0.0.1:1/nowhere',

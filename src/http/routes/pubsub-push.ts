@@ -1,8 +1,9 @@
 /**
  * `POST /pubsub/push`: the push face of FDR ingress, for a Pub/Sub push subscription. Takes the
  * standard push envelope; when PUBSUB_PUSH_AUDIENCE is set, the Google-signed OIDC token in
- * `Authorization` must verify (signature, issuer, audience, and the service account email when
- * PUBSUB_PUSH_SERVICE_ACCOUNT is set). Answers 204 once the event is recorded and queued (or
+ * `Authorization` must verify (RS256 signature, issuer, audience, expiry, and the verified email
+ * of PUBSUB_PUSH_SERVICE_ACCOUNT, which configuration requires with an audience). Without an
+ * audience the route exists only outside production. Answers 204 once the event is recorded and queued (or
  * is not ours), 503 when MySQL or Redis is unavailable, so Pub/Sub redelivers.
  */
 import type { FastifyInstance } from 'fastify';
@@ -44,9 +45,16 @@ export function createPushVerifier(config: Config, keys?: JWTVerifyGetKey): Push
   const jwks = keys ?? createRemoteJWKSet(new URL(config.GOOGLE_JWKS_URL));
   return {
     async verify(token) {
-      const { payload } = await jwtVerify(token, jwks, { issuer: GOOGLE_ISSUERS, audience });
-      const expected = config.PUBSUB_PUSH_SERVICE_ACCOUNT;
-      if (expected && (payload.email !== expected || payload.email_verified !== true)) {
+      // Google signs ID tokens with RS256; pinning it refuses any other algorithm a key set
+      // might also allow.
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer: GOOGLE_ISSUERS,
+        audience,
+        algorithms: ['RS256'],
+      });
+      // Anyone can get a Google-signed token for this audience: only the push subscription's
+      // own service account, with its email verified, may push (config requires it is set).
+      if (payload.email !== config.PUBSUB_PUSH_SERVICE_ACCOUNT || payload.email_verified !== true) {
         throw new Error('token was not issued to the expected service account');
       }
     },
