@@ -6,6 +6,8 @@
  */
 import * as v from 'valibot';
 
+import { isCidr } from './http/addresses.ts';
+
 const ROLES = ['api', 'worker', 'subscriber'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -172,6 +174,44 @@ export const ConfigSchema = v.object({
   PORTAL_BASE_URL: optionalUrl(),
   PUBLIC_BASE_URL: optionalUrl(),
   WEBHOOK_TOKEN: optionalString,
+  WEBHOOK_ALLOWED_CIDRS: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) =>
+        s
+          .split(',')
+          .map((c) => c.trim())
+          .filter(Boolean),
+      ),
+      v.check(
+        (list) => list.every(isCidr),
+        'must be comma-separated addresses or CIDR networks (203.0.113.0/24, 2001:db8::/32)',
+      ),
+    ),
+  ),
+  TRUST_PROXY: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.transform((s): boolean | number | string[] => {
+        const lower = s.toLowerCase();
+        if (lower === 'true' || lower === 'false') {
+          return lower === 'true';
+        }
+        return /^\d+$/.test(s)
+          ? Number(s)
+          : s
+              .split(',')
+              .map((c) => c.trim())
+              .filter(Boolean);
+      }),
+      v.check(
+        (t) => !Array.isArray(t) || t.every(isCidr),
+        'must be true, false, a number of proxy hops, or comma-separated proxy addresses or CIDR networks',
+      ),
+    ),
+    'false',
+  ),
   API_TOKEN: optionalString,
   ADMIN_USER: optionalString,
   ADMIN_PASSWORD: optionalString,

@@ -52,6 +52,8 @@ export interface Metrics {
    * `refused` (Gupshup refused this one), `remembered` (an earlier refusal stands).
    */
   interactiveFallbacks: Counter<'reason'>;
+  /** Replies naming a conversation (by postback, reply or context id) from another customer. */
+  forgedReplies: Counter<'boundBy'>;
   /** Delivery reports handled by `dlr.process`: applied, unchanged (old or duplicate), ignored. */
   deliveryReports: Counter<'outcome'>;
   /** Message status changes applied from delivery reports (SENT, DELIVERED, READ, FAILED). */
@@ -108,6 +110,12 @@ export function createMetrics(queues?: Queues): Metrics {
       name: 'whatsapp_sends_total',
       help: 'WhatsApp sends by kind, result and error code (gupshup_<id>, http_<status>, timeout, …)',
       labelNames: ['kind', 'result', 'code'],
+      registers,
+    }),
+    forgedReplies: new Counter({
+      name: 'whatsapp_replies_from_other_sender_total',
+      help: "Replies that named a conversation by postback, reply id or context id but did not come from its customer's number or user id; recorded, not acted on",
+      labelNames: ['boundBy'],
       registers,
     }),
     interactiveFallbacks: new Counter({

@@ -100,7 +100,7 @@ export async function latestConversationForNumber(
 export async function updateConversation(
   db: DbOrTx,
   id: number,
-  set: Partial<Pick<ConversationRow, 'awaiting' | 'offeredDates' | 'closedAt'>>,
+  set: Partial<Pick<ConversationRow, 'awaiting' | 'offeredDates' | 'closedAt' | 'customerUserId'>>,
 ): Promise<void> {
   await db.update(whatsappConversations).set(set).where(eq(whatsappConversations.id, id));
 }

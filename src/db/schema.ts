@@ -270,6 +270,11 @@ export const whatsappConversations = mysqlTable(
     shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
     accountId: int('account_id').notNull(),
     customerNumber: varchar('customer_number', { length: 20 }).notNull(),
+    /**
+     * The customer's business-scoped user id (Meta's, for users with a username), once a reply
+     * proved it belongs to this customer; a later reply without a number is checked against it.
+     */
+    customerUserId: varchar('customer_user_id', { length: 128 }),
     connectionId: varchar('connection_id', { length: 64 }).notNull(),
     /** null | date | concern */
     awaiting: varchar('awaiting', { length: 16 }),

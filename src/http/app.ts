@@ -23,6 +23,7 @@ import { recordRoutes, registerOpenApi } from './openapi.ts';
 import { activityRoutes } from './routes/activity.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { connectionRoutes } from './routes/connections.ts';
+import { addressMatcher } from './addresses.ts';
 import { gupshupWebhookRoutes } from './routes/gupshup-webhook.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -43,11 +44,20 @@ export interface AppExtras {
 /** Polled by orchestrators and Prometheus every few seconds: not worth an info line each. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
+/** TRUST_PROXY as Fastify takes it: a hop count becomes "trust the nearest n". */
+function trustProxyOption(
+  value: boolean | number | string[],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof value === 'number' ? (_address, hop) => hop < value : value;
+}
+
 export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyInstance> {
   const { config, db, log } = deps;
   const logger: FastifyBaseLogger = log;
   const app = Fastify({
     loggerInstance: logger,
+    // `request.ip` is the caller's address, or behind TRUST_PROXY the forwarded one.
+    trustProxy: trustProxyOption(config.TRUST_PROXY),
     bodyLimit: 1_048_576,
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
@@ -148,6 +158,9 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
       queues: deps.queues,
       log,
       token: config.WEBHOOK_TOKEN,
+      allowedFrom: config.WEBHOOK_ALLOWED_CIDRS
+        ? addressMatcher(config.WEBHOOK_ALLOWED_CIDRS)
+        : null,
       maxEvents: config.WEBHOOK_MAX_EVENTS,
       metrics: deps.metrics,
     }),

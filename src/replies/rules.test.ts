@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  checkSender,
   decide,
   isActionable,
   type ConversationState,
@@ -108,5 +109,31 @@ describe('the reply rule table', () => {
     expect(isActionable(OUT)).toBe(true);
     expect(isActionable(TEXT_NOTHING)).toBe(false);
     expect(isActionable(FORGED)).toBe(false);
+  });
+});
+
+describe('who may answer a conversation', () => {
+  const known = { customerNumber: '919811100001', customerUserId: 'IN.1648e1a2b3c4' };
+  const unknown = { customerNumber: '919811100001', customerUserId: null };
+  const from = (mobile: string | null, userId: string | null = null) => ({ mobile, userId });
+
+  it("takes the customer's own number, however the reply was bound", () => {
+    for (const by of ['postback', 'reply_id', 'context_id', 'number'] as const) {
+      expect(checkSender(known, from('919811100001'), by)).toBe('same');
+      expect(checkSender(known, from('919822200002'), by)).toBe('other');
+    }
+  });
+
+  it('learns the user id that comes with the right number', () => {
+    expect(checkSender(unknown, from('919811100001', 'IN.77'), 'reply_id')).toBe('learn_user_id');
+    expect(checkSender(known, from('919811100001', 'IN.77'), 'reply_id')).toBe('same');
+  });
+
+  it('without a number, wants the user id already seen, or a signed postback', () => {
+    expect(checkSender(known, from(null, 'IN.1648e1a2b3c4'), 'context_id')).toBe('same');
+    expect(checkSender(known, from(null, 'IN.other'), 'postback')).toBe('other');
+    expect(checkSender(unknown, from(null, 'IN.77'), 'postback')).toBe('learn_user_id');
+    expect(checkSender(unknown, from(null, 'IN.77'), 'reply_id')).toBe('other');
+    expect(checkSender(unknown, from(null, null), 'postback')).toBe('other');
   });
 });

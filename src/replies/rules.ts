@@ -45,7 +45,7 @@ export type Request =
   | { kind: 'ask_concern' }
   | { kind: 'invalid_date'; date: string }
   | { kind: 'none'; note: string }
-  | { kind: 'refused'; code: 'invalid_postback'; reason: string };
+  | { kind: 'refused'; code: 'invalid_postback' | 'other_sender'; reason: string };
 
 export function isActionable(request: Request): boolean {
   return request.kind !== 'none' && request.kind !== 'refused';
@@ -97,4 +97,37 @@ export function decide(
         ? { kind: 'ndr', action: 'RAISE_CONCERN', remarks: intent.text }
         : { kind: 'none', note: 'free text' };
   }
+}
+
+/** How a reply found its conversation. */
+export type BoundBy = 'postback' | 'reply_id' | 'context_id' | 'number';
+
+/**
+ * Whether a reply comes from its conversation's customer. A reply names a conversation by a
+ * postback, a reply id or a context id, none of which proves who sent it, and whoever holds the
+ * webhook token can post one: so its number must be the customer's. Without a number (Meta
+ * withholds it for users with a username) the business-scoped user id must be the one already
+ * seen for this customer; a conversation that has seen none accepts it only through a signed
+ * postback, which only the customer was sent (and then learns it).
+ */
+export function checkSender(
+  conversation: { customerNumber: string; customerUserId: string | null },
+  message: { mobile: string | null; userId: string | null },
+  by: BoundBy,
+): 'same' | 'learn_user_id' | 'other' {
+  if (message.mobile !== null) {
+    if (message.mobile !== conversation.customerNumber) {
+      return 'other';
+    }
+    return message.userId !== null && conversation.customerUserId === null
+      ? 'learn_user_id'
+      : 'same';
+  }
+  if (message.userId === null) {
+    return 'other';
+  }
+  if (conversation.customerUserId !== null) {
+    return message.userId === conversation.customerUserId ? 'same' : 'other';
+  }
+  return by === 'postback' ? 'learn_user_id' : 'other';
 }

@@ -57,7 +57,14 @@ import {
 } from '../replies/messages.ts';
 import { postbackKeys, signPostback, type PostbackReading } from '../replies/postback.ts';
 import { intentLabel, readReply, summarise } from '../replies/read.ts';
-import { decide, isActionable, type ConversationState, type Request } from '../replies/rules.ts';
+import {
+  checkSender,
+  decide,
+  isActionable,
+  type BoundBy,
+  type ConversationState,
+  type Request,
+} from '../replies/rules.ts';
 import type { InboundMessage } from '../webhook/events.ts';
 import { isFailedDelivery, type WmsClient } from '../wms/client.ts';
 
@@ -105,8 +112,19 @@ async function receive(deps: Deps, webhookEventId: number) {
     return { status: 'unknown_sender' };
   }
   const { conversation, by } = bound;
+  const sender = checkSender(conversation, message, by);
+  if (sender === 'learn_user_id' && message.userId) {
+    await updateConversation(db, conversation.id, { customerUserId: message.userId });
+  }
 
-  const request = decide(stateOf(conversation), read.meaning, ruleOptions(config, receivedAt));
+  const request: Request =
+    sender === 'other'
+      ? {
+          kind: 'refused',
+          code: 'other_sender',
+          reason: "the reply names this conversation but does not come from its customer's number",
+        }
+      : decide(stateOf(conversation), read.meaning, ruleOptions(config, receivedAt));
   const actionable = isActionable(request);
   const reply = await insertReply(db, {
     webhookEventId,
@@ -137,12 +155,21 @@ async function receive(deps: Deps, webhookEventId: number) {
   });
   if (request.kind === 'refused') {
     await markWebhookEvent(db, webhookEventId, 'processed', request.code);
+    if (request.code === 'other_sender') {
+      deps.metrics.forgedReplies.inc({ boundBy: by });
+      log.warn(
+        { webhookEventId, conversationId: conversation.id, boundBy: by },
+        'reply names a conversation of another customer; recorded, not acted on',
+      );
+    }
     return decline(
       deps,
       reply,
       conversation,
       request.code,
-      `${request.reason}; the reply is treated as free text`,
+      request.code === 'invalid_postback'
+        ? `${request.reason}; the reply is treated as free text`
+        : request.reason,
     );
   }
   if (actionable) {
@@ -457,9 +484,6 @@ async function decline(
   );
   return { status: 'declined', code };
 }
-
-/** How a reply found its conversation, for the timeline and logs. */
-type BoundBy = 'postback' | 'reply_id' | 'context_id' | 'number';
 
 /**
  * The conversation a reply belongs to: named by its valid signed postback first (no phone number

@@ -263,6 +263,33 @@ describe('the interactive conversation', () => {
     expect(ours(shipment).map((n) => n.body.action)).toEqual(['REATTEMPT', 'RESCHEDULE']);
   });
 
+  it("records but never acts on a reply naming the customer's message from another number", async () => {
+    const mobile = '919811200007';
+    const shipment = 'FORGED-1';
+    const replyId = await notify(shipment, mobile.slice(2));
+    // Right reply id, another number: whoever holds the webhook token could post this.
+    await post(
+      buttonReply({
+        mobile: '919822299999',
+        waNumber: WA_NUMBER,
+        replyId,
+        messageId: 'forged-1',
+        text: 'Cancel my order',
+      }),
+    );
+    const entries = await waitFor(async () => {
+      const t = await timeline(shipment);
+      return t.some((e) => e.startsWith('whatsapp_no_action')) ? t : null;
+    });
+    expect(entries).toContain(
+      "whatsapp_no_action: No action taken: the reply names this conversation but does not come from its customer's number",
+    );
+    expect(wms.notifications.filter((n) => n.body.shipmentId === shipment)).toHaveLength(0);
+    expect(sessionSendsTo('919822299999')).toHaveLength(0);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/^whatsapp_replies_from_other_sender_total\{boundBy="reply_id"\} 1$/m);
+  });
+
   it('never acts on a tampered postback, and says so on the timeline', async () => {
     const mobile = '919811200002';
     const shipment = 'TAMPER-1';

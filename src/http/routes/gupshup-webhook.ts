@@ -42,6 +42,8 @@ export interface GupshupWebhookDeps {
   log: Log;
   /** WEBHOOK_TOKEN; undefined refuses every request. */
   token: string | undefined;
+  /** WEBHOOK_ALLOWED_CIDRS as a test of `request.ip`; null takes any address. */
+  allowedFrom: ((address: string) => boolean) | null;
   /** WEBHOOK_MAX_EVENTS: delivery reports accepted in one post. */
   maxEvents: number;
   metrics: Pick<Metrics, 'webhookRequests'>;
@@ -53,6 +55,7 @@ function webhookOutcome(status: number): string {
     200: 'accepted',
     400: 'invalid',
     401: 'unauthorized',
+    403: 'forbidden_address',
     413: 'too_large',
     415: 'unsupported_type',
     503: 'unavailable',
@@ -96,6 +99,9 @@ export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
 
     // Before the body is read: an unauthenticated caller gets nothing parsed.
     app.addHook('onRequest', async (request) => {
+      if (deps.allowedFrom && !deps.allowedFrom(request.ip)) {
+        throw new HttpError(403, 'ERR_FORBIDDEN', 'this address may not post to the webhook');
+      }
       const given = givenToken(request);
       if (!token || !given || !secretsEqual(given, token)) {
         throw new HttpError(401, 'ERR_UNAUTHORIZED', 'a valid webhook token is required');
@@ -146,6 +152,7 @@ export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
           200: { description: 'Stored and queued (empty body)', body: 'none' },
           400: 'Malformed: the message says why',
           401: 'No valid webhook token',
+          403: 'The caller is outside WEBHOOK_ALLOWED_CIDRS',
           413: 'Body over 256 KiB',
           415: 'Unsupported content type',
           503: 'MySQL or Redis unavailable: Gupshup retries',

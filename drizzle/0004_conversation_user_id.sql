@@ -1,0 +1,1 @@
+ALTER TABLE `whatsapp_conversations` ADD `customer_user_id` varchar(128);
