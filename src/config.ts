@@ -218,6 +218,9 @@ export const ConfigSchema = v.object({
   CREDENTIALS_KEY: key32,
   CREDENTIALS_KEY_PREVIOUS: key32,
   TRACK_LINK_SECRET: optionalString,
+  TRACK_LINK_TTL_DAYS: int(30, 1),
+  PORTAL_TOKEN_SECRET: optionalString,
+  PORTAL_TOKEN_TTL_SECONDS: int(900, 30),
   POSTBACK_SECRET: optionalString,
   POSTBACK_SECRET_PREVIOUS: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(25_000, 0),
@@ -276,6 +279,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'WEBHOOK_TOKEN',
       'TRACK_LINK_SECRET',
       'POSTBACK_SECRET',
+      'PORTAL_TOKEN_SECRET',
       'ADMIN_PASSWORD',
     ] as const) {
       const value = config[key];
@@ -285,6 +289,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         );
       }
     }
+  }
+  if (config.NODE_ENV === 'production' && config.PORTAL_BASE_URL && !config.PORTAL_TOKEN_SECRET) {
+    problems.push(
+      'PORTAL_TOKEN_SECRET: required with PORTAL_BASE_URL when NODE_ENV=production (the portal verifies the token with it)',
+    );
   }
   if (Boolean(config.ADMIN_USER) !== Boolean(config.ADMIN_PASSWORD)) {
     problems.push('ADMIN_USER and ADMIN_PASSWORD: set both or neither');
@@ -319,6 +328,9 @@ export function relaxations(config: Config): string[] {
   if (!config.TRACK_LINK_SECRET) {
     relaxed.push('signs tracked links and postbacks with a fixed development secret');
   }
+  if (config.PORTAL_BASE_URL && !config.PORTAL_TOKEN_SECRET) {
+    relaxed.push('signs portal tokens with a fixed development secret');
+  }
   if (!config.PUBSUB_PUSH_AUDIENCE) {
     relaxed.push('POST /pubsub/push takes unauthenticated requests');
   }
@@ -330,6 +342,6 @@ export function relaxations(config: Config): string[] {
 const MIN_PRODUCTION_SECRET_LENGTH = 24;
 
 /** The externally reachable base URL of this service (links we send point here). */
-export function publicBaseUrl(config: Config): string {
+export function publicBaseUrl(config: Pick<Config, 'PUBLIC_BASE_URL' | 'PORT'>): string {
   return config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`;
 }

@@ -112,6 +112,7 @@ export function logSecrets(config: Config): string[] {
     config.CREDENTIALS_KEY_PREVIOUS,
     config.TRACK_LINK_SECRET,
     config.POSTBACK_SECRET,
+    config.PORTAL_TOKEN_SECRET,
     config.POSTBACK_SECRET_PREVIOUS,
     config.GUPSHUP_DEFAULT_API_KEY,
     ...urlPasswords,

@@ -1,7 +1,9 @@
 /**
- * The tracked customer-portal link: a signed link redirects to the portal with a source marker
- * and is recorded on the timeline; an unsigned or wrongly signed one is a 404 that records nothing.
+ * The tracked customer-portal link: a signed link redirects to the portal with a short-lived
+ * token for the shipment and a source marker, and is recorded on the timeline once per hour; an
+ * unsigned, wrongly signed or expired one is a 404 that records nothing.
  */
+import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { listShipmentActivity } from '../../src/db/activity.ts';
@@ -17,6 +19,7 @@ beforeAll(async () => {
     env.config({
       TRACK_LINK_SECRET: 'track-secret',
       PORTAL_BASE_URL: 'https://portal.example.test/shipments',
+      PORTAL_TOKEN_SECRET: 'portal-secret',
       PUBLIC_BASE_URL: 'https://wa.example.test',
     }),
     ['api', 'worker'],
@@ -34,13 +37,27 @@ function pathOf(link: string) {
 }
 
 describe('GET /trackShipment/WhatsApp/:shipmentId', () => {
-  it('redirects a signed link to the portal and records the click', async () => {
+  it('redirects a signed link to the portal with a token, and records clicks once an hour', async () => {
     const link = trackedLink(service.deps.config, 'TRACK-1');
     const res = await service.app!.inject({ method: 'GET', url: pathOf(link) });
     expect(res.statusCode).toBe(302);
-    expect(res.headers.location).toBe(
-      'https://portal.example.test/shipments/TRACK-1?source=whatsapp',
+    const location = new URL(String(res.headers.location));
+    expect(location.origin + location.pathname).toBe('https://portal.example.test/shipments');
+    expect(location.searchParams.get('source')).toBe('whatsapp');
+    expect(location.href).not.toContain('TRACK-1');
+    const { payload } = await jwtVerify(
+      location.searchParams.get('token')!,
+      new TextEncoder().encode('portal-secret'),
+      { audience: 'customer-portal', issuer: 'whatsapp-notifications' },
     );
+    expect(payload.sub).toBe('TRACK-1');
+
+    // Opened again and again: still one entry.
+    for (let i = 0; i < 3; i += 1) {
+      expect((await service.app!.inject({ method: 'GET', url: pathOf(link) })).statusCode).toBe(
+        302,
+      );
+    }
     const entries = await waitFor(async () => {
       const a = await listShipmentActivity(service.deps.db, 'TRACK-1');
       return a.length ? a : null;
@@ -48,13 +65,25 @@ describe('GET /trackShipment/WhatsApp/:shipmentId', () => {
     expect(entries.map((e) => e.kind)).toEqual(['whatsapp_link_opened']);
   });
 
+  it('answers 404 to an expired link and records nothing', async () => {
+    const sentLongAgo = Date.now() - 31 * 86_400_000;
+    const link = trackedLink(service.deps.config, 'TRACK-OLD', sentLongAgo);
+    const res = await service.app!.inject({ method: 'GET', url: pathOf(link) });
+    expect(res.statusCode).toBe(404);
+    expect(await listShipmentActivity(service.deps.db, 'TRACK-OLD')).toEqual([]);
+  });
+
   it.each([
     ['no signature', '/trackShipment/WhatsApp/TRACK-2'],
-    ['a wrong signature', '/trackShipment/WhatsApp/TRACK-2?sig=AAAAAAAAAAAAAAAAAAAAAA'],
+    [
+      'a wrong signature',
+      '/trackShipment/WhatsApp/TRACK-2?e=9999999999&sig=AAAAAAAAAAAAAAAAAAAAAA',
+    ],
     [
       'another shipment’s signature',
-      `/trackShipment/WhatsApp/TRACK-2?sig=${new URL(trackedLink(loadLater(), 'TRACK-3')).searchParams.get('sig')}`,
+      `/trackShipment/WhatsApp/TRACK-2${new URL(trackedLink(loadLater(), 'TRACK-3')).search}`,
     ],
+    ['a link without its expiry', `/trackShipment/WhatsApp/TRACK-2?sig=AAAAAAAAAAAAAAAAAAAAAA`],
   ])('answers 404 to %s and records nothing', async (_label, url) => {
     const res = await service.app!.inject({ method: 'GET', url });
     expect(res.statusCode).toBe(404);
