@@ -118,7 +118,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   await registerOpenApi(app, quietest(log, 'warn'));
 
   await app.register(
-    healthRoutes({ db, redis: deps.redis, subscription: extras.subscription ?? null }),
+    healthRoutes({ db, redis: deps.redis, log, subscription: extras.subscription ?? null }),
   );
   await app.register(metricsRoutes({ metrics: deps.metrics }));
   // Clients' own Gupshup apps: credentials sealed at rest, template lists read to verify.

@@ -298,6 +298,12 @@ describe("a client's own Gupshup app", () => {
       'credentials are not stored here',
     );
 
+    // One spelling per connection: a leading zero is the same id, an exponent is no id.
+    const padded = await putSettings({ senderConnectionId: `00${connectionId}` });
+    expect(await padded.json()).toMatchObject({ senderConnectionId: connectionId });
+    const exponent = await putSettings({ senderConnectionId: '1e1' });
+    expect(exponent.status).toBe(400);
+
     const chosen = await putSettings({ senderConnectionId: connectionId });
     expect(chosen.status).toBe(200);
     expect(await chosen.json()).toMatchObject({ senderConnectionId: connectionId, enabled: false });

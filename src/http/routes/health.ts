@@ -1,7 +1,9 @@
 /**
  * `/healthz` (the process answers) and `/readyz` (Redis and MySQL reachable, and Pub/Sub when the
  * subscriber runs in this process: its subscription must exist). `/readyz` answers 503 naming
- * what failed. Public by design: neither says more than "ok" or a scrubbed error.
+ * which dependency is down. Public by design, so neither says more than "ok" or "down": why a
+ * check failed goes to the log, once each time a check starts or stops failing (probes come every
+ * few seconds).
  */
 import type { Subscription } from '@google-cloud/pubsub';
 import type { FastifyInstance } from 'fastify';
@@ -10,11 +12,19 @@ import type { Redis } from 'ioredis';
 
 import type { Db } from '../../db/client.ts';
 import { safeErrorMessage } from '../../errors.ts';
+import type { Log } from '../../log.ts';
 import { withTimeout } from '../../timeout.ts';
 import { documented, SECURITY } from '../openapi.ts';
 
-export function healthRoutes(deps: { db: Db; redis: Redis; subscription?: Subscription | null }) {
+export function healthRoutes(deps: {
+  db: Db;
+  redis: Redis;
+  log: Log;
+  subscription?: Subscription | null;
+}) {
   return async (app: FastifyInstance): Promise<void> => {
+    /** The last error logged per check; cleared when it passes again. */
+    const failing = new Map<string, string>();
     app.get(
       '/healthz',
       documented({
@@ -34,7 +44,7 @@ export function healthRoutes(deps: { db: Db; redis: Redis; subscription?: Subscr
         responses: {
           200: '`{ status: "ready", checks }`',
           503: {
-            description: '`{ status: "unavailable", checks }`: each failed check names its error',
+            description: '`{ status: "unavailable", checks }`: each failed check says `down`',
             body: 'json',
           },
         },
@@ -51,10 +61,18 @@ export function healthRoutes(deps: { db: Db; redis: Redis; subscription?: Subscr
           check('mysql', () => deps.db.execute(sql`select 1`)),
           ...(subscription ? [check('pubsub', () => subscriptionExists(subscription))] : []),
         ]);
+        for (const c of checks) {
+          if (!c.ok && failing.get(c.name) !== c.error) {
+            deps.log.warn({ check: c.name, err: c.error }, 'readiness check failing');
+            failing.set(c.name, c.error);
+          } else if (c.ok && failing.delete(c.name)) {
+            deps.log.info({ check: c.name }, 'readiness check passing again');
+          }
+        }
         const failed = checks.filter((c) => !c.ok);
         return reply.code(failed.length ? 503 : 200).send({
           status: failed.length ? 'unavailable' : 'ready',
-          checks: Object.fromEntries(checks.map((c) => [c.name, c.ok ? 'ok' : c.error])),
+          checks: Object.fromEntries(checks.map((c) => [c.name, c.ok ? 'ok' : 'down'])),
         });
       },
     );

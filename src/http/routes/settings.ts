@@ -48,12 +48,18 @@ const nullableText = (max: number) =>
 export const SettingsBody = v.strictObject({
   enabled: v.optional(v.boolean()),
   reasons: v.optional(reasonRecord(v.boolean())),
+  // One spelling per connection: `default`, an engine app `ie-…`, or a stored connection's id
+  // in plain decimal ("010" is 10; "1e1" is refused), so comparisons with ids hold.
   senderConnectionId: v.optional(
     v.nullable(
       v.pipe(
-        v.union([v.string(), v.number()]),
+        v.union([v.string(), v.pipe(v.number(), v.integer())]),
         v.transform((id) => String(id).trim()),
-        v.nonEmpty(),
+        v.regex(
+          /^(default|ie-[A-Za-z0-9_-]{1,60}|\d{1,10})$/,
+          'must be default, an ie- engine app or a connection id',
+        ),
+        v.transform((id) => (/^\d+$/.test(id) ? String(Number(id)) : id)),
       ),
     ),
   ),
