@@ -6,6 +6,7 @@
  */
 import * as v from 'valibot';
 
+import { isKeyText } from './credentials.ts';
 import { isCidr } from './http/addresses.ts';
 
 const ROLES = ['api', 'worker', 'subscriber'] as const;
@@ -68,14 +69,14 @@ const roles = v.optional(
   ROLES.join(','),
 );
 
-/** A 32-byte key given as base64 (44 characters) or hex (64 characters). */
+/** A 32-byte key: 64 hex digits, or base64 (44 characters) / base64url (43); no passphrase. */
 const key32 = v.optional(
   v.pipe(
     v.string(),
     v.trim(),
     v.check(
-      (s) => /^[0-9a-fA-F]{64}$/.test(s) || Buffer.from(s, 'base64').length === 32,
-      'must be 32 bytes, as base64 or hex',
+      isKeyText,
+      'must be exactly 32 bytes, as 64 hex digits or base64 (openssl rand -base64 32)',
     ),
   ),
 );

@@ -7,12 +7,14 @@ import {
   CredentialError,
   credentialAad,
   keyIdOf,
+  isKeyText,
+  legacyCredentialAad,
   parseKey,
 } from './credentials.ts';
 
 const KEY_A = randomBytes(32).toString('base64');
 const KEY_B = randomBytes(32).toString('hex');
-const AAD = credentialAad(379, 'password');
+const AAD = credentialAad(379, 12, 'password');
 
 function cipherFor(current: string, previous?: string) {
   const cipher = createCredentialCipher({
@@ -65,6 +67,22 @@ describe('credential cipher', () => {
     const cipher = cipherFor(KEY_B);
     expect(cipher.decrypt(cipher.encrypt('x', AAD), AAD)).toBe('x');
     expect(cipher.keyId).toBe(keyIdOf(Buffer.from(KEY_B, 'hex')));
+    const bytes = randomBytes(32);
+    expect(parseKey(bytes.toString('base64'))).toEqual(bytes);
+    expect(parseKey(bytes.toString('base64url'))).toEqual(bytes);
+  });
+
+  it('refuses anything that is not exactly 32 bytes written as hex or base64', () => {
+    for (const bad of [
+      'correct horse battery staple, a passphrase',
+      randomBytes(31).toString('base64'),
+      randomBytes(33).toString('base64'),
+      `${randomBytes(32).toString('base64').slice(0, -2)}!=`,
+      ` ${randomBytes(32).toString('base64')}`,
+    ]) {
+      expect(isKeyText(bad), bad).toBe(false);
+      expect(codeOf(() => parseKey(bad))).toBe('ERR_CREDENTIAL_FORMAT');
+    }
   });
 
   it('refuses a tampered ciphertext, tag or IV', () => {
@@ -107,15 +125,17 @@ describe('credential cipher', () => {
     );
   });
 
-  it('refuses a value moved to another account or column (wrong AAD)', () => {
+  it('refuses a value moved to another account, connection or column (wrong AAD)', () => {
     const cipher = cipherFor(KEY_A);
     const sealed = cipher.encrypt('secret', AAD);
-    expect(codeOf(() => cipher.decrypt(sealed, credentialAad(380, 'password')))).toBe(
-      'ERR_CREDENTIAL_AUTH',
-    );
-    expect(codeOf(() => cipher.decrypt(sealed, credentialAad(379, 'userid')))).toBe(
-      'ERR_CREDENTIAL_AUTH',
-    );
+    for (const other of [
+      credentialAad(380, 12, 'password'),
+      credentialAad(379, 13, 'password'),
+      credentialAad(379, 12, 'userid'),
+      legacyCredentialAad(379, 'password'),
+    ]) {
+      expect(codeOf(() => cipher.decrypt(sealed, other))).toBe('ERR_CREDENTIAL_AUTH');
+    }
   });
 
   it('opens values sealed under the previous key after a rotation, and seals with the new one', () => {

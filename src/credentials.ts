@@ -49,20 +49,44 @@ export class CredentialError extends Error {
   }
 }
 
-/** What binds a stored credential to its row: the account and the column. */
-export function credentialAad(accountId: number, column: CredentialColumn): string {
+/**
+ * What binds a stored credential to its row: the account, the connection and the column, so a
+ * ciphertext copied to another row (of the same account too) does not open there. Rows sealed
+ * before the connection id was part of it open with `legacyCredentialAad`.
+ */
+export function credentialAad(
+  accountId: number,
+  connectionId: number,
+  column: CredentialColumn,
+): string {
+  return `whatsapp_sender_connections|account=${accountId}|connection=${connectionId}|${column}`;
+}
+
+/** The binding of credentials sealed before it named the connection: account and column. */
+export function legacyCredentialAad(accountId: number, column: CredentialColumn): string {
   return `whatsapp_sender_connections|account=${accountId}|${column}`;
 }
 
-/** A key as configured: 64 hex digits or base64 of 32 bytes (config.ts has checked which). */
+/** 64 hex digits, or exactly 32 bytes in base64 (44 characters, padded) or base64url (43). */
+const HEX_KEY = /^[0-9a-fA-F]{64}$/;
+const BASE64_KEY = /^(?:[A-Za-z0-9+/]{43}=|[A-Za-z0-9_-]{43})$/;
+
+/** Whether a configured key is 32 bytes written one of the accepted ways (never a passphrase). */
+export function isKeyText(text: string): boolean {
+  return HEX_KEY.test(text) || BASE64_KEY.test(text);
+}
+
+/** A key as configured (config.ts has checked `isKeyText`). */
 export function parseKey(text: string): Buffer {
-  const key = /^[0-9a-fA-F]{64}$/.test(text)
-    ? Buffer.from(text, 'hex')
-    : Buffer.from(text, 'base64');
-  if (key.length !== 32) {
-    throw new CredentialError('ERR_CREDENTIAL_FORMAT', 'a credentials key must be 32 bytes');
+  if (!isKeyText(text)) {
+    throw new CredentialError(
+      'ERR_CREDENTIAL_FORMAT',
+      'a credentials key must be 32 bytes as 64 hex digits or base64',
+    );
   }
-  return key;
+  return HEX_KEY.test(text)
+    ? Buffer.from(text, 'hex')
+    : Buffer.from(text, text.includes('=') || /[+/]/.test(text) ? 'base64' : 'base64url');
 }
 
 export function keyIdOf(key: Buffer): string {

@@ -10,6 +10,7 @@ import type { Config } from './config.ts';
 import {
   CredentialError,
   credentialAad,
+  legacyCredentialAad,
   type CredentialCipher,
   type CredentialColumn,
 } from './credentials.ts';
@@ -68,9 +69,18 @@ export async function resolveSender(
       reason: `sender connection ${connectionId} is not available for account ${accountId}`,
     };
   }
-  // Each value is bound to this account and column: a ciphertext moved between rows won't open.
-  const open = (ciphertext: string, column: CredentialColumn) =>
-    decrypt(ciphertext, credentialAad(accountId, column));
+  // Each value is bound to this account, connection and column: a ciphertext moved to another
+  // row won't open. Values sealed before the binding named the connection open the old way.
+  const open = (ciphertext: string, column: CredentialColumn) => {
+    try {
+      return decrypt(ciphertext, credentialAad(accountId, row.id, column));
+    } catch (err) {
+      if (err instanceof CredentialError) {
+        return decrypt(ciphertext, legacyCredentialAad(accountId, column));
+      }
+      throw err;
+    }
+  };
   const unreadable = (why: string): SenderLookup => ({
     ok: false,
     code: 'sender_credentials_unreadable',

@@ -81,12 +81,34 @@ export async function findConnectionSummary(
   return row ? toSummary(row) : null;
 }
 
-export async function insertConnection(db: Db, row: NewConnection): Promise<number> {
-  const [inserted] = await db.insert(whatsappSenderConnections).values(row).$returningId();
-  if (!inserted) {
-    throw new Error('whatsapp_sender_connections insert returned no id');
-  }
-  return inserted.id;
+/** A connection's sealed credentials (src/credentials.ts ciphertexts). */
+export type SealedCredentials = Partial<
+  Pick<
+    NewConnection,
+    'useridEnc' | 'passwordEnc' | 'twoWayUseridEnc' | 'twoWayPasswordEnc' | 'apiKeyEnc'
+  >
+>;
+
+/**
+ * Stores a connection and its credentials in one transaction: the row first (its id is part of
+ * what the credentials are bound to), then `seal(id)`'s ciphertexts. Returns the id.
+ */
+export async function storeConnection(
+  db: Db,
+  row: Pick<NewConnection, 'accountId' | 'api' | 'appName' | 'waNumber'>,
+  seal: (connectionId: number) => SealedCredentials,
+): Promise<number> {
+  return db.transaction(async (tx) => {
+    const [inserted] = await tx.insert(whatsappSenderConnections).values(row).$returningId();
+    if (!inserted) {
+      throw new Error('whatsapp_sender_connections insert returned no id');
+    }
+    await tx
+      .update(whatsappSenderConnections)
+      .set(seal(inserted.id))
+      .where(eq(whatsappSenderConnections.id, inserted.id));
+    return inserted.id;
+  });
 }
 
 /**

@@ -12,7 +12,14 @@ import { fastify, type FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { keyIdOf, parseKey } from '../../src/credentials.ts';
+import {
+  createCredentialCipher,
+  credentialAad,
+  keyIdOf,
+  legacyCredentialAad,
+  parseKey,
+  type CredentialColumn,
+} from '../../src/credentials.ts';
 import { createLog } from '../../src/log.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service } from '../../src/service.ts';
@@ -363,6 +370,41 @@ describe("a client's own Gupshup app", () => {
     const logs = logLines.join('\n');
     for (const secret of SECRETS) {
       expect(logs).not.toContain(secret);
+    }
+  });
+
+  it('still opens credentials sealed before they were bound to the connection id', async () => {
+    const cipher = createCredentialCipher(service.deps.config)!;
+    const seal = (value: string, column: CredentialColumn) =>
+      cipher.encrypt(value, legacyCredentialAad(ACCOUNT, column));
+    const conn = await mysql.createConnection({ uri: `${MYSQL_URL}/${env.database}` });
+    try {
+      await conn.query(
+        'update whatsapp_sender_connections set userid_enc = ?, password_enc = ? where id = ?',
+        [seal(CLIENT_APP.userid, 'userid'), seal(CLIENT_APP.password, 'password'), connectionId],
+      );
+    } finally {
+      await conn.end();
+    }
+    await publish(fdrEvent({ shipmentId: 'CONN-LEGACY' }));
+    await waitFor(() => sendsFor('CONN-LEGACY').length === 1, { what: 'the send' });
+    expect(sendsFor('CONN-LEGACY')[0]!.params.userid).toBe(CLIENT_APP.userid);
+
+    // Put the current binding back for the rotation tests that follow.
+    const current = (value: string, column: CredentialColumn) =>
+      cipher.encrypt(value, credentialAad(ACCOUNT, Number(connectionId), column));
+    const again = await mysql.createConnection({ uri: `${MYSQL_URL}/${env.database}` });
+    try {
+      await again.query(
+        'update whatsapp_sender_connections set userid_enc = ?, password_enc = ? where id = ?',
+        [
+          current(CLIENT_APP.userid, 'userid'),
+          current(CLIENT_APP.password, 'password'),
+          connectionId,
+        ],
+      );
+    } finally {
+      await again.end();
     }
   });
 

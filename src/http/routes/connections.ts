@@ -25,7 +25,7 @@ import type { Db } from '../../db/client.ts';
 import {
   deleteConnection,
   findConnectionSummary,
-  insertConnection,
+  storeConnection,
   listConnections,
   type ConnectionSummary,
 } from '../../db/connections.ts';
@@ -284,31 +284,33 @@ export function connectionRoutes(deps: {
             `app ${body.appName} with that number is already connection ${duplicate.id} of account ${accountId}; delete it first to replace its credentials`,
           );
         }
-        const seal = (value: string, column: CredentialColumn) =>
-          cipher.encrypt(value, credentialAad(accountId, column));
-        const id = await insertConnection(
+        // The credentials are bound to the row's id, so the row comes first; both in one
+        // transaction, so no row is ever seen without its credentials.
+        const id = await storeConnection(
           db,
-          body.api === 'self-serve'
-            ? {
-                accountId,
-                api: 'self-serve',
-                appName: body.appName,
-                waNumber: body.waNumber,
-                apiKeyEnc: seal(body.apiKey, 'apiKey'),
-              }
-            : {
-                accountId,
-                api: 'enterprise',
-                appName: body.appName,
-                waNumber: body.waNumber,
-                useridEnc: seal(body.userid, 'userid'),
-                passwordEnc: seal(body.password, 'password'),
-                twoWayUseridEnc: body.twoWayUserid ? seal(body.twoWayUserid, 'twoWayUserid') : null,
-                twoWayPasswordEnc: body.twoWayPassword
-                  ? seal(body.twoWayPassword, 'twoWayPassword')
-                  : null,
-                apiKeyEnc: body.apiKey ? seal(body.apiKey, 'apiKey') : null,
-              },
+          {
+            accountId,
+            api: body.api ?? 'enterprise',
+            appName: body.appName,
+            waNumber: body.waNumber,
+          },
+          (connectionId) => {
+            const seal = (value: string, column: CredentialColumn) =>
+              cipher.encrypt(value, credentialAad(accountId, connectionId, column));
+            return body.api === 'self-serve'
+              ? { apiKeyEnc: seal(body.apiKey, 'apiKey') }
+              : {
+                  useridEnc: seal(body.userid, 'userid'),
+                  passwordEnc: seal(body.password, 'password'),
+                  twoWayUseridEnc: body.twoWayUserid
+                    ? seal(body.twoWayUserid, 'twoWayUserid')
+                    : null,
+                  twoWayPasswordEnc: body.twoWayPassword
+                    ? seal(body.twoWayPassword, 'twoWayPassword')
+                    : null,
+                  apiKeyEnc: body.apiKey ? seal(body.apiKey, 'apiKey') : null,
+                };
+          },
         );
         request.log.info(
           { accountId, connectionId: id, api: body.api ?? 'enterprise' },
