@@ -42,6 +42,28 @@ describe('createLog', () => {
     });
   });
 
+  it('redacts names, numbers, texts and credentials three levels deep, and keeps the message', () => {
+    const { log, entries } = capture();
+    log.info(
+      {
+        reply: { message: { name: 'Aman', waNumber: '919319278973', location: { latitude: 1 } } },
+        send: { params: { send_to: '917891971009', msg: 'Hi Aman', userid: '2000' } },
+        sender: { account: { hsm: { password: 'pw' } } },
+        report: { remarks: 'raw body', recipient_id: '917891971009' },
+        outboxId: 7,
+      },
+      'nested',
+    );
+    expect(entries()[0]).toMatchObject({
+      msg: 'nested',
+      outboxId: 7,
+      reply: { message: { name: '[redacted]', waNumber: '[redacted]', location: '[redacted]' } },
+      send: { params: { send_to: '[redacted]', msg: '[redacted]', userid: '[redacted]' } },
+      sender: { account: { hsm: '[redacted]' } },
+      report: { remarks: '[redacted]', recipient_id: '[redacted]' },
+    });
+  });
+
   it("redacts the customer's ids as the webhook's events name them", () => {
     const { log, entries } = capture();
     log.info(

@@ -2,7 +2,7 @@
  * Structured JSON logs (pino), one line per event. Personal data never belongs in a log line:
  * log ids (request, job, shipment, outbox, Gupshup message) instead. As a second line of defence:
  *
- * - the fields below are redacted wherever they appear (one level deep);
+ * - the fields below are redacted wherever they appear (up to three levels deep);
  * - message strings (and the message and stack of a logged error) have every run of 8 or more
  *   digits masked, phone numbers being such runs (ids belong in fields, where they stay intact);
  * - the configured secrets (`logSecrets`) are masked anywhere in the finished line, so a token
@@ -17,49 +17,55 @@ import { safeErrorMessage } from './errors.ts';
 
 export type Log = Logger;
 
-export const REDACT_PATHS = [
+/**
+ * Fields that can hold a secret, a credential or personal data (a number, a name, an address, a
+ * message text), redacted wherever they appear up to three levels deep.
+ */
+const REDACTED_FIELDS = [
+  // Credentials and secrets, also as decrypted client credentials (`account.hsm.password`).
   'password',
-  '*.password',
   'userid',
-  '*.userid',
-  'phone',
-  '*.phone',
-  'mobile',
-  '*.mobile',
-  'userId',
-  '*.userId',
-  'from',
-  '*.from',
-  'to',
-  '*.to',
-  'sendTo',
-  '*.sendTo',
-  'address',
-  '*.address',
-  'customerName',
-  '*.customerName',
-  'customerNumber',
-  '*.customerNumber',
-  'toNumber',
-  '*.toNumber',
-  'destAddr',
-  '*.destAddr',
-  'email',
-  '*.email',
-  'text',
-  '*.text',
-  'body',
-  '*.body',
-  'token',
-  '*.token',
-  'apikey',
-  '*.apikey',
-  'apiKey',
-  '*.apiKey',
   'twoWayUserid',
-  '*.twoWayUserid',
   'twoWayPassword',
-  '*.twoWayPassword',
+  'apikey',
+  'apiKey',
+  'token',
+  'hsm',
+  'twoWay',
+  'credentials',
+  // Numbers and identities of customers (and of senders' numbers).
+  'phone',
+  'mobile',
+  'userId',
+  'customerUserId',
+  'from',
+  'to',
+  'sendTo',
+  'send_to',
+  'destination',
+  'source',
+  'customerNumber',
+  'toNumber',
+  'destAddr',
+  'waNumber',
+  'recipient_id',
+  'wa_id',
+  // Names, addresses, texts.
+  'name',
+  'customerName',
+  'address',
+  'location',
+  'email',
+  'text',
+  'body',
+  'remarks',
+];
+
+export const REDACT_PATHS = [
+  ...REDACTED_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
+  // A Gateway form's `msg` (the message text); at the top level `msg` is the log line's own.
+  '*.msg',
+  '*.*.msg',
   'req.headers.authorization',
   'req.headers.apikey',
   'req.headers.cookie',

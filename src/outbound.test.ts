@@ -1,8 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import { describe, expect, it } from 'vitest';
 
 import {
   callerAborted,
   classifyTransportError,
+  createPool,
   errorCode,
   requestDeadline,
   scrubReason,
@@ -126,5 +130,33 @@ describe('requestDeadline', () => {
     caller.abort();
     expect(combined.signal.aborted).toBe(true);
     expect(combined.deadline.aborted).toBe(false);
+  });
+});
+
+describe('createPool', () => {
+  it('fails an answer larger than its limit instead of reading it all', async () => {
+    const server = createServer((_req, res) => {
+      res.end('x'.repeat(64 * 1_024));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const pool = createPool(`http://127.0.0.1:${port}`, 2_000, 16 * 1_024);
+    try {
+      const thrown = await pool
+        .request({ method: 'GET', path: '/' })
+        .then((res) => res.body.text())
+        .then(
+          () => null,
+          (err: unknown) => err,
+        );
+      expect(errorCode(thrown)).toBe('UND_ERR_RES_EXCEEDED_MAX_SIZE');
+      const small = createPool(`http://127.0.0.1:${port}`, 2_000);
+      const res = await small.request({ method: 'GET', path: '/' });
+      expect((await res.body.text()).length).toBe(64 * 1_024);
+      await small.close();
+    } finally {
+      await pool.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -19,15 +19,24 @@ export interface TransportFailure {
 /** Longest `reason` passed on by default: upstream messages are short, longer is noise. */
 export const MAX_REASON_LENGTH = 200;
 
+/** The largest answer read from an upstream by default: every answer we expect is a few KiB. */
+export const MAX_RESPONSE_BYTES = 1_048_576;
+
 /**
  * One pool per upstream origin, with connect, headers and body each limited to `timeoutMs`, so a
- * stuck upstream cannot pin a worker slot.
+ * stuck upstream cannot pin a worker slot, and answers limited to `maxResponseBytes`, so a
+ * broken or hostile one cannot fill the memory (undici fails the request past it).
  */
-export function createPool(origin: string, timeoutMs: number): Pool {
+export function createPool(
+  origin: string,
+  timeoutMs: number,
+  maxResponseBytes: number = MAX_RESPONSE_BYTES,
+): Pool {
   return new Pool(origin, {
     connectTimeout: timeoutMs,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
+    maxResponseSize: maxResponseBytes,
   });
 }
 

@@ -18,7 +18,7 @@
  */
 import type { Pool } from 'undici';
 import * as v from 'valibot';
-import { createPool, requestDeadline, scrubReason } from '../outbound.ts';
+import { createPool, MAX_RESPONSE_BYTES, requestDeadline, scrubReason } from '../outbound.ts';
 
 /** One template as both lists describe it. */
 export interface GupshupTemplate {
@@ -174,7 +174,8 @@ export function createTemplateListClient(opts: {
   const poolFor = (origin: string): Pool => {
     let pool = pools.get(origin);
     if (!pool) {
-      pool = createPool(origin, opts.timeoutMs);
+      // A template list can be long (hundreds of templates): more room than other answers.
+      pool = createPool(origin, opts.timeoutMs, 8 * MAX_RESPONSE_BYTES);
       pools.set(origin, pool);
     }
     return pool;
