@@ -1,10 +1,15 @@
 /** Template bodies and their placeholder → variable mappings. */
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, inArray, ne } from 'drizzle-orm';
 
 import type { FdrReason } from '../fdr/reasons.ts';
 import { isTemplateVariable, TEMPLATE_VARIABLES, type TemplateVariable } from '../fdr/variables.ts';
 import type { Db } from './client.ts';
-import { poeChannelNotifications, whatsappTemplates, whatsappTemplateVariables } from './schema.ts';
+import {
+  poeChannelNotifications,
+  whatsappSenderConnections,
+  whatsappTemplates,
+  whatsappTemplateVariables,
+} from './schema.ts';
 
 export interface StoredTemplate {
   id: string;
@@ -88,7 +93,7 @@ export type SaveRefusal =
    * Other accounts already use the template (its id is Gupshup's, one row for everyone) with a
    * different sender or placeholder mapping; saving would change what their messages say.
    */
-  | { code: 'template_in_use'; accounts: number; connectionId: string | null; mapping: string };
+  | { code: 'template_in_use' };
 
 /**
  * Saves a verified template in one transaction: its body, buttons, status and category; its
@@ -133,12 +138,7 @@ export async function saveVerifiedTemplate(
           existing.connectionId !== verified.connectionId ||
           !sameMapping(storedMapping, verified.mapping)
         ) {
-          return {
-            code: 'template_in_use',
-            accounts: others.length,
-            connectionId: existing.connectionId,
-            mapping: describeMapping(storedMapping),
-          };
+          return { code: 'template_in_use' };
         }
       }
     }
@@ -178,10 +178,52 @@ function sameMapping(a: ReadonlyMap<number, string>, b: ReadonlyMap<number, stri
   return a.size === b.size && [...a].every(([n, name]) => b.get(n) === name);
 }
 
-/** `{{1}}=customer_name, {{2}}=order_id`, in placeholder order. */
-export function describeMapping(mapping: ReadonlyMap<number, string>): string {
-  return [...mapping]
-    .sort(([x], [y]) => x - y)
-    .map(([n, name]) => `{{${n}}}=${name}`)
-    .join(', ');
+/**
+ * Of `ids`, the templates this account may choose: a platform default, a template of one of its
+ * own connections, or one it verified itself (it is, or was, its choice for a reason). A template
+ * another account verified on the shared platform app is not among them.
+ */
+export async function templatesUsableBy(
+  db: Db,
+  accountId: number,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  if (ids.length === 0) {
+    return new Set();
+  }
+  const [templates, own, chosen] = await Promise.all([
+    db
+      .select({
+        id: whatsappTemplates.id,
+        defaultForReason: whatsappTemplates.defaultForReason,
+        connectionId: whatsappTemplates.connectionId,
+      })
+      .from(whatsappTemplates)
+      .where(inArray(whatsappTemplates.id, [...ids])),
+    db
+      .select({ id: whatsappSenderConnections.id })
+      .from(whatsappSenderConnections)
+      .where(eq(whatsappSenderConnections.accountId, accountId)),
+    db
+      .select({ id: poeChannelNotifications.whatsappTemplateId })
+      .from(poeChannelNotifications)
+      .where(
+        and(
+          eq(poeChannelNotifications.accountId, accountId),
+          inArray(poeChannelNotifications.whatsappTemplateId, [...ids]),
+        ),
+      ),
+  ]);
+  const ownConnections = new Set(own.map((c) => String(c.id)));
+  const verified = new Set(chosen.map((c) => c.id));
+  return new Set(
+    templates
+      .filter(
+        (t) =>
+          t.defaultForReason !== null ||
+          (t.connectionId !== null && ownConnections.has(t.connectionId)) ||
+          verified.has(t.id),
+      )
+      .map((t) => t.id),
+  );
 }

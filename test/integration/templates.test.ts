@@ -398,9 +398,11 @@ describe('a template several accounts use', () => {
     const refused = await saveFor(603, SWAPPED);
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({ ok: false, code: 'template_in_use' });
-    expect(refused.body.message).toContain(
-      `template ${REJECTED_META_ID} is already used by 2 other account(s) through connection default with the mapping {{1}}=customerFirstName, {{2}}=storeName`,
+    expect(refused.body.message).toBe(
+      `template ${REJECTED_META_ID} is in use elsewhere with another sender or variable mapping, and saving yours would change those messages; use a template of your own`,
     );
+    // Nothing of the other accounts' data: not their mapping, sender or number.
+    expect(refused.body.message).not.toMatch(/customerFirstName|connection|2 other/);
     expect(await mappingOf(REJECTED_META_ID)).toEqual(MAPPING);
     const chosen = await service.deps.db
       .select()
@@ -410,5 +412,26 @@ describe('a template several accounts use', () => {
 
     // Still one of the sharers may not change it for the other.
     expect((await saveFor(602, SWAPPED)).status).toBe(409);
+  });
+
+  it("refuses another account's template in the settings, exactly as an unknown one", async () => {
+    const choose = (accountId: number, templateId: string) =>
+      call('PUT', `/v1/accounts/${accountId}/whatsapp-settings`, {
+        templates: { rejected_by_customer: templateId },
+      });
+    const theirs = await choose(604, REJECTED_META_ID);
+    const nothing = await choose(604, 'no-such-template');
+    expect(theirs.status).toBe(400);
+    expect(theirs.body).toEqual({
+      code: 'ERR_UNKNOWN_TEMPLATE',
+      message: `unknown template id(s): ${REJECTED_META_ID}`,
+    });
+    expect(nothing.body).toEqual({
+      code: 'ERR_UNKNOWN_TEMPLATE',
+      message: 'unknown template id(s): no-such-template',
+    });
+    // The account that verified it may choose it; anyone may choose a platform default.
+    expect((await choose(602, REJECTED_META_ID)).status).toBe(200);
+    expect((await choose(604, 'eshopbox_fdr_rejected_by_customer')).status).toBe(200);
   });
 });

@@ -18,6 +18,7 @@ import type { Config } from '../../config.ts';
 import type { CredentialCipher } from '../../credentials.ts';
 import type { Db } from '../../db/client.ts';
 import { whatsappSenderConnections, whatsappTemplates } from '../../db/schema.ts';
+import { templatesUsableBy } from '../../db/templates.ts';
 import {
   DEFAULT_CONNECTION_ID,
   getAccountSettings,
@@ -96,11 +97,10 @@ async function checkReferences(
     (id): id is string => typeof id === 'string',
   );
   if (templateIds.length > 0) {
-    const known = await db
-      .select({ id: whatsappTemplates.id })
-      .from(whatsappTemplates)
-      .where(inArray(whatsappTemplates.id, templateIds));
-    const unknown = templateIds.filter((id) => !known.some((k) => k.id === id));
+    // A template another account verified is as unknown here as one that does not exist: the
+    // answer must not tell them apart.
+    const usable = await templatesUsableBy(db, accountId, templateIds);
+    const unknown = templateIds.filter((id) => !usable.has(id));
     if (unknown.length > 0) {
       throw new HttpError(
         400,

@@ -306,7 +306,8 @@ export function templateRoutes(deps: {
             message:
               saved.code === 'platform_default'
                 ? `template ${outcome.template.id} is a platform default and cannot be replaced`
-                : `template ${outcome.template.id} is already used by ${saved.accounts} other account(s) through connection ${saved.connectionId ?? 'default'} with the mapping ${saved.mapping || '(none)'}; saving another sender or mapping would change their messages. Use the same sender and mapping, or a template of your own`,
+                : // Nothing about the other accounts (who, how many, their sender or mapping).
+                  `template ${outcome.template.id} is in use elsewhere with another sender or variable mapping, and saving yours would change those messages; use a template of your own`,
           });
         }
         await deps.settings.invalidate(accountId);
