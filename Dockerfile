@@ -1,7 +1,7 @@
 # The service image, used by docker-compose.yml for both `app` (npm start) and `sandbox` (npm run sandbox).
 # NODE_ENV is left unset on purpose: the demo runs with the config's development defaults, and
 # `npm ci` keeps the dev dependencies (drizzle-kit) that the db:* scripts use.
-FROM node:20-bookworm-slim
+FROM node:26-trixie-slim
 
 WORKDIR /app
 RUN chown node:node /app
