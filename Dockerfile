@@ -12,6 +12,7 @@ COPY --chown=node:node package.json package-lock.json ./
 RUN npm ci && npm cache clean --force
 
 COPY --chown=node:node . .
+RUN npm run build
 
 EXPOSE 3000
-CMD ["npm", "start"]
+CMD ["node", "dist/main.js"]
