@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'drizzle/', 'coverage/', 'eslint.config.js'] },
+  { ignores: ['node_modules/', 'dist/', '.ci-node/', 'drizzle/', 'coverage/', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// The `wa-notify` bin: runs the TypeScript CLI (src/cli/main.ts) through tsx, as the service
-// itself runs, so it works from the deployed source tree without a build step.
-import { register } from 'tsx/esm/api';
+// The `wa-notify` bin: runs the compiled CLI (dist/cli/main.js), as production runs the service,
+// so it needs no dev dependencies. From a source checkout, `npm run build` first, or run the
+// TypeScript directly with `npm run dev:cli -- <command>`.
+import { existsSync } from 'node:fs';
+import process from 'node:process';
+import { URL } from 'node:url';
 
-register();
-await import('../src/cli/main.ts');
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('wa-notify: dist/cli/main.js is missing; run `npm run build` first\n');
+  process.exit(1);
+}
+await import(main.href);

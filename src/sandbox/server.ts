@@ -60,10 +60,10 @@ import { parseEnterpriseInteractive } from './interactive.ts';
 import { DEFAULT_NAME } from './replies.ts';
 import { readSessionSend, readTemplateSend, SESSION_PATH, TEMPLATE_PATH } from './self-serve.ts';
 import {
+  defaultTemplates,
   matchEnterpriseTemplate,
   PLATFORM_TEMPLATES,
   parseTemplates,
-  readDefaultTemplates,
   toEnterpriseTemplate,
 } from './templates.ts';
 import type {
@@ -155,7 +155,7 @@ export interface SandboxOptions {
 }
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
-  const templates = parseTemplates(opts.templates ?? (await readDefaultTemplates()));
+  const templates = parseTemplates(opts.templates ?? defaultTemplates());
   const options = parseWith(OptionsSchema, opts, 'Invalid sandbox options');
   const waNumber = options.waNumber ?? DEFAULT_WA_NUMBER;
   let interactive: InteractiveSetting = options.interactive ?? { supported: true };

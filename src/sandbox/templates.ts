@@ -6,13 +6,14 @@
  * template (facts §1.3). Either way the template's quick-reply button titles, listed at the end
  * of `data` as ` | [Title]`, are what a customer can tap (`sandbox.tap`).
  *
- * Used by src/sandbox/server.ts and src/sandbox/self-serve.ts; no I/O but reading the default list.
+ * Used by src/sandbox/server.ts and src/sandbox/self-serve.ts; no I/O.
  */
-import { readFile } from 'node:fs/promises';
-
 import * as v from 'valibot';
 
 import { DEFAULT_TEMPLATES } from '../fdr/templates.ts';
+// A copy of the self-serve fixture lives next to this file so the sandbox never reads test/.
+// Imported rather than read from disk, so the build puts it beside the compiled module too.
+import defaultList from './templates.json' with { type: 'json' };
 
 export class SandboxTemplatesError extends Error {
   readonly code = 'ERR_SANDBOX_TEMPLATES';
@@ -77,10 +78,9 @@ export const PLATFORM_TEMPLATES: readonly SelfServeTemplate[] = DEFAULT_TEMPLATE
   status: 'APPROVED',
 }));
 
-export async function readDefaultTemplates(): Promise<unknown> {
-  // A copy of the self-serve fixture lives next to this file so the sandbox never reads test/.
-  const text = await readFile(new URL('./templates.json', import.meta.url), 'utf8');
-  return JSON.parse(text) as unknown;
+/** The default list, a fresh copy per call: the imported module is shared by every sandbox. */
+export function defaultTemplates(): unknown {
+  return structuredClone(defaultList);
 }
 
 export function parseTemplates(input: unknown): SelfServeTemplate[] {

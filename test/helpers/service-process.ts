@@ -1,12 +1,56 @@
 /**
- * The service as an operator runs it, `node --import tsx src/main.ts` in a child process, for
- * tests of signals and exit codes. Only the given variables reach it (plus PATH).
+ * The service as production runs it: the compiled build that `npm start` runs (`node
+ * dist/main.js`) in a child process, for tests of signals and exit codes. Only the given
+ * variables reach it (plus PATH). The build must be there and no older than the sources
+ * (`npm run build`; `.ci/run` builds before the tests): a test of a stale build proves nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 import { waitFor } from './env.ts';
+
+const ROOT = new URL('../../', import.meta.url);
+
+/**
+ * The absolute path of a compiled file (`dist/cli/main.js`). Throws, saying to build, when it is
+ * missing or older than a source file it may have been built from.
+ */
+export function builtFile(path: string): string {
+  const file = fileURLToPath(new URL(path, ROOT));
+  if (!existsSync(file)) {
+    throw new Error(
+      `${path} is missing: run \`npm run build\` first (these tests run the compiled build)`,
+    );
+  }
+  // Every build rewrites every output, so one output's age is the build's.
+  const builtAt = statSync(file).mtimeMs;
+  const src = fileURLToPath(new URL('src/', ROOT));
+  const newer = readdirSync(src, { recursive: true, encoding: 'utf8' }).find(
+    (name) =>
+      /\.(ts|json)$/.test(name) &&
+      !name.endsWith('.test.ts') &&
+      statSync(`${src}${name}`).mtimeMs > builtAt,
+  );
+  if (newer) {
+    throw new Error(`src/${newer} changed after the build: run \`npm run build\` first`);
+  }
+  return file;
+}
+
+/** What `npm start` runs, without npm in between: node's arguments from its `node …` script. */
+export function startArgs(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as {
+    scripts: Record<string, string | undefined>;
+  };
+  const [command, entry, ...rest] = (pkg.scripts.start ?? '').split(/\s+/);
+  if (command !== 'node' || !entry) {
+    throw new Error(`npm start runs "${pkg.scripts.start}", not "node <file>"`);
+  }
+  return [builtFile(entry), ...rest];
+}
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -33,7 +77,7 @@ export async function freePort(): Promise<number> {
 /** Starts the service with `vars` on a free port and waits until `/readyz` answers 200. */
 export async function startServiceProcess(vars: Record<string, string>): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, startArgs(), {
     env: {
       PATH: process.env.PATH ?? '',
       METADATA_SERVER_DETECTION: 'none',

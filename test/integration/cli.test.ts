@@ -1,11 +1,13 @@
 /**
- * The `wa-notify` CLI as operators run it: a child process (`node --import tsx src/cli/main.ts`)
- * with the service's environment, against a real service (api + worker) in this process and the
- * Gupshup sandbox. The acceptance flow: a send failed by error 100 after its retries is listed,
- * requeued once the sandbox is healthy and sent exactly once; the same requeue again sends nothing.
+ * The `wa-notify` CLI as operators run it: a child process (bin/wa-notify.js, which runs the
+ * compiled CLI, so `npm run build` first) with the service's environment, against a real service
+ * (api + worker) in this process and the Gupshup sandbox. The acceptance flow: a send failed by
+ * error 100 after its retries is listed, requeued once the sandbox is healthy and sent exactly
+ * once; the same requeue again sends nothing.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +21,11 @@ import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
 import { outboxOf } from '../helpers/outbox.ts';
+import { builtFile } from '../helpers/service-process.ts';
+
+// The bin operators run; it loads dist/cli/main.js, checked here to be built from these sources.
+builtFile('dist/cli/main.js');
+const WA_NOTIFY = fileURLToPath(new URL('../../bin/wa-notify.js', import.meta.url));
 
 const env = createTestEnv('cli');
 let sandbox: Sandbox;
@@ -36,7 +43,7 @@ interface CliRun {
 }
 
 async function cli(...args: string[]): Promise<CliRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, [WA_NOTIFY, ...args], {
     env: cliEnv,
     // stdin is not a terminal: nobody can confirm, as in a script or a CI job.
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,7 @@
 /**
- * The service as an operator runs it: `tsx src/main.ts` in a child process, configured only by
- * the variables the README says are enough, answering /readyz, and exiting 0 on SIGTERM.
+ * The service as production runs it: what `npm start` runs (the compiled `node dist/main.js`, so
+ * `npm run build` first) in a child process, configured only by the variables the README says
+ * are enough, answering /readyz, and exiting 0 on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, EMULATOR_HOST, PROJECT_ID, REDIS_URL, waitFor } from '../helpers/env.ts';
-import { freePort } from '../helpers/service-process.ts';
+import { freePort, startArgs } from '../helpers/service-process.ts';
 
 const env = createTestEnv('process');
 
@@ -25,7 +26,7 @@ const children: ChildProcess[] = [];
 let sandbox: Sandbox | undefined;
 
 function run(vars: Record<string, string>, args: string[] = []) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, [...startArgs(), ...args], {
     env: { PATH: process.env.PATH ?? '', METADATA_SERVER_DETECTION: 'none', ...vars },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,7 +1,7 @@
 /**
  * Settings caches across replicas: two service processes share Redis and MySQL (same database and
  * queue prefix). A, in this test process, serves the API only; B, a child process started as an
- * operator would (`src/main.ts`), takes the FDR events (subscriber and workers) and caches
+ * operator would (the build `npm start` runs), takes the FDR events (subscriber and workers) and caches
  * settings for an hour. A change made through A is in effect
  * for B's next event at once, which only the invalidation announcement can explain; a change
  * written straight to MySQL, without one, is not, which shows B really does cache.

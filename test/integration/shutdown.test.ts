@@ -1,6 +1,6 @@
 /**
- * Graceful shutdown of the real process (`src/main.ts` in a child process) while Gupshup is slow:
- * the sandbox, in this process, holds every send for a while before answering.
+ * Graceful shutdown of the real process (the build `npm start` runs, in a child process) while
+ * Gupshup is slow: the sandbox, in this process, holds every send for a while before answering.
  *
  * - With a deadline longer than the sends, SIGTERM during 50 in-flight sends lets all 50 finish:
  *   the process exits 0 well within SHUTDOWN_TIMEOUT_MS, every message went out exactly once,

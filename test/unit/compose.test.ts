@@ -1,7 +1,9 @@
 /**
  * docker-compose.yml is the demo stack users start with `docker compose up`; no engine runs in CI,
  * so this test checks the wiring the service depends on: BullMQ-safe Redis settings, healthchecks,
- * start order, and app environment variables that point at the right services and ports.
+ * start order, app environment variables that point at the right services and ports, backing
+ * services reachable from this host's loopback only, and the production image run read-only in
+ * development mode.
  */
 import { readFileSync } from 'node:fs';
 
@@ -17,7 +19,9 @@ interface Service {
   environment?: Record<string, string | number | boolean | null> | string[];
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[]; disable?: boolean };
-  ports?: (string | number)[];
+  ports?: (string | number | { host_ip?: string; published?: string | number })[];
+  read_only?: boolean;
+  tmpfs?: string | string[];
 }
 
 interface ComposeFile {
@@ -105,6 +109,32 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('publishes Redis, MySQL and the Pub/Sub emulator on the loopback only', () => {
+    for (const name of ['redis', 'mysql', 'pubsub']) {
+      const ports = service(name).ports ?? [];
+      expect(ports.length, `${name} ports`).toBeGreaterThan(0);
+      for (const port of ports) {
+        // Short form `127.0.0.1:HOST:CONTAINER`, or the long form's host_ip.
+        const hostIp = typeof port === 'object' ? port.host_ip : String(port).split(':')[0];
+        expect(hostIp, `${name} publishes ${JSON.stringify(port)}`).toBe('127.0.0.1');
+      }
+    }
+  });
+
+  it('runs the app in development mode, stated rather than left to the image', () => {
+    // The image sets NODE_ENV=production, whose checks the demo secrets would fail.
+    expect(envOf('app').NODE_ENV).toBe('development');
+  });
+
+  it('runs the app and the sandbox from the compiled build, on a read-only file system', () => {
+    expect(commandOf('app')).toBe('node dist/main.js');
+    expect(commandOf('sandbox')).toBe('node dist/sandbox/main.js');
+    for (const name of ['app', 'sandbox']) {
+      expect(service(name).read_only, `${name} read_only`).toBe(true);
+      expect([service(name).tmpfs ?? []].flat(), `${name} tmpfs`).toContain('/tmp');
+    }
+  });
+
   it('points the app at Redis', () => {
     const url = appUrl('REDIS_URL');
     expect(url.protocol).toBe('redis:');
@@ -138,7 +168,6 @@ describe('docker-compose.yml', () => {
     expect(url.hostname).toBe('sandbox');
     expect(url.port).toBe(sandboxPort);
     expect(url.pathname).toBe('/GatewayAPI/rest');
-    expect(commandOf('sandbox')).toBe('npm run sandbox');
   });
 
   it('points the app at the sandbox WMS, and the sandbox at the app webhook with its token', () => {
