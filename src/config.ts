@@ -214,6 +214,8 @@ export const ConfigSchema = v.object({
     'false',
   ),
   API_TOKEN: optionalString,
+  AUTH_MAX_FAILURES: int(10, 1),
+  AUTH_FAILURE_WINDOW_MINUTES: int(15, 1),
   ADMIN_USER: optionalString,
   ADMIN_PASSWORD: optionalString,
   CREDENTIALS_KEY: key32,

@@ -60,3 +60,21 @@ export function parseErrorCode(text: string): string {
   }
   throw new InvalidArgumentError('use a Gupshup error id like 100, or a code like http_503.');
 }
+
+/** A client's account id: a positive whole number. */
+export function parseAccount(text: string): number {
+  const value = text.trim();
+  if (!/^\d{1,10}$/.test(value) || Number(value) < 1 || Number(value) > 2_147_483_647) {
+    throw new InvalidArgumentError('an account id is a positive whole number.');
+  }
+  return Number(value);
+}
+
+/** A token's id, as `wa-notify tokens list` shows it. */
+export function parseTokenId(text: string): number {
+  const value = text.trim();
+  if (!/^\d{1,10}$/.test(value) || Number(value) < 1) {
+    throw new InvalidArgumentError('a token id is a positive whole number (see tokens list).');
+  }
+  return Number(value);
+}

@@ -14,7 +14,15 @@ import { loadConfig } from '../config.ts';
 import type { Deps } from '../deps.ts';
 import { safeErrorMessage } from '../errors.ts';
 import type { QueueName } from '../queues/index.ts';
-import { parseDuration, parseErrorCode, parseLimit, parseQueueName } from './args.ts';
+import { createApiToken, listApiTokens, revokeApiToken } from '../db/api-tokens.ts';
+import {
+  parseAccount,
+  parseDuration,
+  parseErrorCode,
+  parseLimit,
+  parseQueueName,
+  parseTokenId,
+} from './args.ts';
 import { connectCli } from './context.ts';
 import { CommandError, UsageError } from './errors.ts';
 import { findFailedJobs, listFailed, queueOf, renderFailed } from './failed-jobs.ts';
@@ -300,6 +308,65 @@ export async function runCli(
         ),
       );
       print(opts.json, result, renderReplay(result));
+    });
+
+  const tokens = program
+    .command('tokens')
+    .summary('per-account API tokens: create, list, revoke')
+    .description(
+      'API tokens that reach one account only (its settings, connections, templates and shipments; the settings page takes them too). A token is shown once, when it is created; only its hash is stored. The admin token is API_TOKEN.',
+    );
+  tokens
+    .command('create')
+    .summary('create a token for one account and print it once')
+    .requiredOption('--account <accountId>', 'the account the token reaches', parseAccount)
+    .option('--name <name>', 'what the token is for (shown by list)')
+    .option('--json', 'print JSON: {"id", "accountId", "name", "token"}')
+    .addHelpText('after', examples('wa-notify tokens create --account 379 --name "ops dashboard"'))
+    .action(async (opts: { account: number; name?: string; json?: boolean }) => {
+      const name = opts.name?.trim().slice(0, 128) || null;
+      const created = await withDeps({ mysql: true }, (deps) =>
+        createApiToken(deps.db, opts.account, name),
+      );
+      const result = { id: created.id, accountId: opts.account, name, token: created.token };
+      // The token alone on the last line, so a script can take it with `tail -n 1`.
+      print(
+        opts.json,
+        result,
+        `Token ${created.id} for account ${opts.account}${name ? ` (${name})` : ''}. It is shown only now:\n${created.token}\n`,
+      );
+    });
+  tokens
+    .command('list')
+    .summary('list tokens (never their values)')
+    .option('--account <accountId>', 'only this account', parseAccount)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('wa-notify tokens list --account 379'))
+    .action(async (opts: { account?: number; json?: boolean }) => {
+      const rows = await withDeps({ mysql: true }, (deps) => listApiTokens(deps.db, opts.account));
+      const human =
+        rows.length === 0
+          ? 'No tokens.\n'
+          : rows
+              .map(
+                (t) =>
+                  `${t.id}\taccount ${t.accountId}\t${t.name ?? '-'}\tcreated ${t.createdAt.toISOString()}\t${t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : 'live'}`,
+              )
+              .join('\n') + '\n';
+      print(opts.json, { tokens: rows }, human);
+    });
+  tokens
+    .command('revoke')
+    .summary('revoke a token: it and its settings-page sessions stop working at once')
+    .argument('<tokenId>', 'the id `tokens list` shows', parseTokenId)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('wa-notify tokens revoke 4'))
+    .action(async (tokenId: number, opts: { json?: boolean }) => {
+      const revoked = await withDeps({ mysql: true }, (deps) => revokeApiToken(deps.db, tokenId));
+      if (!revoked) {
+        throw new CommandError('ERR_NOT_FOUND', `there is no live token ${tokenId}`);
+      }
+      print(opts.json, { id: tokenId, revoked: true }, `Token ${tokenId} revoked.\n`);
     });
 
   for (const paused of [true, false]) {

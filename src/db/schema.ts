@@ -327,3 +327,22 @@ export const whatsappConnectionFeatures = mysqlTable('whatsapp_connection_featur
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
+
+/**
+ * Per-account API tokens (`wa-notify tokens create`): each reaches only its own account's
+ * settings, connections, templates and shipments. Only the SHA-256 of a token is stored; the
+ * token itself is shown once, when it is created. The platform's admin token is API_TOKEN.
+ */
+export const apiTokens = mysqlTable(
+  'api_tokens',
+  {
+    id: int('id').autoincrement().primaryKey(),
+    accountId: int('account_id').notNull(),
+    name: varchar('name', { length: 128 }),
+    /** Hex SHA-256 of the token. */
+    tokenHash: varchar('token_hash', { length: 64 }).notNull().unique('api_tokens_hash'),
+    createdAt: createdAt(),
+    revokedAt: datetime('revoked_at', { mode: 'date', fsp: 3 }),
+  },
+  (t) => [index('api_tokens_account').on(t.accountId)],
+);

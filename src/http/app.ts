@@ -24,6 +24,8 @@ import { activityRoutes } from './routes/activity.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { addressMatcher } from './addresses.ts';
+import { createAuthFailures } from './auth-failures.ts';
+import { createAuthenticator } from './auth.ts';
 import { gupshupWebhookRoutes } from './routes/gupshup-webhook.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -135,9 +137,20 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
     await templateLists.close();
     await engine?.close();
   });
-  const apiToken = config.API_TOKEN;
-  await app.register(settingsRoutes({ config, db, settings: extras.settings, cipher, apiToken }));
-  await app.register(connectionRoutes({ config, db, cipher, engine, apiToken }));
+  // One authenticator and one brute-force brake for every credential the API checks.
+  const auth = {
+    authenticator: createAuthenticator({ adminToken: config.API_TOKEN, db }),
+    failures: createAuthFailures({
+      redis: deps.redis,
+      prefix: config.QUEUE_PREFIX,
+      max: config.AUTH_MAX_FAILURES,
+      windowMs: config.AUTH_FAILURE_WINDOW_MINUTES * 60_000,
+      log,
+    }),
+  };
+  app.decorateRequest('principal', null);
+  await app.register(settingsRoutes({ config, db, settings: extras.settings, cipher, auth }));
+  await app.register(connectionRoutes({ config, db, cipher, engine, auth }));
   await app.register(
     templateRoutes({
       config,
@@ -145,12 +158,12 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
       cipher,
       lists: templateLists,
       settings: extras.settings,
-      apiToken,
+      auth,
     }),
   );
-  await app.register(activityRoutes({ db, apiToken: config.API_TOKEN }));
+  await app.register(activityRoutes({ db, auth }));
   // The HTML settings page: reads and writes through the routes above (app.inject).
-  await app.register(settingsPageRoutes({ config, db }));
+  await app.register(settingsPageRoutes({ config, db, auth }));
   await app.register(trackRoutes({ config, db, queues: deps.queues }));
   await app.register(
     gupshupWebhookRoutes({
@@ -167,7 +180,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   );
   // Bull Board, behind basic auth; not mounted without ADMIN_USER/ADMIN_PASSWORD. Its many
   // asset and polling requests are logged only when they go wrong.
-  await app.register(adminRoutes({ config, queues: deps.queues, log }), {
+  await app.register(adminRoutes({ config, queues: deps.queues, log, failures: auth.failures }), {
     logLevel: quietest(log, 'warn'),
   });
 

@@ -329,6 +329,44 @@ describe('wa-notify against a running service', { timeout: 60_000 }, () => {
     expect(stored).toHaveLength(1);
   });
 
+  it('creates a token shown once, lists tokens without their values, and revokes them', async () => {
+    const created = await cli('tokens', 'create', '--account', '379', '--name', 'ops dashboard');
+    expect(created.code).toBe(0);
+    const token = created.stdout.trimEnd().split('\n').at(-1)!;
+    expect(token).toMatch(/^wat_[\w-]{43}$/);
+    const json = await cliJson<{ id: number; accountId: number; token: string }>(
+      'tokens',
+      'create',
+      '--account',
+      '379',
+    );
+    expect(json).toMatchObject({ accountId: 379, token: expect.stringMatching(/^wat_/) });
+
+    const settings = () =>
+      service.app!.inject({
+        url: '/v1/accounts/379/whatsapp-settings',
+        headers: { authorization: `Bearer ${token}` },
+      });
+    expect((await settings()).statusCode).toBe(200);
+
+    const listed = await cli('tokens', 'list', '--account', '379');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain('ops dashboard');
+    expect(listed.stdout).not.toContain(token);
+    expect(listed.stdout).not.toContain(json.token);
+
+    const id = listed.stdout
+      .split('\n')
+      .find((l) => l.includes('ops dashboard'))!
+      .split('\t')[0]!;
+    expect((await cli('tokens', 'revoke', id)).code).toBe(0);
+    expect((await settings()).statusCode).toBe(401);
+    const again = await cli('tokens', 'revoke', id);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`there is no live token ${id}`);
+    expect((await cli('tokens', 'create', '--account', 'abc')).code).toBe(2);
+  });
+
   it('exits 2 for an unknown queue, naming the valid ones', async () => {
     const run = await cli('requeue', 'message.sned', '--yes');
     expect(run.code).toBe(2);

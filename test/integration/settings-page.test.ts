@@ -244,7 +244,7 @@ describe('access to the settings page', () => {
     await page.waitForURL(/\/settings\/login\?next=/);
     await page.getByLabel('API token').fill('not-the-token');
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('alert').filter({ hasText: 'That is not the API token.' }).waitFor();
+    await page.getByRole('alert').filter({ hasText: 'That is not a valid token.' }).waitFor();
     expect(await context.cookies()).not.toContainEqual(
       expect.objectContaining({ name: 'wa_settings_session' }),
     );

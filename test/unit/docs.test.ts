@@ -4,11 +4,22 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { ConfigSchema, loadConfig } from '../../src/config.ts';
+import { ACCESS_WORDS, accessOf } from '../../src/http/access.ts';
 
 const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
 const variables = Object.keys(ConfigSchema.entries);
 
 describe('documentation', () => {
+  it("the README's route table says of each route who may call it, as the service does", () => {
+    const readme = read('README.md');
+    const table = readme.slice(readme.indexOf('## HTTP routes'));
+    const rows = [...table.matchAll(/^\| `([A-Z]+) (\/[^`]*)` +\| (.+?) +\|/gm)];
+    expect(rows.length).toBeGreaterThan(15);
+    for (const [, method, url, auth] of rows) {
+      expect(auth, `${method} ${url}`).toBe(ACCESS_WORDS[accessOf(method!, url!)]);
+    }
+  });
+
   it('the README names every environment variable', () => {
     const readme = read('README.md');
     const missing = variables.filter((name) => !readme.includes(`\`${name}\``));

@@ -1,20 +1,24 @@
-/** `GET /v1/shipments/:shipmentId/activity` (bearer API_TOKEN): a shipment's timeline, oldest first. */
+/**
+ * `GET /v1/shipments/:shipmentId/activity` (bearer: the admin token, or the token of the account
+ * the shipment belongs to): a shipment's timeline, oldest first.
+ */
 import type { FastifyInstance } from 'fastify';
 import * as v from 'valibot';
 
 import { listShipmentActivity } from '../../db/activity.ts';
 import type { Db } from '../../db/client.ts';
+import { shipmentAccounts } from '../../db/shipments.ts';
 import { HttpError } from '../../errors.ts';
-import { requireBearer } from '../auth.ts';
+import { mayReach, requireApiAuth, type ApiAuth } from '../auth.ts';
 import { documented, SECURITY } from '../openapi.ts';
 
 export const ActivityParams = v.object({
   shipmentId: v.pipe(v.string(), v.regex(/^[\w.#/-]{1,64}$/)),
 });
 
-export function activityRoutes(deps: { db: Db; apiToken: string | undefined }) {
+export function activityRoutes(deps: { db: Db; auth: ApiAuth }) {
   return async (app: FastifyInstance): Promise<void> => {
-    app.addHook('preHandler', requireBearer(deps.apiToken));
+    app.addHook('onRequest', requireApiAuth(deps.auth));
     app.get<{ Params: { shipmentId: string } }>(
       '/v1/shipments/:shipmentId/activity',
       documented({
@@ -26,12 +30,22 @@ export function activityRoutes(deps: { db: Db; apiToken: string | undefined }) {
           200: '`shipmentId` and `activity`: id, kind, title, details, occurredAt of each entry',
           400: 'shipmentId is not a valid shipment id',
           401: 'No valid bearer token',
+          404: "Not a shipment of the token's account",
+          429: 'Too many failed attempts from this address',
         },
       }),
       async (request) => {
         const { shipmentId } = request.params;
         if (!v.is(ActivityParams.entries.shipmentId, shipmentId)) {
           throw new HttpError(400, 'ERR_VALIDATION', 'shipmentId is not a valid shipment id');
+        }
+        // A shipment belongs to the account(s) of its FDR events; another account's is 404.
+        const principal = request.principal;
+        if (principal?.kind !== 'admin') {
+          const owners = await shipmentAccounts(deps.db, shipmentId);
+          if (!owners.some((accountId) => mayReach(principal, accountId))) {
+            throw new HttpError(404, 'ERR_NOT_FOUND', 'no such shipment');
+          }
         }
         const rows = await listShipmentActivity(deps.db, shipmentId);
         return {

@@ -18,7 +18,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
 import type { Log } from '../../log.ts';
 import { QUEUE_NAMES, type Queues } from '../../queues/index.ts';
-import { secretsEqual } from '../auth.ts';
+import type { AuthFailures } from '../auth-failures.ts';
+import { refuseWhileBraked, secretsEqual } from '../auth.ts';
 import { documented, SECURITY } from '../openapi.ts';
 
 export const ADMIN_PATH = '/admin/queues';
@@ -30,6 +31,8 @@ export interface AdminDeps {
   config: Pick<Config, 'NODE_ENV' | 'ADMIN_USER' | 'ADMIN_PASSWORD'>;
   queues: Queues;
   log: Log;
+  /** Failed logins count towards the brute-force brake (src/http/auth-failures.ts). */
+  failures: AuthFailures;
 }
 
 /** `user:password` from `Authorization: Basic …`, or null when absent or malformed. */
@@ -59,6 +62,9 @@ export function adminRoutes(deps: AdminDeps) {
     // The hook answers itself rather than throwing: Bull Board's routes have its own error
     // handler, which would turn a thrown 401 into a 500.
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (await refuseWhileBraked(deps.failures, request, reply)) {
+        return reply;
+      }
       const given = basicCredentials(request);
       // Both comparisons always run, so the timing says nothing about which part was wrong.
       const userOk = secretsEqual(given?.user ?? '', user);
@@ -66,6 +72,7 @@ export function adminRoutes(deps: AdminDeps) {
       if (!given || !userOk || !passwordOk) {
         if (given) {
           request.log.warn('Bull Board login refused');
+          await deps.failures.record(request.ip);
         }
         return reply
           .code(401)

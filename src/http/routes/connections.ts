@@ -34,7 +34,7 @@ import type { GupshupApi } from '../../gupshup/types.ts';
 import { HttpError } from '../../errors.ts';
 import type { IntegrationEngineClient } from '../../integration-engine.ts';
 import { defaultSenderUsable } from '../../senders.ts';
-import { requireBearer } from '../auth.ts';
+import { requireApiAuth, type ApiAuth } from '../auth.ts';
 import { documented, SECURITY } from '../openapi.ts';
 import { AccountId, AccountParams, parseAccountId, parseBody } from '../validation.ts';
 
@@ -180,11 +180,11 @@ export function connectionRoutes(deps: {
   db: Db;
   cipher: CredentialCipher | null;
   engine: IntegrationEngineClient | null;
-  apiToken: string | undefined;
+  auth: ApiAuth;
 }) {
   const { config, db, cipher, engine } = deps;
   return async (app: FastifyInstance): Promise<void> => {
-    app.addHook('preHandler', requireBearer(deps.apiToken));
+    app.addHook('onRequest', requireApiAuth(deps.auth));
 
     app.get<{ Params: { accountId: string } }>(
       '/v1/accounts/:accountId/whatsapp-connections',

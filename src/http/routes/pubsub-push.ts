@@ -6,7 +6,7 @@
  * audience the route exists only outside production. Answers 204 once the event is recorded and queued (or
  * is not ours), 503 when MySQL or Redis is unavailable, so Pub/Sub redelivers.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import * as v from 'valibot';
 
@@ -82,19 +82,23 @@ export function pubsubPushRoutes(deps: {
         503: 'MySQL or Redis unavailable: Pub/Sub redelivers',
       },
     });
-    app.post('/pubsub/push', doc, async (request, reply) => {
-      if (deps.verifier) {
-        const token = bearerToken(request);
-        if (!token) {
-          throw new HttpError(401, 'ERR_UNAUTHORIZED', 'a Google OIDC bearer token is required');
-        }
-        try {
-          await deps.verifier.verify(token);
-        } catch (err) {
-          request.log.warn({ err: safeErrorMessage(err) }, 'push token rejected');
-          throw new HttpError(401, 'ERR_UNAUTHORIZED', 'the push token did not verify');
-        }
+    // The token is checked before the body is read: an unauthenticated push gets nothing parsed.
+    const authenticate = async (request: FastifyRequest): Promise<void> => {
+      if (!deps.verifier) {
+        return;
       }
+      const token = bearerToken(request);
+      if (!token) {
+        throw new HttpError(401, 'ERR_UNAUTHORIZED', 'a Google OIDC bearer token is required');
+      }
+      try {
+        await deps.verifier.verify(token);
+      } catch (err) {
+        request.log.warn({ err: safeErrorMessage(err) }, 'push token rejected');
+        throw new HttpError(401, 'ERR_UNAUTHORIZED', 'the push token did not verify');
+      }
+    };
+    app.post('/pubsub/push', { ...doc, onRequest: authenticate }, async (request, reply) => {
       const envelope = parseBody(PushEnvelope, request.body);
       const messageId = envelope.message.messageId ?? envelope.message.message_id ?? null;
       try {

@@ -2,8 +2,9 @@
  * The settings page for a client (issue 4, point 5): a server-rendered HTML page over the JSON
  * settings API, for people rather than programs.
  *
- * - `GET  /settings/login`, `POST /settings/login`: a form whose password is API_TOKEN; success
- *   sets the session cookie and redirects (303) to `next` (a `/settings/<id>` path) or the picker.
+ * - `GET  /settings/login`, `POST /settings/login`: a form whose password is the admin token
+ *   (API_TOKEN) or an account token; success sets the session cookie and redirects (303) to
+ *   `next` (a `/settings/<id>` path it may reach) or, for an account token, its own page.
  * - `POST /settings/logout`: ends the session (clears the cookie).
  * - `GET  /settings`: asks for an account id (`?accountId=N` redirects to `/settings/N`).
  * - `GET  /settings/:accountId`: the page: on/off switch and per-reason switches, the sender
@@ -13,13 +14,15 @@
  *   calls these with JSON; they answer JSON (`{ ok, message, problems?, reasons? }`).
  * - `GET  /settings/assets/settings.{css,js}`: the page's stylesheet and script.
  *
- * Authentication: `Authorization: Bearer <API_TOKEN>`, or the session cookie. The cookie holds an
- * HMAC-signed session id and expiry (8 hours), never the token; the signing key is derived from
- * API_TOKEN, so rotating the token ends every session. It is HttpOnly, SameSite=Strict, scoped to
- * /settings, and Secure when the request came over https. Sessions are stateless: logging out
- * clears this browser's cookie, it does not revoke a copied cookie before it expires. Without
- * authentication a browser (Accept: text/html) is redirected to the login form; anything else
- * gets 401.
+ * Authentication: `Authorization: Bearer <token>` (the admin token or an account token), or
+ * the session cookie. The cookie holds an HMAC-signed session id, expiry (8 hours) and whom it
+ * was issued to (the admin, or an account token's id and account), never the token; the signing
+ * key is derived from API_TOKEN, so rotating it ends every session, and a session of an account
+ * token ends when that token is revoked (checked on every request). It is HttpOnly,
+ * SameSite=Strict, scoped to /settings, and Secure when the request came over https. An account
+ * token reaches only its own account's page: any other is 404. Failed logins and bearer tokens
+ * count towards the brute-force brake (src/http/auth-failures.ts). Without authentication a
+ * browser (Accept: text/html) is redirected to the login form; anything else gets 401.
  *
  * CSRF: every state-changing request made with the cookie carries a per-session token (an HMAC of
  * the session id), in the `x-csrf-token` header (script) or a `csrf` field (logout form); the login
@@ -40,13 +43,21 @@ import * as v from 'valibot';
 
 import type { Config } from '../../config.ts';
 import { listAccountActivity } from '../../db/activity.ts';
+import { isTokenLive } from '../../db/api-tokens.ts';
 import type { Db } from '../../db/client.ts';
 import { DEFAULT_CONNECTION_ID } from '../../db/settings.ts';
 import { findTemplate, type StoredTemplate } from '../../db/templates.ts';
 import { HttpError } from '../../errors.ts';
 import { FDR_REASON_LABELS, FDR_REASONS, type FdrReason } from '../../fdr/reasons.ts';
 import { TEMPLATE_VARIABLES } from '../../fdr/variables.ts';
-import { bearerToken, secretsEqual } from '../auth.ts';
+import {
+  bearerToken,
+  mayReach,
+  refuseWhileBraked,
+  secretsEqual,
+  type ApiAuth,
+  type Principal,
+} from '../auth.ts';
 import { documented, SECURITY, undocumented, type ResponseDoc } from '../openapi.ts';
 import {
   SETTINGS_ASSETS_VERSION,
@@ -87,11 +98,27 @@ interface Session {
   csrf: string;
 }
 
-type Visitor = { via: 'bearer' } | { via: 'session'; session: Session };
+type Visitor = { principal: Principal } & (
+  { via: 'bearer' } | { via: 'session'; session: Session }
+);
+
+/** A session's principal as the cookie writes it: `admin` or `t<token id>-<account id>`. */
+function scopeOf(principal: Principal): string {
+  return principal.kind === 'admin' ? 'admin' : `t${principal.tokenId}-${principal.accountId}`;
+}
+
+function principalOf(scope: string): Principal | null {
+  if (scope === 'admin') {
+    return { kind: 'admin' };
+  }
+  const match = /^t(\d{1,10})-(\d{1,10})$/.exec(scope);
+  return match ? { kind: 'account', tokenId: Number(match[1]), accountId: Number(match[2]) } : null;
+}
 
 /**
- * Signs and checks session cookies: `s1.<expiry ms>.<random id>.<HMAC>`. The key is derived from
- * API_TOKEN with HKDF, so the page needs no secret of its own and a token rotation ends sessions.
+ * Signs and checks session cookies: `s2.<expiry ms>.<scope>.<random id>.<HMAC>`. The key is
+ * derived from API_TOKEN with HKDF, so the page needs no secret of its own and a rotation of the
+ * admin token ends every session.
  */
 function createSessionSigner(apiToken: string) {
   const key = Buffer.from(
@@ -100,23 +127,29 @@ function createSessionSigner(apiToken: string) {
   const sign = (data: string) => createHmac('sha256', key).update(data).digest('base64url');
   const sessionOf = (sid: string): Session => ({ csrf: sign(`csrf.${sid}`) });
   return {
-    /** A new session's cookie value. */
-    issue(now = Date.now()): string {
+    /** A new session's cookie value, for `principal`. */
+    issue(principal: Principal, now = Date.now()): string {
       const sid = randomBytes(16).toString('base64url');
-      const payload = `s1.${now + SESSION_TTL_SECONDS * 1000}.${sid}`;
+      const payload = `s2.${now + SESSION_TTL_SECONDS * 1000}.${scopeOf(principal)}.${sid}`;
       return `${payload}.${sign(payload)}`;
     },
     /** The session a cookie value stands for, if it is intact and not expired. */
-    read(value: string | undefined, now = Date.now()): Session | null {
-      const match = value ? /^(s1\.(\d{13,15})\.([\w-]{22}))\.([\w-]{43})$/.exec(value) : null;
-      const [, payload, expires, sid, signature] = match ?? [];
-      if (!payload || !expires || !sid || !signature) {
+    read(
+      value: string | undefined,
+      now = Date.now(),
+    ): { session: Session; principal: Principal } | null {
+      const match = value
+        ? /^(s2\.(\d{13,15})\.(admin|t\d{1,10}-\d{1,10})\.([\w-]{22}))\.([\w-]{43})$/.exec(value)
+        : null;
+      const [, payload, expires, scope, sid, signature] = match ?? [];
+      if (!payload || !expires || !scope || !sid || !signature) {
         return null;
       }
       if (!secretsEqual(signature, sign(payload)) || Number(expires) <= now) {
         return null;
       }
-      return sessionOf(sid);
+      const principal = principalOf(scope);
+      return principal ? { session: sessionOf(sid), principal } : null;
     },
   };
 }
@@ -284,8 +317,8 @@ function problemsByReason(problems: readonly string[]): Partial<Record<FdrReason
   return byReason;
 }
 
-export function settingsPageRoutes(deps: { config: Config; db: Db }) {
-  const { config, db } = deps;
+export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth }) {
+  const { config, db, auth } = deps;
   const apiToken = config.API_TOKEN;
   const signer = apiToken ? createSessionSigner(apiToken) : null;
 
@@ -309,27 +342,62 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
       );
     }
 
-    function authenticate(request: FastifyRequest): Visitor | null {
+    async function authenticate(request: FastifyRequest): Promise<Visitor | null> {
       if (!apiToken || !signer) {
         return null;
       }
       const given = bearerToken(request);
       if (given !== null) {
         // A wrong bearer token is refused even if a valid cookie came along.
-        return secretsEqual(given, apiToken) ? { via: 'bearer' } : null;
+        const principal = await auth.authenticator.identify(given);
+        if (!principal) {
+          await auth.failures.record(request.ip);
+          return null;
+        }
+        return { via: 'bearer', principal };
       }
-      const session = signer.read(readCookie(request, SESSION_COOKIE));
-      return session ? { via: 'session', session } : null;
+      const read = signer.read(readCookie(request, SESSION_COOKIE));
+      if (!read) {
+        return null;
+      }
+      // A session of a revoked account token ends with it.
+      if (read.principal.kind === 'account' && !(await isTokenLive(db, read.principal.tokenId))) {
+        return null;
+      }
+      return { via: 'session', session: read.session, principal: read.principal };
     }
 
-    /** For the JSON endpoints: 401 without authentication, 403 without the session's token. */
-    function requireVisitor(request: FastifyRequest): Visitor {
-      const visitor = authenticate(request);
+    /**
+     * For the JSON endpoints: 401 without authentication, 403 without the session's token, 404
+     * for an account the visitor may not reach.
+     */
+    async function requireVisitor(request: FastifyRequest, accountId: number): Promise<Visitor> {
+      const visitor = await authenticate(request);
       if (!visitor) {
         throw new HttpError(401, 'ERR_UNAUTHORIZED', 'log in again, or send a valid bearer token');
       }
       checkCsrf(visitor, firstHeader(request.headers['x-csrf-token']));
+      if (!mayReach(visitor.principal, accountId)) {
+        throw new HttpError(404, 'ERR_NOT_FOUND', 'no such account');
+      }
       return visitor;
+    }
+
+    /** Where a visitor lands without a `next`: the picker, or an account token's own page. */
+    function homeOf(principal: Principal): string {
+      return principal.kind === 'admin' ? '/settings' : `/settings/${principal.accountId}`;
+    }
+
+    /** A `next` the principal may reach, else its home. */
+    function landingOf(principal: Principal, next: string | null): string {
+      const account = next ? /^\/settings\/(\d{1,10})(?:$|[/?#])/.exec(next) : null;
+      if (
+        next &&
+        (principal.kind === 'admin' || (account && mayReach(principal, Number(account[1]))))
+      ) {
+        return next;
+      }
+      return homeOf(principal);
     }
 
     function checkCsrf(visitor: Visitor, given: string | undefined): void {
@@ -683,6 +751,9 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
           renderErrorPage('Unavailable', 'API_TOKEN is not configured on this service.', null),
         );
       }
+      if (await refuseWhileBraked(auth.failures, request, reply)) {
+        return reply;
+      }
       if (!form.success) {
         return sendLogin(request, reply, 400, next, 'The login form was incomplete; try again.');
       }
@@ -696,13 +767,21 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
           'The login form expired, or this browser does not keep cookies; try again.',
         );
       }
-      if (!secretsEqual(form.output.password, apiToken)) {
+      const principal = await auth.authenticator.identify(form.output.password);
+      if (!principal) {
+        await auth.failures.record(request.ip);
         request.log.warn('settings page login refused');
-        return sendLogin(request, reply, 401, next, 'That is not the API token.');
+        return sendLogin(request, reply, 401, next, 'That is not a valid token.');
       }
-      const value = signer.issue();
+      const value = signer.issue(principal);
       const secure = isSecure(request);
-      request.log.info('settings page login');
+      request.log.info(
+        {
+          as: principal.kind,
+          ...(principal.kind === 'account' ? { accountId: principal.accountId } : {}),
+        },
+        'settings page login',
+      );
       return reply
         .code(303)
         .header('set-cookie', [
@@ -710,7 +789,7 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
           cookie(LOGIN_COOKIE, '', '/settings/login', 0, secure),
         ])
         .header('cache-control', 'no-store')
-        .header('location', next ?? '/settings')
+        .header('location', landingOf(principal, next))
         .send();
     });
 
@@ -726,7 +805,7 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
       },
     });
     app.post('/settings/logout', logout, async (request, reply) => {
-      const visitor = authenticate(request);
+      const visitor = await authenticate(request);
       const form = v.safeParse(LogoutForm, request.body);
       const token = form.success ? form.output.csrf : undefined;
       if (visitor?.via === 'session' && !(token && secretsEqual(token, visitor.session.csrf))) {
@@ -762,9 +841,13 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
       '/settings',
       picker,
       async (request, reply) => {
-        const visitor = authenticate(request);
+        const visitor = await authenticate(request);
         if (!visitor) {
           return refuseAnonymous(request, reply, null);
+        }
+        // An account token has one account: no picker.
+        if (visitor.principal.kind === 'account') {
+          return reply.redirect(homeOf(visitor.principal), 303);
         }
         const csrf = visitor.via === 'session' ? visitor.session.csrf : null;
         const raw = request.query.accountId?.trim();
@@ -797,7 +880,7 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
       '/settings/:accountId',
       page,
       async (request, reply) => {
-        const visitor = authenticate(request);
+        const visitor = await authenticate(request);
         if (!visitor) {
           return refuseAnonymous(request, reply, safeNext(request.url.split('?')[0]));
         }
@@ -806,7 +889,14 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
           return sendHtml(
             reply,
             400,
-            renderErrorPage('No such account', accountId.message, '/settings'),
+            renderErrorPage('No such account', accountId.message, homeOf(visitor.principal)),
+          );
+        }
+        if (!mayReach(visitor.principal, accountId)) {
+          return sendHtml(
+            reply,
+            404,
+            renderErrorPage('No such account', 'There is no such page.', homeOf(visitor.principal)),
           );
         }
         const view = await loadView(
@@ -836,8 +926,8 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
         responses: { 200: '`{ ok: true, template }`', ...SCRIPT_FAILURES },
       }),
       async (request, reply) => {
-        requireVisitor(request);
         const accountId = parseAccountId(request.params.accountId);
+        await requireVisitor(request, accountId);
         // Passed on as it came: the API validates it and says what is wrong.
         const res = await callApi(
           'POST',
@@ -868,8 +958,8 @@ export function settingsPageRoutes(deps: { config: Config; db: Db }) {
         responses: { 200: '`{ ok: true, message, settings }`', ...SCRIPT_FAILURES },
       }),
       async (request, reply) => {
-        requireVisitor(request);
         const accountId = parseAccountId(request.params.accountId);
+        await requireVisitor(request, accountId);
         const page = parseBody(PageSaveBody, request.body);
         const answer = await saveFromPage(accountId, page);
         request.log.info(

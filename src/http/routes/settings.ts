@@ -29,7 +29,7 @@ import { HttpError } from '../../errors.ts';
 import { FDR_REASON_LABELS, FDR_REASONS, type FdrReason } from '../../fdr/reasons.ts';
 import { resolveSender } from '../../senders.ts';
 import type { SettingsCache } from '../../settings-cache.ts';
-import { requireBearer } from '../auth.ts';
+import { requireApiAuth, type ApiAuth } from '../auth.ts';
 import { documented, SECURITY } from '../openapi.ts';
 import { AccountParams, parseAccountId, parseBody } from '../validation.ts';
 
@@ -235,10 +235,10 @@ export function settingsRoutes(deps: {
   db: Db;
   settings: SettingsCache;
   cipher: CredentialCipher | null;
-  apiToken: string | undefined;
+  auth: ApiAuth;
 }) {
   return async (app: FastifyInstance): Promise<void> => {
-    app.addHook('preHandler', requireBearer(deps.apiToken));
+    app.addHook('onRequest', requireApiAuth(deps.auth));
 
     app.get<{ Params: { accountId: string } }>(
       '/v1/accounts/:accountId/whatsapp-settings',

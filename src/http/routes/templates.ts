@@ -34,7 +34,7 @@ import type {
 import { resolveSender, type Sender } from '../../senders.ts';
 import type { SettingsCache } from '../../settings-cache.ts';
 import { verifyTemplate } from '../../templates/verify.ts';
-import { requireBearer } from '../auth.ts';
+import { requireApiAuth, type ApiAuth } from '../auth.ts';
 import { documented, SECURITY } from '../openapi.ts';
 import { AccountId, AccountParams, parseAccountId, parseBody } from '../validation.ts';
 
@@ -130,7 +130,7 @@ export function templateRoutes(deps: {
   cipher: CredentialCipher | null;
   lists: TemplateListClient;
   settings: SettingsCache;
-  apiToken: string | undefined;
+  auth: ApiAuth;
 }) {
   const { config, db, cipher, lists } = deps;
 
@@ -189,7 +189,7 @@ export function templateRoutes(deps: {
   }
 
   return async (app: FastifyInstance): Promise<void> => {
-    app.addHook('preHandler', requireBearer(deps.apiToken));
+    app.addHook('onRequest', requireApiAuth(deps.auth));
 
     app.get(
       '/v1/whatsapp-template-variables',
