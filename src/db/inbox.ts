@@ -2,6 +2,7 @@
 import { and, eq, lt } from 'drizzle-orm';
 
 import type { Db } from './client.ts';
+import { insertOnce } from './insert-once.ts';
 import { fdrInbox } from './schema.ts';
 
 export type InboxStatus = 'received' | 'processed' | 'skipped' | 'failed';
@@ -28,15 +29,12 @@ export async function recordInboxEvent(
   event: NewInboxEvent,
 ): Promise<{ row: InboxRow; created: boolean }> {
   const eventKey = inboxEventKey(event.shipmentId, event.attempt);
-  const [result] = await db
-    .insert(fdrInbox)
-    .ignore()
-    .values({ eventKey, ...event });
+  const created = await insertOnce(() => db.insert(fdrInbox).values({ eventKey, ...event }));
   const [row] = await db.select().from(fdrInbox).where(eq(fdrInbox.eventKey, eventKey));
   if (!row) {
     throw new Error(`inbox row ${eventKey} was not stored`);
   }
-  return { row, created: result.affectedRows === 1 };
+  return { row, created };
 }
 
 export async function findInbox(db: Db, id: number): Promise<InboxRow | null> {

@@ -2,6 +2,7 @@
 import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
+import { insertOnce } from './insert-once.ts';
 import { notificationOutbox } from './schema.ts';
 
 export type OutboxRow = typeof notificationOutbox.$inferSelect;
@@ -12,7 +13,7 @@ export async function insertOutbox(
   db: Db,
   message: NewOutbox,
 ): Promise<{ id: number; created: boolean }> {
-  const [result] = await db.insert(notificationOutbox).ignore().values(message);
+  const created = await insertOnce(() => db.insert(notificationOutbox).values(message));
   const [row] = await db
     .select({ id: notificationOutbox.id })
     .from(notificationOutbox)
@@ -20,7 +21,7 @@ export async function insertOutbox(
   if (!row) {
     throw new Error(`outbox row ${message.idempotencyKey} was not stored`);
   }
-  return { id: row.id, created: result.affectedRows === 1 };
+  return { id: row.id, created };
 }
 
 export async function findOutbox(db: Db, id: number): Promise<OutboxRow | null> {
