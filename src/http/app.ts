@@ -161,7 +161,9 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   const verifier =
     extras.pushVerifier !== undefined ? extras.pushVerifier : createPushVerifier(config);
   if (verifier || config.NODE_ENV !== 'production') {
-    await app.register(pubsubPushRoutes({ db, queues: deps.queues, log, verifier }));
+    await app.register(
+      pubsubPushRoutes({ db, queues: deps.queues, metrics: deps.metrics, log, verifier }),
+    );
     if (!verifier) {
       log.warn('POST /pubsub/push accepts unauthenticated requests: set PUBSUB_PUSH_AUDIENCE');
     }

@@ -5,11 +5,13 @@ import * as v from 'valibot';
 import { listShipmentActivity } from '../../db/activity.ts';
 import type { Db } from '../../db/client.ts';
 import { HttpError } from '../../errors.ts';
+import { SHIPMENT_ID } from '../../fdr/event.ts';
 import { requireBearer } from '../auth.ts';
 import { documented, SECURITY } from '../openapi.ts';
 
+/** The shipment ids ingress takes in (src/fdr/event.ts), so every one of them can be looked up. */
 export const ActivityParams = v.object({
-  shipmentId: v.pipe(v.string(), v.regex(/^[\w.#/-]{1,64}$/)),
+  shipmentId: v.pipe(v.string(), v.regex(SHIPMENT_ID)),
 });
 
 export function activityRoutes(deps: { db: Db; apiToken: string | undefined }) {
