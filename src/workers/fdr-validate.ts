@@ -5,7 +5,8 @@
  * invalid phone number, …).
  *
  * Idempotency: the outbox key is the shipment and failed-delivery attempt, so however often the
- * event arrives or this job runs, one attempt yields one message.
+ * event arrives or this job runs, one attempt yields one message. That key is guessable, so what
+ * goes to Gupshup and comes back in reports is the row's correlation key (src/db/outbox.ts).
  */
 import type { Processor } from 'bullmq';
 

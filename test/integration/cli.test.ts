@@ -18,7 +18,7 @@ import { startService, type Service } from '../../src/service.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
-import { outboxOf } from '../helpers/outbox.ts';
+import { isSendOf, outboxOf } from '../helpers/outbox.ts';
 
 const env = createTestEnv('cli');
 let sandbox: Sandbox;
@@ -67,8 +67,7 @@ function jobState(outboxId: number) {
 
 function sendsFor(shipmentId: string, outcome?: string) {
   return sandbox.sends.filter(
-    (s) =>
-      s.params.msg_id === `fdr-${shipmentId}-1` && (outcome === undefined || s.outcome === outcome),
+    (s) => isSendOf(s, `fdr-${shipmentId}-1`) && (outcome === undefined || s.outcome === outcome),
   );
 }
 

@@ -12,6 +12,7 @@ import { createDb } from '../../src/db/client.ts';
 import { recordInboxEvent } from '../../src/db/inbox.ts';
 import { isDuplicateKey } from '../../src/db/insert-once.ts';
 import { prepareDatabase } from '../../src/db/migrate.ts';
+import { findOutbox, insertOutbox } from '../../src/db/outbox.ts';
 import { fdrInbox, whatsappStatusLogs } from '../../src/db/schema.ts';
 import { FDR_REASONS } from '../../src/fdr/reasons.ts';
 import { createLog } from '../../src/log.ts';
@@ -176,6 +177,29 @@ describe('the connection pool', () => {
           (err: unknown) => err,
         );
       expect(isDuplicateKey(duplicate)).toBe(true);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it("draws an outbox row's correlation key once: writing the row again keeps the first", async () => {
+    const handle = createDb(env.env.DATABASE_URL!, 2);
+    const message = {
+      idempotencyKey: 'fdr-DB-CORR-1-1',
+      kind: 'fdr_template',
+      shipmentId: 'DB-CORR-1',
+      accountId: 379,
+      connectionId: 'default',
+      toNumber: '917891971009',
+      body: 'Hello',
+    };
+    try {
+      const first = await insertOutbox(handle.db, message);
+      const stored = (await findOutbox(handle.db, first.id))!.correlationKey;
+      expect(stored).toMatch(/^fdr-DB-CORR-1-1\.[\w-]{22}$/);
+      const again = await insertOutbox(handle.db, message);
+      expect(again).toEqual({ id: first.id, created: false });
+      expect((await findOutbox(handle.db, first.id))!.correlationKey).toBe(stored);
     } finally {
       await handle.close();
     }

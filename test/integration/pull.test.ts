@@ -18,6 +18,7 @@ import { startService, type Service } from '../../src/service.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, EMULATOR_HOST, PROJECT_ID, waitFor } from '../helpers/env.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
+import { isSendOf } from '../helpers/outbox.ts';
 import { parsePrometheus } from '../helpers/prometheus.ts';
 
 const env = createTestEnv('pull');
@@ -112,14 +113,14 @@ describe('Pub/Sub pull ingress', () => {
     await saveAccountSettings(service.deps.db, 379, { enabled: true });
     const healthy = await startFdrSubscriber(service.deps);
     try {
-      await waitFor(() => sandbox!.sends.some((s) => s.params.msg_id === 'fdr-PULL-1-1'), {
+      await waitFor(() => sandbox!.sends.some((s) => isSendOf(s, 'fdr-PULL-1-1')), {
         timeoutMs: 20_000,
         what: 'the redelivered event to be sent',
       });
     } finally {
       await healthy.close();
     }
-    expect(sandbox.sends.filter((s) => s.params.msg_id === 'fdr-PULL-1-1')).toHaveLength(1);
+    expect(sandbox.sends.filter((s) => isSendOf(s, 'fdr-PULL-1-1'))).toHaveLength(1);
   });
 
   it('acks an FDR event whose shipment id is too long, records and counts it, and never gets it again', async () => {

@@ -21,6 +21,7 @@ import { sweepOnce } from '../../src/sweeper.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
+import { isSendOf } from '../helpers/outbox.ts';
 import { parsePrometheus } from '../helpers/prometheus.ts';
 
 const env = createTestEnv('push');
@@ -261,7 +262,7 @@ describe('POST /pubsub/push', () => {
       expect(rows[0]!.status).toBe('received');
       // Once Redis is back, the sweeper finds the waiting event and it goes out.
       await sweepOnce(service.deps, 0);
-      await waitFor(() => sandbox.sends.some((s) => s.params.msg_id === 'fdr-DOWN-2-1'));
+      await waitFor(() => sandbox.sends.some((s) => isSendOf(s, 'fdr-DOWN-2-1')));
     } finally {
       await app.close();
       await deps.close();

@@ -22,6 +22,7 @@ import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { startFakeWms } from '../helpers/fake-wms.ts';
 import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent, readFixture } from '../helpers/fixtures.ts';
+import { isSendOf } from '../helpers/outbox.ts';
 
 const WEBHOOK_TOKEN = 'test-webhook-token';
 const env = createTestEnv('replies');
@@ -46,10 +47,7 @@ async function notify(shipmentId: string, phone: string, gupshupId?: string) {
   }
   await push(fdrEvent({ shipmentId, phone }));
   return waitFor(
-    () =>
-      sandbox.sends.find(
-        (s) => s.params.msg_id === `fdr-${shipmentId}-1` && s.outcome === 'success',
-      ),
+    () => sandbox.sends.find((s) => isSendOf(s, `fdr-${shipmentId}-1`) && s.outcome === 'success'),
     {
       what: `the FDR message for ${shipmentId}`,
     },
@@ -247,7 +245,7 @@ describe('customer replies', () => {
     await notify(shipment, '9811100005');
     await push(fdrEvent({ shipmentId: shipment, phone: '9811100005', attempt: 2 }));
     await waitFor(() =>
-      sandbox.sends.find((s) => s.params.msg_id === `fdr-${shipment}-2` && s.outcome === 'success'),
+      sandbox.sends.find((s) => isSendOf(s, `fdr-${shipment}-2`) && s.outcome === 'success'),
     );
     const [second] = await service.deps.db
       .select()

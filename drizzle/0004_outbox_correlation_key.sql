@@ -1,0 +1,2 @@
+ALTER TABLE `notification_outbox` ADD `correlation_key` varchar(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;--> statement-breakpoint
+ALTER TABLE `notification_outbox` ADD CONSTRAINT `notification_outbox_correlation` UNIQUE(`correlation_key`);
