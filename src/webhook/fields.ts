@@ -5,8 +5,14 @@
  *
  * Reasons never quote values: they go back to the caller and into logs, and values can be phone
  * numbers. `parseWith` names the field and says what is wrong with it in words of its own.
+ *
+ * Text is bounded before any pattern runs on it (src/match-limit.ts): free text is cut to its
+ * schema's length first (`Text`), and a field read as one value (a phone number, a user id, a
+ * label) is not matched at all when it is longer than a KiB.
  */
 import * as v from 'valibot';
+
+import { fieldToMatch } from '../match-limit.ts';
 
 import type { CallbackFormat, InboundMessage, InboundType } from './events.ts';
 
@@ -127,7 +133,8 @@ export const TypeName = v.pipe(
 export const Label = v.pipe(
   v.unknown(),
   v.transform((value) => {
-    const label = typeof value === 'string' ? value.trim().toLowerCase() : '';
+    const text = typeof value === 'string' ? fieldToMatch(value) : null;
+    const label = text?.trim().toLowerCase() ?? '';
     return /^[a-z][a-z0-9_.-]{0,47}$/.test(label) ? label : null;
   }),
 );
@@ -147,8 +154,9 @@ export const Phone = v.pipe(
 export const LoosePhone = v.pipe(
   v.unknown(),
   v.transform((s) => {
-    const text = typeof s === 'number' && Number.isInteger(s) ? String(s) : s;
-    if (typeof text !== 'string' || !/^[\d\s+().-]+$/.test(text)) {
+    const given = typeof s === 'number' && Number.isInteger(s) ? String(s) : s;
+    const text = typeof given === 'string' ? fieldToMatch(given) : null;
+    if (text === null || !/^[\d\s+().-]+$/.test(text)) {
       return null;
     }
     const digits = text.replace(/\D/g, '');
@@ -158,7 +166,8 @@ export const LoosePhone = v.pipe(
 
 /** Does `value` have the form of a business-scoped user id (`CC.` then letters and digits)? */
 export function looksLikeUserId(value: unknown): boolean {
-  return typeof value === 'string' && /^[A-Z]{2}\.[A-Za-z0-9.]+$/.test(value.trim());
+  const text = typeof value === 'string' ? fieldToMatch(value) : null;
+  return text !== null && /^[A-Z]{2}\.[A-Za-z0-9.]+$/.test(text.trim());
 }
 
 /**
