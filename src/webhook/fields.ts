@@ -170,16 +170,35 @@ export function looksLikeUserId(value: unknown): boolean {
   return text !== null && /^[A-Z]{2}\.[A-Za-z0-9.]+$/.test(text.trim());
 }
 
+/** The years a callback's time is believed in: 2000 up to (not including) 2100, UTC. */
+const EARLIEST_EPOCH_MS = Date.UTC(2000, 0, 1);
+const LATEST_EPOCH_MS = Date.UTC(2100, 0, 1);
+
+/**
+ * `ms` when it is a time a callback can mean (2000–2099), else null. The parser applies it
+ * (EpochMs); workers apply it again to events stored before it did.
+ */
+export function plausibleEpochMs(ms: number | null): number | null {
+  return ms !== null && Number.isFinite(ms) && ms >= EARLIEST_EPOCH_MS && ms < LATEST_EPOCH_MS
+    ? ms
+    : null;
+}
+
 /**
  * Epoch milliseconds from a number or numeric string. Values below 1e11 can only be seconds
  * (1e11 ms is 1973; 1e11 s is the year 5138), so they are scaled up.
+ *
+ * A time outside 2000–2099 (1e20, the year 300000, 0, a negative number) is dropped: the result
+ * is null, as for a callback that gives no time, and the worker uses the time the callback was
+ * received. Such a time would break a worker later (no JavaScript Date, no MySQL DATETIME holds
+ * it), and a callback that is otherwise fine is not refused for a silly clock: a 400 would have
+ * Gupshup retry a report that can never be taken, and clamping to "now" would invent a time and
+ * store it as Gupshup's. A value that is not a number at all is still malformed (400).
  */
 export const EpochMs = v.pipe(
   v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/, 'must be numeric'))]),
   v.transform(Number),
-  v.finite(),
-  v.minValue(1),
-  v.transform((n) => Math.round(n < 1e11 ? n * 1_000 : n)),
+  v.transform((n) => plausibleEpochMs(Math.round(n < 1e11 ? n * 1_000 : n))),
 );
 
 /** A time that is information only (an envelope's): anything unusable becomes null. */

@@ -36,6 +36,7 @@ import type { Metrics } from '../metrics.ts';
 import { parsePayload, type Queues } from '../queues/index.ts';
 import { messageSend } from '../queues/message-send.ts';
 import type { DeliveryReport } from '../webhook/events.ts';
+import { plausibleEpochMs } from '../webhook/fields.ts';
 
 interface Deps {
   config: Config;
@@ -337,8 +338,10 @@ async function applyReport(
   });
 }
 
+/** The report's own time, else (none given, or none a clock could mean) when it was received. */
 function eventTime(report: DeliveryReport, receivedAt: Date): Date {
-  return report.eventTs !== null ? new Date(report.eventTs) : receivedAt;
+  const ms = plausibleEpochMs(report.eventTs);
+  return ms !== null ? new Date(ms) : receivedAt;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -376,6 +376,33 @@ describe('delivery reports for the seed message', () => {
     expect((await statusLog(outbox.gupshupMessageId!)).status).toBe('READ');
   });
 
+  it('takes reports with an absurd eventTs, dated when received, and fails no job', async () => {
+    const outbox = await sendFdr('DLR-ABSURD-TS');
+    const id = outbox.gupshupMessageId!;
+    const postedAt = Date.now();
+    // 1e20 ms and the year 300000: neither a JavaScript Date nor a MySQL DATETIME holds them.
+    await postReports(report(id, 'SENT', 1e20));
+    const sent = await handled(id, 'SENT');
+    await postReports(report(id, 'READ', Date.UTC(300_000, 0, 1)));
+    const read = await handled(id, 'READ');
+    expect([sent.status, read.status]).toEqual(['processed', 'processed']);
+    const row = await statusLog(id);
+    expect(row.status).toBe('READ');
+    // The report's time is dropped; it is dated when the service received it.
+    expect(row.externalUpdatedAt!.getTime()).toBe(read.createdAt.getTime());
+    expect(row.externalUpdatedAt!.getTime()).toBeGreaterThanOrEqual(postedAt - 1_000);
+    expect(remarksOf(row).map((r) => r.eventTs)).toEqual([null, null]);
+    const statuses = (await timeline('DLR-ABSURD-TS', 3)).filter(
+      (e) => e.kind === 'whatsapp_status',
+    );
+    for (const entry of statuses) {
+      expect(new Date(entry.details.time as string).getUTCFullYear()).toBe(
+        new Date().getUTCFullYear(),
+      );
+    }
+    expect(await service.deps.queues['dlr.process'].getFailedCount()).toBe(0);
+  });
+
   it('waits for a send still committing when its report overtakes it', async () => {
     const id = '4921687316728868875-100000000000000001';
     sandbox.nextMessageIds(id);

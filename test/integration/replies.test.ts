@@ -319,6 +319,33 @@ describe('customer replies', () => {
     expect(wms.notifications.length).toBe(before);
   });
 
+  it('takes a reply with an absurd timestamp, dated when it arrived, and fails no job', async () => {
+    const shipment = 'ABSURD-TS-1';
+    await notify(shipment, '9811100077');
+    const before = Date.now();
+    await webhook({
+      mobile: '919811100077',
+      type: 'text',
+      text: 'Please call me',
+      waNumber: '919319278973',
+      timestamp: '100000000000000000000',
+      messageId: 'absurd-ts-1',
+    });
+    const reply = await waitFor(async () => {
+      const [r] = await service.deps.db
+        .select()
+        .from(whatsappReplies)
+        .where(eq(whatsappReplies.shipmentId, shipment));
+      return r?.state === 'logged' ? r : null;
+    });
+    expect(reply.receivedAt.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+    expect(reply.receivedAt.getTime()).toBeLessThanOrEqual(Date.now());
+    expect(await activityKinds(shipment)).toContain(
+      'whatsapp_reply: Customer replied: Please call me',
+    );
+    expect(await service.deps.queues['reply.route'].getFailedCount()).toBe(0);
+  });
+
   it('drops a message from a number never written to, storing nothing personal, and counts it', async () => {
     await webhook({
       mobile: '919000000009',
