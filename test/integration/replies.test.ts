@@ -22,7 +22,7 @@ import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { startFakeWms } from '../helpers/fake-wms.ts';
 import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent, readFixture } from '../helpers/fixtures.ts';
-import { isSendOf } from '../helpers/outbox.ts';
+import { isSendOf, outboxOf } from '../helpers/outbox.ts';
 
 const WEBHOOK_TOKEN = 'test-webhook-token';
 const env = createTestEnv('replies');
@@ -46,12 +46,18 @@ async function notify(shipmentId: string, phone: string, gupshupId?: string) {
     sandbox.nextMessageIds(gupshupId);
   }
   await push(fdrEvent({ shipmentId, phone }));
-  return waitFor(
+  const send = await waitFor(
     () => sandbox.sends.find((s) => isSendOf(s, `fdr-${shipmentId}-1`) && s.outcome === 'success'),
     {
       what: `the FDR message for ${shipmentId}`,
     },
   );
+  // The sandbox records a send as it answers; the conversation replies bind to is committed
+  // just after. A customer cannot answer sooner, so neither does the test.
+  await waitFor(async () => (await outboxOf(service.deps.db, shipmentId))?.status === 'sent', {
+    what: `the FDR message for ${shipmentId} to be recorded as sent`,
+  });
+  return send;
 }
 
 /** Enterprise replies name our message by the first half of the id SendMessage returned. */
