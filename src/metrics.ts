@@ -36,6 +36,12 @@ export interface Metrics {
   unknownSenderReplies: Counter;
   /** Customer replies by inbound type and what was done with them. */
   replies: Counter<'type' | 'outcome'>;
+  /**
+   * FDR events taken from Pub/Sub (pull or push) by outcome: accepted (recorded and queued),
+   * duplicate (a redelivery), ignored (not an FDR), invalid (an FDR no redelivery can fix:
+   * acknowledged, recorded as skipped).
+   */
+  fdrEvents: Counter<'outcome'>;
   /** Webhook requests by outcome (accepted, unauthorized, invalid, too_large, unavailable, error). */
   webhookRequests: Counter<'outcome'>;
   /**
@@ -85,6 +91,12 @@ export function createMetrics(queues?: Queues): Metrics {
       name: 'whatsapp_replies_total',
       help: 'Customer replies by inbound type and outcome',
       labelNames: ['type', 'outcome'],
+      registers,
+    }),
+    fdrEvents: new Counter({
+      name: 'whatsapp_fdr_events_total',
+      help: 'FDR events taken from Pub/Sub by outcome (accepted, duplicate, ignored, invalid)',
+      labelNames: ['outcome'],
       registers,
     }),
     webhookRequests: new Counter({

@@ -106,8 +106,8 @@ async function shipmentsByRowId(
 }
 
 /**
- * A delivery report names our message by Gupshup id (`externalId`) or by our idempotency key
- * (`extra`); either leads to the shipment. Only the exact forms are tried here: this is a
+ * A delivery report names our message by Gupshup id (`externalId`) or by the outbox row's
+ * correlation key (`extra`); either leads to the shipment. Only the exact forms are tried here: this is a
  * listing aid, not the worker's full matching.
  */
 async function reportShipments(db: Db, eventIds: number[]): Promise<Map<number, string>> {
@@ -146,11 +146,13 @@ async function reportShipments(db: Db, eventIds: number[]): Promise<Map<number, 
   const byKey = new Map<string, string>();
   if (keys.length > 0) {
     const rows = await db
-      .select({ key: notificationOutbox.idempotencyKey, shipmentId: notificationOutbox.shipmentId })
+      .select({ key: notificationOutbox.correlationKey, shipmentId: notificationOutbox.shipmentId })
       .from(notificationOutbox)
-      .where(inArray(notificationOutbox.idempotencyKey, keys));
+      .where(inArray(notificationOutbox.correlationKey, keys));
     for (const row of rows) {
-      byKey.set(row.key, row.shipmentId);
+      if (row.key !== null) {
+        byKey.set(row.key, row.shipmentId);
+      }
     }
   }
   const out = new Map<number, string>();

@@ -300,6 +300,7 @@ export async function runCli(
           {
             db: deps.db,
             queues: deps.queues,
+            metrics: deps.metrics,
             log: deps.log,
             maxEvents: deps.config.WEBHOOK_MAX_EVENTS,
           },

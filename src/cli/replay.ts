@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import type { Db } from '../db/client.ts';
 import { storeAndEnqueue } from '../http/routes/gupshup-webhook.ts';
 import type { Log } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { ingestFdrMessage } from '../pubsub/ingest.ts';
 import type { Queues } from '../queues/index.ts';
 import type { WebhookEvent } from '../webhook/events.ts';
@@ -92,7 +93,13 @@ export type ReplayResult =
     };
 
 export async function replayFile(
-  deps: { db: Db; queues: Queues; log: Log; maxEvents: number },
+  deps: {
+    db: Db;
+    queues: Queues;
+    metrics: Pick<Metrics, 'fdrEvents'>;
+    log: Log;
+    maxEvents: number;
+  },
   file: string,
   as?: ReplayAs,
 ): Promise<ReplayResult> {

@@ -5,6 +5,7 @@
 import { and, asc, desc, eq, isNull, lt } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
+import { insertOnce } from './insert-once.ts';
 import { shipmentActivity } from './schema.ts';
 
 export interface ActivityEntry {
@@ -26,10 +27,8 @@ export interface ActivityRow extends Omit<ActivityEntry, 'key'> {
 
 /** Inserts the entry unless its key exists; returns the row id either way. */
 export async function insertActivity(db: DbOrTx, entry: ActivityEntry): Promise<number> {
-  await db
-    .insert(shipmentActivity)
-    .ignore()
-    .values({
+  await insertOnce(() =>
+    db.insert(shipmentActivity).values({
       activityKey: entry.key,
       shipmentId: entry.shipmentId,
       accountId: entry.accountId,
@@ -37,7 +36,8 @@ export async function insertActivity(db: DbOrTx, entry: ActivityEntry): Promise<
       title: entry.title.slice(0, 512),
       details: JSON.stringify(entry.details),
       occurredAt: entry.occurredAt,
-    });
+    }),
+  );
   const [row] = await db
     .select({ id: shipmentActivity.id })
     .from(shipmentActivity)

@@ -5,6 +5,7 @@
 import { and, desc, eq, gt, isNull, like, or, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
+import { insertOnce } from './insert-once.ts';
 import { notificationOutbox, whatsappConversations, whatsappReplies } from './schema.ts';
 
 export type ConversationRow = typeof whatsappConversations.$inferSelect;
@@ -20,7 +21,7 @@ export async function openConversation(
     connectionId: string;
   },
 ): Promise<void> {
-  await db.insert(whatsappConversations).ignore().values(c);
+  await insertOnce(() => db.insert(whatsappConversations).values(c));
 }
 
 export async function findConversation(db: Db, id: number): Promise<ConversationRow | null> {
@@ -128,7 +129,7 @@ export async function insertReply(
   db: Db,
   reply: typeof whatsappReplies.$inferInsert,
 ): Promise<ReplyRow> {
-  await db.insert(whatsappReplies).ignore().values(reply);
+  await insertOnce(() => db.insert(whatsappReplies).values(reply));
   const [row] = await db
     .select()
     .from(whatsappReplies)

@@ -2,6 +2,7 @@
 import { and, eq, lt } from 'drizzle-orm';
 
 import type { Db } from './client.ts';
+import { insertOnce } from './insert-once.ts';
 import { fdrInbox } from './schema.ts';
 
 export type InboxStatus = 'received' | 'processed' | 'skipped' | 'failed';
@@ -28,15 +29,60 @@ export async function recordInboxEvent(
   event: NewInboxEvent,
 ): Promise<{ row: InboxRow; created: boolean }> {
   const eventKey = inboxEventKey(event.shipmentId, event.attempt);
-  const [result] = await db
-    .insert(fdrInbox)
-    .ignore()
-    .values({ eventKey, ...event });
+  const created = await insertOnce(() => db.insert(fdrInbox).values({ eventKey, ...event }));
   const [row] = await db.select().from(fdrInbox).where(eq(fdrInbox.eventKey, eventKey));
   if (!row) {
     throw new Error(`inbox row ${eventKey} was not stored`);
   }
-  return { row, created: result.affectedRows === 1 };
+  return { row, created };
+}
+
+export interface InvalidInboxEvent {
+  /** sha256 (hex) of the message data: its key, so a redelivery records nothing twice. */
+  digest: string;
+  pubsubMessageId: string | null;
+  /** The message data as text; kept up to MAX_INVALID_PAYLOAD characters. */
+  payload: string;
+  reason: string;
+}
+
+/**
+ * An invalid event is kept for inspection, not for processing: its first 64 Ki characters are
+ * enough to see what was wrong (a valid event is stored whole).
+ */
+const MAX_INVALID_PAYLOAD = 65_536;
+
+/**
+ * Records an FDR event that cannot be keyed by shipment and attempt (src/pubsub/ingest.ts), as
+ * already `skipped` with its reason: no job will ever process it. Keyed `invalid|sha256:<digest>`,
+ * which no `<shipmentId>#<attempt>` key can equal (a shipment id holds no `|`); the shipment id
+ * is left empty and the attempt 0, the event having no usable ones.
+ */
+export async function recordInvalidInboxEvent(
+  db: Db,
+  event: InvalidInboxEvent,
+): Promise<{ id: number; created: boolean }> {
+  const eventKey = `invalid|sha256:${event.digest}`;
+  const created = await insertOnce(() =>
+    db.insert(fdrInbox).values({
+      eventKey,
+      shipmentId: '',
+      attempt: 0,
+      accountId: null,
+      pubsubMessageId: event.pubsubMessageId,
+      payload: event.payload.slice(0, MAX_INVALID_PAYLOAD),
+      status: 'skipped',
+      reason: event.reason.slice(0, 512),
+    }),
+  );
+  const [row] = await db
+    .select({ id: fdrInbox.id })
+    .from(fdrInbox)
+    .where(eq(fdrInbox.eventKey, eventKey));
+  if (!row) {
+    throw new Error(`inbox row ${eventKey} was not stored`);
+  }
+  return { id: row.id, created };
 }
 
 export async function findInbox(db: Db, id: number): Promise<InboxRow | null> {

@@ -8,6 +8,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  customType,
   datetime,
   index,
   int,
@@ -18,6 +19,15 @@ import {
   uniqueIndex,
   varchar,
 } from 'drizzle-orm/mysql-core';
+
+/**
+ * A varchar compared byte for byte (`utf8mb4_bin`), where the database's default collation would
+ * take `a` and `A` for the same: for values that are secrets in part, matched exactly or not at all.
+ */
+const exactVarchar = (name: string, length: number) =>
+  customType<{ data: string; driverData: string }>({
+    dataType: () => `varchar(${length}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+  })(name);
 
 const createdAt = () =>
   datetime('created_at', { mode: 'date', fsp: 3 })
@@ -168,9 +178,18 @@ export const notificationOutbox = mysqlTable(
   'notification_outbox',
   {
     id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    /** `fdr-<shipment>-<attempt>`, `reply-<reply>-<purpose>`: one step yields one message. */
     idempotencyKey: varchar('idempotency_key', { length: 191 })
       .notNull()
       .unique('notification_outbox_key'),
+    /**
+     * What goes to Gupshup in `msg_id`/`extra` and comes back in delivery reports: the
+     * idempotency key, a dot and 22 random base64url characters (128 bits), drawn once when the
+     * row is inserted, so every attempt sends the same value and nobody can guess it. A report's
+     * `extra` matches this whole value, byte for byte (case included), or nothing. Null on rows written before it existed: those
+     * are never matched by `extra`.
+     */
+    correlationKey: exactVarchar('correlation_key', 191).unique('notification_outbox_correlation'),
     kind: varchar('kind', { length: 32 }).notNull(),
     shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
     accountId: int('account_id').notNull(),

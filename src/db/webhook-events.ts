@@ -3,6 +3,7 @@ import { and, eq, inArray, lt } from 'drizzle-orm';
 
 import type { WebhookEvent } from '../webhook/events.ts';
 import type { Db } from './client.ts';
+import { insertOnce } from './insert-once.ts';
 import { webhookEvents } from './schema.ts';
 
 export type WebhookEventRow = typeof webhookEvents.$inferSelect;
@@ -18,15 +19,14 @@ export async function recordWebhookEvent(
   event: WebhookEvent,
   handled?: { status: 'ignored'; note: string },
 ): Promise<{ id: number; created: boolean; status: string }> {
-  const [result] = await db
-    .insert(webhookEvents)
-    .ignore()
-    .values({
+  const created = await insertOnce(() =>
+    db.insert(webhookEvents).values({
       eventKey,
       kind: event.kind,
       payload: JSON.stringify(event),
       ...(handled ? { status: handled.status, note: handled.note.slice(0, 512) } : {}),
-    });
+    }),
+  );
   const [row] = await db
     .select({ id: webhookEvents.id, status: webhookEvents.status })
     .from(webhookEvents)
@@ -34,7 +34,7 @@ export async function recordWebhookEvent(
   if (!row) {
     throw new Error(`webhook event ${eventKey} was not stored`);
   }
-  return { id: row.id, created: result.affectedRows === 1, status: row.status };
+  return { id: row.id, created, status: row.status };
 }
 
 export async function findWebhookEvent(

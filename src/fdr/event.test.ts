@@ -1,8 +1,11 @@
 /** Reading and validating the FDR event, on the seed event and variations of it. */
+import { is } from 'drizzle-orm';
+import { getTableConfig, MySqlTable } from 'drizzle-orm/mysql-core';
 import { describe, expect, it } from 'vitest';
 
 import fixture from '../../test/fixtures/fdr-event.json' with { type: 'json' };
-import { parseFdrEvent, readFdrHeader } from './event.ts';
+import * as schema from '../db/schema.ts';
+import { MAX_SHIPMENT_ID, parseFdrEvent, readFdrHeader, SHIPMENT_ID } from './event.ts';
 
 /** The seed event with some `response_data` fields replaced (undefined removes a field). */
 function withData(patch: Record<string, unknown>): Record<string, unknown> {
@@ -55,10 +58,73 @@ describe('readFdrHeader', () => {
       'status_log_count.failed_delivery',
     ],
     ['no response_data', { ...fixture, response_data: undefined }, 'response_data'],
+    // Longer than the shipment_id columns: stored, it would be cut to 64 and never found again.
+    [
+      'a 300-character shipment id',
+      withData({ externalShipmentID: 'S'.repeat(300) }),
+      'externalShipmentID: must be at most 64 characters',
+    ],
+    [
+      'a 65-character shipment id',
+      withData({ externalShipmentID: `S-${'1'.repeat(63)}` }),
+      'externalShipmentID: must be at most 64 characters',
+    ],
+    [
+      'an attempt count beyond INT',
+      withData({ status_log_count: { failed_delivery: 2 ** 31 } }),
+      'status_log_count.failed_delivery',
+    ],
   ])('calls an FDR with %s invalid, naming the path', (_, raw, path) => {
     const header = readFdrHeader(raw);
     expect(header.kind).toBe('invalid');
     expect(header.kind === 'invalid' && header.reason).toContain(path);
+  });
+
+  it.each(['S 1', 'S:1', 'S%201', 'S\u00e91', "S'1", 'S\n1', 'S|1'])(
+    'calls an FDR with the shipment id %j invalid',
+    (id) => {
+      const header = readFdrHeader(withData({ externalShipmentID: id }));
+      expect(header).toEqual({
+        kind: 'invalid',
+        reason: 'response_data.externalShipmentID: must hold only letters, digits and _ . # / -',
+      });
+    },
+  );
+
+  it('never quotes the invalid shipment id in its reason', () => {
+    const header = readFdrHeader(withData({ externalShipmentID: `917891971009${'x'.repeat(80)}` }));
+    expect(header.kind === 'invalid' && header.reason).not.toContain('917891971009');
+  });
+
+  it.each(['4980116095129-90758', 'AWB_1.2#3/4-5', 'S'.repeat(64)])(
+    'takes the shipment id %s',
+    (id) => {
+      expect(readFdrHeader(withData({ externalShipmentID: id }))).toMatchObject({
+        kind: 'fdr',
+        shipmentId: id,
+      });
+    },
+  );
+
+  it('bounds the shipment id to the length of every shipment_id column', () => {
+    const lengths = Object.values(schema as Record<string, unknown>)
+      .filter((t): t is MySqlTable => is(t, MySqlTable))
+      .flatMap((t) => getTableConfig(t).columns)
+      .filter((c) => c.name === 'shipment_id')
+      .map((c) => (c as unknown as { length?: number }).length);
+    expect(lengths.length).toBeGreaterThan(3);
+    expect(new Set(lengths)).toEqual(new Set([MAX_SHIPMENT_ID]));
+    expect(SHIPMENT_ID.test('S'.repeat(MAX_SHIPMENT_ID))).toBe(true);
+    expect(SHIPMENT_ID.test('S'.repeat(MAX_SHIPMENT_ID + 1))).toBe(false);
+  });
+
+  it('refuses a long numeric string at once (no backtracking on the digits)', () => {
+    const started = performance.now();
+    const header = readFdrHeader(
+      withData({ status_log_count: { failed_delivery: `${'1'.repeat(100_000)}x` } }),
+    );
+    expect(header.kind).toBe('invalid');
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it('trims the shipment id', () => {
@@ -82,6 +148,7 @@ describe('readFdrHeader', () => {
     ['missing', withData({ account_id: undefined }), null],
     ['null', withData({ account_id: null }), null],
     ['not a number', withData({ account_id: 'abc' }), null],
+    ['beyond INT', withData({ account_id: 2 ** 31 }), null],
     [
       'missing but set on the envelope',
       { ...withData({ account_id: undefined }), accountId: 12 },
@@ -169,6 +236,16 @@ describe('parseFdrEvent', () => {
     expect(reason).toContain('response_data.items.0.quantity: must be a number');
     expect(reason).toContain('response_data.shippingAddress');
     expect(reason).toContain('response_data.track_payload');
+  });
+
+  it('names the first ten failing paths and counts the rest', () => {
+    const items = Array.from({ length: 5_000 }, () => ({ quantity: 'two' }));
+    const parsed = parseFdrEvent(withData({ items }));
+    const reason = parsed.ok ? '' : parsed.reason;
+    expect(reason.split('; ')).toHaveLength(11);
+    expect(reason).toContain('response_data.items.9.quantity: must be a number');
+    expect(reason).not.toContain('response_data.items.10.');
+    expect(reason.endsWith('and 4990 more')).toBe(true);
   });
 
   it('refuses an event that is not a shipment failed_delivery', () => {

@@ -8,10 +8,25 @@
  * - `parseFdrEvent` validates the fields the service reads to decide the reason and fill the
  *   template variables. It is lenient on purpose: unknown keys pass, nulls and missing optional
  *   fields are accepted, and numbers may arrive as numeric strings (the WMS sends both).
+ *
+ * Both bound what becomes a key or a column: the shipment id (SHIPMENT_ID: at most 64 of a small
+ * set of characters), the account id and the attempt (within MySQL's INT). An event outside those
+ * bounds is invalid — acknowledged and recorded as such, never stored cut to fit.
  */
 import * as v from 'valibot';
 
-const NUMERIC = /^[-+]?(\d+\.?\d*|\.\d+)$/;
+/**
+ * A decimal number, optionally signed, with an optional fraction. Written so that no two parts
+ * can match the same digits (`\d+\.?\d*` could, and backtracked quadratically on a long run of
+ * digits followed by anything else).
+ */
+const NUMERIC = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+/** Longer numeric text than this is no number the WMS sends; it is refused before matching. */
+const MAX_NUMERIC_TEXT = 64;
+
+/** MySQL's INT (`account_id`, `attempt`), signed. */
+const INT_MIN = -2_147_483_648;
+const INT_MAX = 2_147_483_647;
 
 /** A number, or a string holding one. An empty string counts as absent (the WMS sends ''). */
 const NumberLike = v.nullish(
@@ -20,7 +35,9 @@ const NumberLike = v.nullish(
     v.pipe(
       v.string(),
       v.trim(),
-      v.transform((s) => (s === '' ? null : NUMERIC.test(s) ? Number(s) : NaN)),
+      v.transform((s) =>
+        s === '' ? null : s.length <= MAX_NUMERIC_TEXT && NUMERIC.test(s) ? Number(s) : NaN,
+      ),
       // Checked after the transform: valibot reports a union branch's own message only when the
       // branch ends in a validation, so "x" reads "must be a number", not "Expected number | string".
       v.check((n) => !Number.isNaN(n), 'must be a number'),
@@ -61,16 +78,40 @@ function objectOrEmptyArray<const TEntries extends v.ObjectEntries>(entries: TEn
 const AccountId = v.pipe(
   NumberLike,
   v.check((n) => n == null || Number.isSafeInteger(n), 'must be a whole number'),
+  v.check((n) => n == null || (n >= INT_MIN && n <= INT_MAX), 'is out of range for an account id'),
 );
 
-const ShipmentId = v.pipe(v.string('must be a string'), v.trim(), v.nonEmpty('must not be empty'));
+/** Longest shipment id: every `shipment_id` column is varchar(64). */
+export const MAX_SHIPMENT_ID = 64;
+
+/**
+ * What a shipment id may hold: 1 to 64 ASCII letters, digits and `_ . # / -` — the set the
+ * shipment API (`GET /v1/shipments/:shipmentId/activity`) already takes, so every shipment taken
+ * in can be looked up. The id becomes part of keys (`<shipment>#<attempt>` in the inbox,
+ * `fdr-<shipment>-<attempt>` in the outbox, timeline keys), URLs (the tracked link) and log
+ * lines; none of these characters needs quoting in a log line or a key, and none is `:` (which
+ * BullMQ job ids must not hold), a space, a quote, `%` or a control character.
+ */
+export const SHIPMENT_ID = /^[A-Za-z0-9_.#/-]{1,64}$/;
+
+const ShipmentId = v.pipe(
+  v.string('must be a string'),
+  v.trim(),
+  v.nonEmpty('must not be empty'),
+  v.maxLength(MAX_SHIPMENT_ID, `must be at most ${MAX_SHIPMENT_ID} characters`),
+  // Only the length is reported for an over-long id, whatever it holds.
+  v.check(
+    (id) => id.length > MAX_SHIPMENT_ID || SHIPMENT_ID.test(id),
+    'must hold only letters, digits and _ . # / -',
+  ),
+);
 
 /** `status_log_count.failed_delivery`: how many times delivery has failed, this one included. */
 const AttemptCount = v.pipe(
   NumberLike,
   v.check(
-    (n) => n == null || (Number.isInteger(n) && n >= 1),
-    'must be a whole number of at least 1',
+    (n) => n == null || (Number.isInteger(n) && n >= 1 && n <= INT_MAX),
+    `must be a whole number from 1 to ${INT_MAX}`,
   ),
 );
 
@@ -97,9 +138,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Lists every failing path with its message, e.g. `response_data.items.0.quantity: must be …`. */
+/** At most this many failing paths are named: an event with thousands of bad items is one reason. */
+const MAX_ISSUES_NAMED = 10;
+
+/**
+ * Lists the failing paths with their messages, e.g. `response_data.items.0.quantity: must be …`,
+ * the first MAX_ISSUES_NAMED of them and how many more (the reason goes into a bounded column).
+ */
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues.map((issue) => `${v.getDotPath(issue) ?? '(event)'}: ${issue.message}`).join('; ');
+  const named = issues
+    .slice(0, MAX_ISSUES_NAMED)
+    .map((issue) => `${v.getDotPath(issue) ?? '(event)'}: ${issue.message}`);
+  const more = issues.length - named.length;
+  return [...named, ...(more > 0 ? [`and ${more} more`] : [])].join('; ');
 }
 
 /**

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import fixture from '../../test/fixtures/fdr-event.json' with { type: 'json' };
 import { parseFdrEvent, type FdrEvent } from './event.ts';
-import { decideReason, reasonFromNdrCode, reasonFromText } from './reason.ts';
+import { decideReason, reasonFromNdrCode, reasonFromText, TEXT_RULES } from './reason.ts';
 import type { FdrReason } from './reasons.ts';
 
 /** ClickPost's `ndr_status_code` table (facts §6.1) and the reason each code must give. */
@@ -192,5 +192,75 @@ describe('decideReason', () => {
       reason: 'address_issue',
       source: 'text',
     });
+  });
+});
+
+describe('decideReason on a 1 MiB remark', () => {
+  const MiB = 1 << 20;
+  /** Runs `decide` and returns its result and how long it took, in milliseconds. */
+  function timed<T>(decide: () => T): { result: T; ms: number } {
+    const started = performance.now();
+    const result = decide();
+    return { result, ms: performance.now() - started };
+  }
+
+  it.each([
+    // "otp" then a long run of separators and no "cancel": two adjacent `[\s-]*` runs used to
+    // try every split of the run (about 10^12 steps for 1 MiB).
+    ['"otp", then spaces', `otp${' '.repeat(MiB)}x`, null],
+    ['"code", then dashes', `code${'-'.repeat(MiB)}x`, null],
+    ['"verified", then spaces and dashes', `verified${' -'.repeat(MiB / 2)}x`, null],
+    [
+      'a reason, then a long tail',
+      `Customer refused the parcel${' ,;-'.repeat(MiB / 4)}`,
+      'rejected_by_customer',
+    ],
+    ['words that never match', 'lorem ipsum '.repeat(MiB / 12), null],
+  ] as const)('decides %s in well under a second', (_, remark, reason) => {
+    const event = eventWith({ remarks: remark, description: remark, latestRemark: remark });
+    const { result, ms } = timed(() => decideReason(event));
+    expect(result).toEqual(reason ? { reason, source: 'text' } : null);
+    expect(ms).toBeLessThan(1_000);
+  });
+
+  it('has no rule that backtracks over a long run of separators, even on uncut text', () => {
+    // Every word a rule starts with, then 20 000 separators and no next word: with two adjacent
+    // separator runs this took seconds per rule, and grew with the square of the run.
+    const words = [
+      'otp',
+      'code',
+      'verified',
+      'not',
+      'no',
+      'already',
+      'order',
+      'open',
+      'out of',
+      'self',
+    ];
+    const runs = [' ', '-', ' -', '\t'].map((sep) => sep.repeat(20_000 / sep.length));
+    const { ms } = timed(() => {
+      for (const { pattern } of TEXT_RULES) {
+        for (const word of words) {
+          for (const run of runs) {
+            pattern.test(`${word}${run}x`);
+          }
+        }
+      }
+    });
+    expect(ms).toBeLessThan(1_000);
+  });
+
+  it('reads only the first KiB of a remark: a keyword beyond it decides nothing', () => {
+    const early = eventWith({ remarks: `Door locked${' '.repeat(MiB)}` });
+    const late = eventWith({ remarks: `${'.'.repeat(2_000)} Door locked` });
+    expect(decideReason(early)).toEqual({ reason: 'customer_unavailable', source: 'text' });
+    expect(decideReason(late)).toBeNull();
+  });
+
+  it('reads no NDR code from a 1 MiB string of digits', () => {
+    const { result, ms } = timed(() => reasonFromNdrCode(`${'1'.repeat(MiB)} `));
+    expect(result).toBeNull();
+    expect(ms).toBeLessThan(1_000);
   });
 });

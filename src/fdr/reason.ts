@@ -3,7 +3,12 @@
  * `ndr_status_code` decides first; free text (the NDR description, then the remarks) is the
  * fallback. An event whose reason stays undecided gets no message: a wrong-reason WhatsApp to a
  * customer is worse than none.
+ *
+ * The texts are the courier's, of any length: each is cut to its first KiB before any pattern
+ * runs on it (src/match-limit.ts), and no pattern here can backtrack over a run of text more
+ * than once (no two adjacent quantifiers that match the same characters).
  */
+import { cutForSearch } from '../match-limit.ts';
 import type { FdrEvent } from './event.ts';
 import type { FdrReason } from './reasons.ts';
 
@@ -31,11 +36,14 @@ const NDR_CODE_REASONS: ReadonlyMap<number, FdrReason> = new Map([
  */
 const NON_CUSTOMER_NDR_CODES: ReadonlySet<number> = new Set([4, 9, 11, 13]);
 
+/** Longer code text than this is no ClickPost code; it is not matched at all. */
+const MAX_CODE_TEXT = 16;
+
 function readNdrCode(code: number | string | null | undefined): number | null {
   if (typeof code === 'number') {
     return Number.isInteger(code) ? code : null;
   }
-  if (typeof code === 'string' && /^\s*\d+\s*$/.test(code)) {
+  if (typeof code === 'string' && code.length <= MAX_CODE_TEXT && /^\s*\d+\s*$/.test(code)) {
     return Number(code);
   }
   return null;
@@ -56,10 +64,14 @@ export function reasonFromNdrCode(code: number | string | null | undefined): Fdr
  * - Open delivery and ODA before "refused" and "address": "refused open delivery" is about open
  *   delivery, "out of delivery area" and "self collect" are about the area, not the address.
  * - "address" and payment words are the most generic, so they come last.
+ *
+ * Separators are `[\s-]*` or `[\s-]+` between words, never two such runs side by side: "otp",
+ * a run of spaces and no "cancel" would otherwise be tried at every split of the run (quadratic
+ * in its length). The optional word sits inside the group with its own separator instead.
  */
-const TEXT_RULES: readonly { pattern: RegExp; reason: FdrReason | null }[] = [
+export const TEXT_RULES: readonly { pattern: RegExp; reason: FdrReason | null }[] = [
   {
-    pattern: /\b(otp|code)[\s-]*(verified|based)?[\s-]*cancel|verified[\s-]+cancel/,
+    pattern: /\b(?:otp|code)[\s-]*(?:(?:verified|based)[\s-]*)?cancel|verified[\s-]+cancel/,
     reason: 'otp_cancellation',
   },
   {
@@ -93,9 +105,12 @@ const TEXT_RULES: readonly { pattern: RegExp; reason: FdrReason | null }[] = [
   { pattern: /payment|cash[\s-]+not[\s-]+ready|\bcod\b/, reason: 'payment_issue' },
 ];
 
-/** Reads a reason from a courier's free text (NDR description or remark), or null. */
+/**
+ * Reads a reason from a courier's free text (NDR description or remark), or null. Only the first
+ * KiB is read: the text is cut before matching.
+ */
 export function reasonFromText(text: string): FdrReason | null {
-  const lower = text.toLowerCase();
+  const lower = cutForSearch(text).toLowerCase();
   for (const rule of TEXT_RULES) {
     if (rule.pattern.test(lower)) {
       return rule.reason;

@@ -14,15 +14,15 @@ const creds = { userid: '2000123456', password: 'pa&ss=word+1' };
 const msg = {
   to: '919812345678',
   text: 'Hi Asha, order #A1023 could not be delivered (reason: address issue).\nReply 1 & we retry.',
-  idempotencyKey: 'send-outbox-42',
+  correlationKey: 'send-outbox-42',
   templateId: 'tpl-1',
   params: [],
   postbacks: [],
 };
 
 /** A session text as the adapter takes it. */
-function asText(m: { to: string; text: string; idempotencyKey: string }): SessionSend {
-  return { to: m.to, idempotencyKey: m.idempotencyKey, content: { type: 'text', text: m.text } };
+function asText(m: { to: string; text: string; correlationKey: string }): SessionSend {
+  return { to: m.to, correlationKey: m.correlationKey, content: { type: 'text', text: m.text } };
 }
 
 let sandbox: Sandbox;
@@ -222,7 +222,7 @@ describe('sendTemplate', () => {
 
   it('sends nothing when the signal is already aborted', async () => {
     const result = failure(await client.sendTemplate(creds, msg, AbortSignal.abort()));
-    await client.sendTemplate(creds, { ...msg, idempotencyKey: 'after-abort' });
+    await client.sendTemplate(creds, { ...msg, correlationKey: 'after-abort' });
 
     expect(result.code).toBe('aborted');
     expect(sandbox.sends.map((s) => s.params.msg_id)).toEqual(['after-abort']);
@@ -248,7 +248,7 @@ describe('sendTemplate', () => {
 });
 
 describe('sendSession: text', () => {
-  const text = { to: '+919812345678', text: 'Reply 1, 2 or 3 & we act.', idempotencyKey: 'k-7' };
+  const text = { to: '+919812345678', text: 'Reply 1, 2 or 3 & we act.', correlationKey: 'k-7' };
 
   it('posts a DATA_TEXT SendMessage without isTemplate or data_encoding for ASCII text', async () => {
     const result = await client.sendSession(creds, asText(text));
@@ -324,7 +324,7 @@ describe('sendSession: text', () => {
 });
 
 describe('sendSession: interactive', () => {
-  const base = { to: '919812345678', idempotencyKey: 'reply-7-date_choices' };
+  const base = { to: '919812345678', correlationKey: 'reply-7-date_choices' };
   const list: SessionSend = {
     ...base,
     content: {
@@ -350,8 +350,8 @@ describe('sendSession: interactive', () => {
       interactive_type: 'list',
       msg: 'Please choose a new delivery date from the list.',
       send_to: '919812345678',
-      msg_id: base.idempotencyKey,
-      extra: base.idempotencyKey,
+      msg_id: base.correlationKey,
+      extra: base.correlationKey,
     });
     expect(JSON.parse(params.action!)).toEqual({
       button: 'Choose a date',

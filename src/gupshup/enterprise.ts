@@ -180,7 +180,7 @@ export function buildTemplateForm(
     msg_type: templateMsgType,
     isTemplate: 'true',
     msg: msg.text,
-    ...correlationFields(msg.idempotencyKey),
+    ...correlationFields(msg.correlationKey),
   });
 }
 
@@ -224,7 +224,7 @@ export function buildSessionForm(creds: EnterpriseCredentials, msg: SessionSend)
     // default so the request stays the smallest one that works.
     ...(isAscii(body) ? {} : { data_encoding: 'Unicode_text' }),
     msg: body,
-    ...correlationFields(msg.idempotencyKey),
+    ...correlationFields(msg.correlationKey),
   });
 }
 
@@ -241,9 +241,12 @@ function commonFields(creds: EnterpriseCredentials, to: string): Record<string, 
   };
 }
 
-/** Both carry our key: `extra` comes back in DLRs, `msg_id` may let Gupshup dedupe a retry. */
-function correlationFields(idempotencyKey: string): Record<string, string> {
-  return { msg_id: idempotencyKey, extra: idempotencyKey };
+/**
+ * Both carry the outbox row's correlation key (its idempotency key and a random part): `extra`
+ * comes back in DLRs, `msg_id` may let Gupshup dedupe a retry, which sends the same value.
+ */
+function correlationFields(correlationKey: string): Record<string, string> {
+  return { msg_id: correlationKey, extra: correlationKey };
 }
 
 function isAscii(text: string): boolean {
@@ -296,7 +299,7 @@ function parseSendResponse(httpStatus: number, text: string): SendResult {
 
 /**
  * A 200 we cannot read may still mean the message went out, but we cannot tell; retrying is the
- * lesser evil because `msg_id`/`extra` carry the idempotency key for later reconciliation.
+ * lesser evil because `msg_id`/`extra` carry the correlation key for later reconciliation.
  */
 function badResponse(httpStatus: number, reason: string): SendResult {
   return { ok: false, retryable: true, code: 'bad_response', reason, httpStatus };

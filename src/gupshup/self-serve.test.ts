@@ -69,7 +69,7 @@ afterAll(async () => {
 
 const template: TemplateSend = {
   to: '+919812345678',
-  idempotencyKey: 'fdr-S1-1',
+  correlationKey: 'fdr-S1-1',
   text: 'Hello Asha! …',
   templateId: '992b7ece-3217-4134-a161-ebd6ffd91cd9',
   params: ['Asha', 'Vitamin Planet', 'A1023'],
@@ -127,7 +127,7 @@ describe('self-serve templates', () => {
 });
 
 describe('self-serve session messages', () => {
-  const base = { to: '919812345678', idempotencyKey: 'reply-9-date_choices' };
+  const base = { to: '919812345678', correlationKey: 'reply-9-date_choices' };
 
   async function sent(
     content: Parameters<ReturnType<typeof adapter>['sendSession']>[1]['content'],
@@ -163,7 +163,7 @@ describe('self-serve session messages', () => {
       type: 'list',
       title: 'Delivery dates',
       body: 'Please choose a new delivery date from the list.',
-      msgid: base.idempotencyKey,
+      msgid: base.correlationKey,
       globalButtons: [{ type: 'text', title: 'Choose a date' }],
       items: [
         {
@@ -189,7 +189,7 @@ describe('self-serve session messages', () => {
       }),
     ).toEqual({
       type: 'quick_reply',
-      msgid: base.idempotencyKey,
+      msgid: base.correlationKey,
       content: { type: 'text', text: 'Rescheduled.' },
       options: [{ type: 'text', title: 'Change date', postbackText: 'wn1.1.n.AAAAAAAAAAAAAAAA' }],
     });

@@ -142,7 +142,10 @@ export function buildSelfServeSessionForm(
   });
 }
 
-/** The `message` JSON of `/wa/api/v1/msg`. `msgid` is our key (Gupshup echoes it in taps). */
+/**
+ * The `message` JSON of `/wa/api/v1/msg`. `msgid` is the outbox row's correlation key (Gupshup
+ * echoes it in taps).
+ */
 function sessionMessage(msg: SessionSend): Record<string, unknown> {
   const { content } = msg;
   switch (content.type) {
@@ -153,7 +156,7 @@ function sessionMessage(msg: SessionSend): Record<string, unknown> {
         type: 'list',
         title: content.section,
         body: content.body,
-        msgid: msg.idempotencyKey,
+        msgid: msg.correlationKey,
         globalButtons: [{ type: 'text', title: content.button }],
         items: [
           {
@@ -170,7 +173,7 @@ function sessionMessage(msg: SessionSend): Record<string, unknown> {
     case 'buttons':
       return {
         type: 'quick_reply',
-        msgid: msg.idempotencyKey,
+        msgid: msg.correlationKey,
         content: { type: 'text', text: content.body },
         options: content.buttons.map((b) => ({ type: 'text', title: b.title, postbackText: b.id })),
       };

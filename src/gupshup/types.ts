@@ -92,8 +92,11 @@ export const INTERACTIVE_LIMITS = {
 export interface TemplateSend {
   /** MSISDN with country code, digits only (a leading `+` is tolerated and stripped). */
   to: string;
-  /** Our own stable key for this message (Enterprise: `msg_id` and `extra`, echoed in DLRs). */
-  idempotencyKey: string;
+  /**
+   * The outbox row's correlation key, the same on every attempt (Enterprise: `msg_id` and
+   * `extra`, echoed in delivery reports; self-serve: not sent for templates).
+   */
+  correlationKey: string;
   /** The fully rendered text: the Enterprise gateway matches it against the approved template. */
   text: string;
   /** Gupshup's template id: the self-serve API sends it with `params`. */
@@ -111,8 +114,11 @@ export interface TemplateSend {
 export interface SessionSend {
   /** MSISDN with country code, digits only (a leading `+` is tolerated and stripped). */
   to: string;
-  /** Our own stable key for this message. */
-  idempotencyKey: string;
+  /**
+   * The outbox row's correlation key, the same on every attempt (Enterprise: `msg_id` and
+   * `extra`; self-serve: the interactive message's `msgid`).
+   */
+  correlationKey: string;
   content: SessionContent;
 }
 

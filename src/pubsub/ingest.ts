@@ -2,12 +2,21 @@
  * FDR ingress, shared by the Pub/Sub pull subscriber and the push endpoint. An event is taken in
  * only once it is recorded in `fdr_inbox` (MySQL) and its `fdr.validate` job is in Redis; any
  * error escapes to the caller, which then nacks (pull) or answers 503 (push) so Pub/Sub
- * redelivers. Events that are not FDRs, or that no redelivery could fix, are acknowledged.
+ * redelivers. Events that are not FDRs are acknowledged and ignored.
+ *
+ * An FDR event that no redelivery can fix — not JSON, or without a shipment id, attempt or
+ * account id within bounds (src/fdr/event.ts) — is acknowledged too, once it is recorded: an
+ * `fdr_inbox` row already `skipped` with reason `invalid_event: …`, as `fdr.validate` records an
+ * event it cannot read, under a key of its own (a hash of the message), so a redelivery records
+ * nothing twice. `whatsapp_fdr_events_total` counts every outcome.
  */
+import { createHash } from 'node:crypto';
+
 import type { Db } from '../db/client.ts';
-import { recordInboxEvent } from '../db/inbox.ts';
+import { recordInboxEvent, recordInvalidInboxEvent } from '../db/inbox.ts';
 import { readFdrHeader } from '../fdr/event.ts';
 import type { Log } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { enqueue, type Queues } from '../queues/index.ts';
 
 export type IngestResult =
@@ -15,35 +24,46 @@ export type IngestResult =
   | { status: 'rejected'; reason: string }
   | { status: 'accepted'; inboxId: number; duplicate: boolean };
 
+interface Deps {
+  db: Db;
+  queues: Queues;
+  metrics: Pick<Metrics, 'fdrEvents'>;
+  log: Log;
+}
+
+/** `fdr_inbox.pubsub_message_id`'s length. Pub/Sub's ids are far shorter. */
+const MAX_PUBSUB_MESSAGE_ID = 128;
+
 export async function ingestFdrMessage(
-  deps: { db: Db; queues: Queues; log: Log },
+  deps: Deps,
   data: Buffer,
   pubsubMessageId: string | null,
 ): Promise<IngestResult> {
-  const { db, queues, log } = deps;
+  const { db, queues, metrics, log } = deps;
+  // Information only: an id that does not fit its column is not kept rather than kept cut.
+  const messageId =
+    pubsubMessageId !== null && pubsubMessageId.length <= MAX_PUBSUB_MESSAGE_ID
+      ? pubsubMessageId
+      : null;
   let raw: unknown;
   try {
     raw = JSON.parse(data.toString('utf8'));
   } catch {
-    log.warn({ pubsubMessageId }, 'pubsub message is not JSON; acknowledged and dropped');
-    return { status: 'rejected', reason: 'message data is not JSON' };
+    return rejectInvalid(deps, data, messageId, 'message data is not JSON');
   }
   const header = readFdrHeader(raw);
   if (header.kind === 'not_fdr') {
+    metrics.fdrEvents.inc({ outcome: 'ignored' });
     return { status: 'ignored', reason: 'not a shipment failed_delivery event' };
   }
   if (header.kind === 'invalid') {
-    log.warn(
-      { pubsubMessageId, reason: header.reason },
-      'FDR event without a usable shipment key; acknowledged and dropped',
-    );
-    return { status: 'rejected', reason: header.reason };
+    return rejectInvalid(deps, data, messageId, header.reason);
   }
   const { row, created } = await recordInboxEvent(db, {
     shipmentId: header.shipmentId,
     attempt: header.attempt,
     accountId: header.accountId,
-    pubsubMessageId,
+    pubsubMessageId: messageId,
     payload: JSON.stringify(raw),
   });
   // A redelivery of an event already validated changes nothing. One still waiting is enqueued
@@ -51,9 +71,10 @@ export async function ingestFdrMessage(
   if (created || row.status === 'received') {
     await enqueue(queues, 'fdr.validate', { inboxId: row.id });
   }
+  metrics.fdrEvents.inc({ outcome: created ? 'accepted' : 'duplicate' });
   log.info(
     {
-      pubsubMessageId,
+      pubsubMessageId: messageId,
       shipmentId: header.shipmentId,
       attempt: header.attempt,
       inboxId: row.id,
@@ -62,4 +83,28 @@ export async function ingestFdrMessage(
     created ? 'FDR event recorded' : 'FDR event redelivered',
   );
   return { status: 'accepted', inboxId: row.id, duplicate: !created };
+}
+
+/**
+ * Records an FDR event no redelivery can fix, then lets the caller acknowledge it. The reason
+ * names fields and what is wrong with them, never their values (src/fdr/event.ts).
+ */
+async function rejectInvalid(
+  deps: Deps,
+  data: Buffer,
+  pubsubMessageId: string | null,
+  reason: string,
+): Promise<IngestResult> {
+  const { id, created } = await recordInvalidInboxEvent(deps.db, {
+    digest: createHash('sha256').update(data).digest('hex'),
+    pubsubMessageId,
+    payload: data.toString('utf8'),
+    reason: `invalid_event: ${reason}`,
+  });
+  deps.metrics.fdrEvents.inc({ outcome: 'invalid' });
+  deps.log.warn(
+    { pubsubMessageId, inboxId: id, duplicate: !created, reason },
+    'FDR event is invalid; recorded as skipped and acknowledged',
+  );
+  return { status: 'rejected', reason };
 }

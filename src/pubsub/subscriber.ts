@@ -9,6 +9,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { safeErrorMessage } from '../errors.ts';
 import type { Log } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Queues } from '../queues/index.ts';
 import { ingestFdrMessage } from './ingest.ts';
 import { ensureSubscription } from './topics.ts';
@@ -23,6 +24,7 @@ export async function startFdrSubscriber(deps: {
   db: Db;
   queues: Queues;
   pubsub: PubSub;
+  metrics: Pick<Metrics, 'fdrEvents'>;
   log: Log;
 }): Promise<FdrSubscriber> {
   const { config, pubsub, log } = deps;

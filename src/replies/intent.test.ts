@@ -207,3 +207,44 @@ describe('anything else', () => {
     });
   });
 });
+
+describe('a 1 MiB reply', () => {
+  const MiB = 1 << 20;
+  function timed(input: Parameters<typeof classifyReply>[0]): { intent: Intent; ms: number } {
+    const started = performance.now();
+    const intent = classifyReply(input, TODAY);
+    return { intent, ms: performance.now() - started };
+  }
+
+  it.each([
+    ['plain words', 'please call me '.repeat(MiB / 15)],
+    ['an action phrase, a long gap, then "not"', `cancel${' '.repeat(MiB)}not`],
+    ['a day, a long run of letters', `10${'j'.repeat(MiB)}!`],
+    ['a month, a long run of spaces', `june${' '.repeat(MiB)}x`],
+    ['digits', '1'.repeat(MiB)],
+    ['a weekday, then commas', `friday${','.repeat(MiB)}`],
+  ])('is read as text in well under a second: %s', (_, text) => {
+    const { intent, ms } = timed({ text });
+    expect(intent).toEqual({ kind: 'text', text: text.trim() });
+    expect(ms).toBeLessThan(1_000);
+  });
+
+  it('takes no field longer than a KiB for an action, a date or a choice', () => {
+    const long = `Cancel my order${'!'.repeat(2_000)}`;
+    const { intent, ms } = timed({
+      postbackText: long,
+      buttonPayload: long,
+      interactiveTitle: long,
+      buttonText: long,
+      text: long,
+    });
+    expect(intent).toEqual({ kind: 'text', text: long });
+    expect(ms).toBeLessThan(1_000);
+  });
+
+  it('still reads a short reply padded with a long run of whitespace', () => {
+    const { intent, ms } = timed({ text: `  Cancel my order${' '.repeat(MiB)}` });
+    expect(intent).toEqual({ kind: 'cancel' });
+    expect(ms).toBeLessThan(1_000);
+  });
+});

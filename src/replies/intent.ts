@@ -8,7 +8,13 @@
  * Matching is deliberately strict. A field must *be* an action phrase (after dropping case,
  * punctuation and filler words such as "please" or "my"), not merely contain one: free text like
  * "don't cancel my order" must never become a cancellation.
+ *
+ * A customer's text can be of any length: a field longer than a KiB (src/match-limit.ts) is no
+ * action phrase, date or number, and no pattern runs on it. Every pattern here is anchored at the
+ * start, and none has two adjacent quantifiers over the same characters, so each runs in time
+ * linear in what it reads.
  */
+import { fieldToMatch } from '../match-limit.ts';
 import { addUtcDays, MONTH_NAMES, toIsoDate } from './dates.ts';
 
 /** What a reply asks for. `date` is `YYYY-MM-DD`; `choice` is the 1-based number answered. */
@@ -221,7 +227,13 @@ export function classifyReply(input: ReplyFields, today: Date): Intent {
 }
 
 function classifyField(raw: string, today: Date): Intent | null {
-  const trimmed = raw.trim().toLowerCase();
+  // Bounded before matching: an action phrase, a date or a number is short. A longer field is
+  // not cut to fit, which could turn "cancel … not" into "cancel": it is free text.
+  const field = fieldToMatch(raw.trim());
+  if (field === null) {
+    return null;
+  }
+  const trimmed = field.toLowerCase();
   const choice = CHOICE.exec(trimmed);
   if (choice) {
     const index = Number(choice[1]);

@@ -18,6 +18,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+import { fieldToMatch } from '../match-limit.ts';
+
 export const POSTBACK_PREFIX = 'wn1.';
 
 /** What a tap asks for. `date` carries the chosen date. */
@@ -84,7 +86,8 @@ export function readPostback(
   if (!text.startsWith(POSTBACK_PREFIX)) {
     return { kind: 'none' };
   }
-  const match = TOKEN.exec(text);
+  // A token is a few dozen characters: a field longer than a KiB is malformed without matching.
+  const match = fieldToMatch(text) === null ? null : TOKEN.exec(text);
   if (!match) {
     return { kind: 'invalid', reason: 'the choice token is malformed' };
   }

@@ -98,3 +98,36 @@ describe('reading a reply', () => {
     );
   });
 });
+
+describe('reading a 1 MiB reply', () => {
+  const MiB = 1 << 20;
+
+  it('reads 1 MiB of text as text, and summarises it, in well under a second', () => {
+    const text = `I was not home${' \n'.repeat(MiB / 2)}please come back`;
+    const started = performance.now();
+    const read = readReply(keys, message({ text }), at);
+    const summary = summarise(message({ text }));
+    const ms = performance.now() - started;
+    expect(read.postback).toEqual({ kind: 'none' });
+    expect(read.meaning).toEqual({
+      kind: 'intent',
+      intent: { kind: 'text', text: text.trim() },
+      signed: false,
+    });
+    expect(summary).toBe('I was not home');
+    expect(ms).toBeLessThan(1_000);
+  });
+
+  it('takes a 1 MiB field that starts like a postback for a malformed one, at once', () => {
+    const token = signPostback(keys, { conversation: 3, action: 'cancel' });
+    const forged = `${token}${'A'.repeat(MiB)}`;
+    const started = performance.now();
+    const read = readReply(
+      keys,
+      message({ type: 'button', buttonPayload: forged, postbackText: forged, text: forged }),
+      at,
+    );
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(read.meaning).toEqual({ kind: 'forged', reason: 'the choice token is malformed' });
+  });
+});

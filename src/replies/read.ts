@@ -6,6 +6,7 @@
  * summary the timeline shows. Pure: the `reply.route` worker passes the postback keys and the
  * reply's time, then hands the meaning to the rule table (src/replies/rules.ts).
  */
+import { cutForSearch } from '../match-limit.ts';
 import type { InboundMessage } from '../webhook/events.ts';
 import { classifyReply, type Intent } from './intent.ts';
 import {
@@ -101,7 +102,10 @@ export function intentLabel(meaning: ReplyMeaning, message: InboundMessage): str
   return meaning.kind === 'forged' ? 'invalid_postback' : message.type;
 }
 
-/** The reply in one line, for the timeline: what was tapped or typed, or what was sent. */
+/**
+ * The reply in one line, for the timeline: what was tapped or typed, or what was sent. At most
+ * 500 characters are kept, so only the first KiB is read (cut before the whitespace is folded).
+ */
 export function summarise(message: InboundMessage): string {
   const text =
     message.buttonText ??
@@ -110,5 +114,5 @@ export function summarise(message: InboundMessage): string {
     message.text ??
     (MEDIA_LABELS[message.type] ?? `a ${message.type} message`) +
       (message.media?.caption ? ` (${message.media.caption})` : '');
-  return text.replace(/\s+/g, ' ').trim().slice(0, 500);
+  return cutForSearch(text).replace(/\s+/g, ' ').trim().slice(0, 500);
 }

@@ -159,6 +159,42 @@ describe('enterprise delivery reports', () => {
     ).toContain('body[0].eventTs');
   });
 
+  it.each([
+    ['1e20', 1e20],
+    ['"1" and 400 zeros', `1${'0'.repeat(400)}`],
+    ['the year 300000 in milliseconds', Date.UTC(300_000, 0, 1)],
+    ['the year 5000 in seconds', Date.UTC(5_000, 0, 1) / 1_000],
+    ['the year 2100', Date.UTC(2100, 0, 1)],
+    ['1999', Date.UTC(1999, 11, 31)],
+    ['zero', 0],
+    ['a negative number', -1686222477000],
+  ])('keeps a report whose eventTs is %s, without the time', (_label, eventTs) => {
+    const parsed = parse(JSON_TYPE, JSON.stringify(reportList(1, { eventTs })));
+    expect(parsed.ok).toBe(true);
+    expect(reports(parsed)[0]?.eventTs).toBeNull();
+  });
+
+  it('keeps a time just inside 2000–2099', () => {
+    const ts = (value: number) =>
+      reports(parse(JSON_TYPE, JSON.stringify(reportList(1, { eventTs: value }))))[0]?.eventTs;
+    expect(ts(Date.UTC(2000, 0, 1))).toBe(Date.UTC(2000, 0, 1));
+    expect(ts(Date.UTC(2099, 11, 31))).toBe(Date.UTC(2099, 11, 31));
+  });
+
+  it('keeps an inbound message whose timestamp is absurd, without the time', () => {
+    const message = inbound(
+      parseJson({
+        mobile: '919650186697',
+        type: 'text',
+        text: 'hello',
+        waNumber: '919319278973',
+        timestamp: '100000000000000000000',
+      }),
+    );
+    expect(message.text).toBe('hello');
+    expect(message.timestamp).toBeNull();
+  });
+
   it('normalises destAddr to digits and upper-cases the event type', () => {
     const [report] = reports(
       parse(

@@ -30,8 +30,9 @@ export interface DeliveryReport {
   /** Epoch milliseconds. */
   eventTs: number | null;
   /**
-   * Our correlation string echoed back (the idempotency key we sent in `extra`; v3
-   * `biz_opaque_callback_data`).
+   * Our correlation string echoed back (the outbox row's correlation key we sent in `extra`;
+   * v3 `biz_opaque_callback_data`). Outside input: it identifies a message only by matching a
+   * stored correlation key exactly.
    */
   extra: string | null;
 }

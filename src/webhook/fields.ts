@@ -5,8 +5,14 @@
  *
  * Reasons never quote values: they go back to the caller and into logs, and values can be phone
  * numbers. `parseWith` names the field and says what is wrong with it in words of its own.
+ *
+ * Text is bounded before any pattern runs on it (src/match-limit.ts): free text is cut to its
+ * schema's length first (`Text`), and a field read as one value (a phone number, a user id, a
+ * label) is not matched at all when it is longer than a KiB.
  */
 import * as v from 'valibot';
+
+import { fieldToMatch } from '../match-limit.ts';
 
 import type { CallbackFormat, InboundMessage, InboundType } from './events.ts';
 
@@ -127,7 +133,8 @@ export const TypeName = v.pipe(
 export const Label = v.pipe(
   v.unknown(),
   v.transform((value) => {
-    const label = typeof value === 'string' ? value.trim().toLowerCase() : '';
+    const text = typeof value === 'string' ? fieldToMatch(value) : null;
+    const label = text?.trim().toLowerCase() ?? '';
     return /^[a-z][a-z0-9_.-]{0,47}$/.test(label) ? label : null;
   }),
 );
@@ -147,8 +154,9 @@ export const Phone = v.pipe(
 export const LoosePhone = v.pipe(
   v.unknown(),
   v.transform((s) => {
-    const text = typeof s === 'number' && Number.isInteger(s) ? String(s) : s;
-    if (typeof text !== 'string' || !/^[\d\s+().-]+$/.test(text)) {
+    const given = typeof s === 'number' && Number.isInteger(s) ? String(s) : s;
+    const text = typeof given === 'string' ? fieldToMatch(given) : null;
+    if (text === null || !/^[\d\s+().-]+$/.test(text)) {
       return null;
     }
     const digits = text.replace(/\D/g, '');
@@ -158,19 +166,39 @@ export const LoosePhone = v.pipe(
 
 /** Does `value` have the form of a business-scoped user id (`CC.` then letters and digits)? */
 export function looksLikeUserId(value: unknown): boolean {
-  return typeof value === 'string' && /^[A-Z]{2}\.[A-Za-z0-9.]+$/.test(value.trim());
+  const text = typeof value === 'string' ? fieldToMatch(value) : null;
+  return text !== null && /^[A-Z]{2}\.[A-Za-z0-9.]+$/.test(text.trim());
+}
+
+/** The years a callback's time is believed in: 2000 up to (not including) 2100, UTC. */
+const EARLIEST_EPOCH_MS = Date.UTC(2000, 0, 1);
+const LATEST_EPOCH_MS = Date.UTC(2100, 0, 1);
+
+/**
+ * `ms` when it is a time a callback can mean (2000–2099), else null. The parser applies it
+ * (EpochMs); workers apply it again to events stored before it did.
+ */
+export function plausibleEpochMs(ms: number | null): number | null {
+  return ms !== null && Number.isFinite(ms) && ms >= EARLIEST_EPOCH_MS && ms < LATEST_EPOCH_MS
+    ? ms
+    : null;
 }
 
 /**
  * Epoch milliseconds from a number or numeric string. Values below 1e11 can only be seconds
  * (1e11 ms is 1973; 1e11 s is the year 5138), so they are scaled up.
+ *
+ * A time outside 2000–2099 (1e20, the year 300000, 0, a negative number) is dropped: the result
+ * is null, as for a callback that gives no time, and the worker uses the time the callback was
+ * received. Such a time would break a worker later (no JavaScript Date, no MySQL DATETIME holds
+ * it), and a callback that is otherwise fine is not refused for a silly clock: a 400 would have
+ * Gupshup retry a report that can never be taken, and clamping to "now" would invent a time and
+ * store it as Gupshup's. A value that is not a number at all is still malformed (400).
  */
 export const EpochMs = v.pipe(
   v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/, 'must be numeric'))]),
   v.transform(Number),
-  v.finite(),
-  v.minValue(1),
-  v.transform((n) => Math.round(n < 1e11 ? n * 1_000 : n)),
+  v.transform((n) => plausibleEpochMs(Math.round(n < 1e11 ? n * 1_000 : n))),
 );
 
 /** A time that is information only (an envelope's): anything unusable becomes null. */

@@ -19,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 
+import { cutForSearch } from '../match-limit.ts';
 import { enterpriseInbound, enterpriseReports, enterpriseResponse } from './enterprise.ts';
 import type { WebhookEvent } from './events.ts';
 import { fail, isRecord, ParseFailure } from './fields.ts';
@@ -75,8 +76,9 @@ function decodeBody(request: WebhookRequest): unknown {
       return fail('the body is not valid JSON');
     }
   }
-  // text/plain (or no type) that is not JSON: Gupshup's form encoding under the wrong label.
-  if (/^[\w.%-]+=/.test(text)) {
+  // text/plain (or no type) that is not JSON: Gupshup's form encoding under the wrong label. Only
+  // the start is looked at (cut before matching): a first key longer than a KiB is no form.
+  if (/^[\w.%-]+=/.test(cutForSearch(text))) {
     return formFields(text);
   }
   return fail('the body is neither JSON nor a form');

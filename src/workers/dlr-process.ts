@@ -6,7 +6,9 @@
  * second and third entries (SENT, READ), and DELIVERED and FAILED alike.
  *
  * The message is found by Gupshup id (`whatsapp_status_logs.message_id` = `externalId`, or one
- * half of a `<digits>-<digits>` id), else by our idempotency key echoed in `extra`. The status
+ * half of a `<digits>-<digits>` id), else by the outbox row's correlation key echoed in `extra`
+ * — the whole value, random part included: the idempotency key alone is guessable from the
+ * shipment id, and a forged report naming it must change nothing. The status
  * moves forward only (src/dlr/codes.ts) under a row lock, so duplicate and out-of-order reports
  * change nothing; `remarks` keeps the reports received (bounded), which also makes a retried job
  * a no-op. A report for a message we do not know is kept and marked ignored.
@@ -34,6 +36,7 @@ import type { Metrics } from '../metrics.ts';
 import { parsePayload, type Queues } from '../queues/index.ts';
 import { messageSend } from '../queues/message-send.ts';
 import type { DeliveryReport } from '../webhook/events.ts';
+import { plausibleEpochMs } from '../webhook/fields.ts';
 
 interface Deps {
   config: Config;
@@ -69,9 +72,9 @@ export function processDlrProcess(deps: Deps): Processor {
     const { report } = found.event;
     const statusLogId = await findStatusLogId(db, report);
     if (statusLogId === null) {
-      // Our key in `extra` names a send still unfinished: Gupshup accepted an attempt whose
-      // answer was lost (a timeout, a cut-off process). Keep its id so the send's next attempt
-      // records it instead of sending the message a second time.
+      // The correlation key in `extra` names a send still unfinished: Gupshup accepted an attempt
+      // whose answer was lost (a timeout, a cut-off process). Keep its id so the send's next
+      // attempt records it instead of sending the message a second time.
       const accepted = report.extra
         ? await noteAcceptedSend(db, report.extra, report.externalId)
         : null;
@@ -179,10 +182,11 @@ async function findStatusLogId(db: Db, report: DeliveryReport): Promise<number |
     return partial;
   }
   if (report.extra) {
+    // The whole correlation key or nothing (a row without one is never matched by `extra`).
     const [byKey] = await db
       .select({ statusLogId: notificationOutbox.statusLogId })
       .from(notificationOutbox)
-      .where(eq(notificationOutbox.idempotencyKey, report.extra));
+      .where(eq(notificationOutbox.correlationKey, report.extra));
     return byKey?.statusLogId ?? null;
   }
   return null;
@@ -191,7 +195,7 @@ async function findStatusLogId(db: Db, report: DeliveryReport): Promise<number |
 /** Is a send that this report could belong to between Gupshup's answer and our commit? */
 async function sendInFlight(db: Db, report: DeliveryReport): Promise<boolean> {
   const match = report.extra
-    ? eq(notificationOutbox.idempotencyKey, report.extra)
+    ? eq(notificationOutbox.correlationKey, report.extra)
     : report.destAddr
       ? eq(notificationOutbox.toNumber, report.destAddr)
       : undefined;
@@ -334,8 +338,10 @@ async function applyReport(
   });
 }
 
+/** The report's own time, else (none given, or none a clock could mean) when it was received. */
 function eventTime(report: DeliveryReport, receivedAt: Date): Date {
-  return report.eventTs !== null ? new Date(report.eventTs) : receivedAt;
+  const ms = plausibleEpochMs(report.eventTs);
+  return ms !== null ? new Date(ms) : receivedAt;
 }
 
 // ---------------------------------------------------------------------------------------------

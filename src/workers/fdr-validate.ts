@@ -5,7 +5,8 @@
  * invalid phone number, …).
  *
  * Idempotency: the outbox key is the shipment and failed-delivery attempt, so however often the
- * event arrives or this job runs, one attempt yields one message.
+ * event arrives or this job runs, one attempt yields one message. That key is guessable, so what
+ * goes to Gupshup and comes back in reports is the row's correlation key (src/db/outbox.ts).
  */
 import type { Processor } from 'bullmq';
 
@@ -124,10 +125,9 @@ export function processFdrValidate(deps: Deps): Processor {
       connectionId: settings.senderConnectionId,
       templateId: template.id,
       toNumber: to,
-      customerName:
-        event.response_data.shippingAddress?.customerName ??
-        event.response_data.customerName ??
-        null,
+      customerName: displayName(
+        event.response_data.shippingAddress?.customerName ?? event.response_data.customerName,
+      ),
       body: rendered.text,
       content: encodeContent({
         kind: 'template',
@@ -177,6 +177,20 @@ function buttonAction(title: string): PostbackAction | null {
     default:
       return null;
   }
+}
+
+/** `notification_outbox.customer_name`'s length. */
+const MAX_CUSTOMER_NAME = 255;
+
+/**
+ * The customer's name as the timeline shows it ("… notified Aman Verma"): only ever displayed, so
+ * an absurdly long one is cut to its column here rather than refused (the database, in strict
+ * mode, would refuse it).
+ */
+function displayName(name: string | null | undefined): string | null {
+  return name === null || name === undefined
+    ? null
+    : Array.from(name).slice(0, MAX_CUSTOMER_NAME).join('');
 }
 
 async function skipEvent(deps: Deps, inbox: InboxRow, code: SkipCode, reason: string) {

@@ -14,10 +14,12 @@
  * counted, said on the timeline, and the text version goes out in the same attempt.
  *
  * Nothing is sent twice once its outcome is known: a sent or failed outbox row cannot be claimed
- * again. Our idempotency key travels in `msg_id` and `extra`. When an attempt's outcome is not
- * known (no answer in time, a process stopped mid-send), Gupshup may have accepted it: the retry
- * waits up to SEND_RECONCILE_MS for a delivery report naming our key (`dlr.process` keeps its id
- * on the row) and then records the message as sent instead of sending it again.
+ * again. The row's correlation key (its idempotency key and a random part, drawn once when the
+ * row was written) travels in `msg_id` and `extra`, the same on every attempt. When an attempt's
+ * outcome is not known (no answer in time, a process stopped mid-send), Gupshup may have accepted
+ * it: the retry waits up to SEND_RECONCILE_MS for a delivery report naming that whole value
+ * (`dlr.process` keeps its id on the row) and then records the message as sent instead of
+ * sending it again.
  */
 import { DelayedError, type Job, type Processor } from 'bullmq';
 
@@ -28,6 +30,7 @@ import type { CredentialCipher } from '../credentials.ts';
 import type { Db } from '../db/client.ts';
 import {
   claimOutbox,
+  correlationOf,
   findOutbox,
   lockUnfinishedOutbox,
   markOutboxError,
@@ -216,7 +219,7 @@ async function sendTemplate(
     sender.account,
     {
       to: outbox.toNumber,
-      idempotencyKey: outbox.idempotencyKey,
+      correlationKey: correlationOf(outbox),
       text: outbox.body,
       templateId: outbox.templateId ?? '',
       params: template?.params ?? [],
@@ -240,7 +243,7 @@ async function sendSession(
   signal: AbortSignal | undefined,
 ): Promise<{ result: SendResult; how: SessionHow }> {
   const { config, db, gupshup, log } = deps;
-  const to = { to: outbox.toNumber, idempotencyKey: outbox.idempotencyKey };
+  const to = { to: outbox.toNumber, correlationKey: correlationOf(outbox) };
   const asText = async (fallback: SessionHow['fallback']) => ({
     result: await gupshup.sendSession(
       sender.account,

@@ -66,6 +66,7 @@ import {
   type Request,
 } from '../replies/rules.ts';
 import type { InboundMessage } from '../webhook/events.ts';
+import { plausibleEpochMs } from '../webhook/fields.ts';
 import { isFailedDelivery, type WmsClient } from '../wms/client.ts';
 
 interface Deps {
@@ -102,7 +103,8 @@ async function receive(deps: Deps, webhookEventId: number) {
     );
   }
   const message = found.event.message;
-  const receivedAt = new Date(message.timestamp ?? Date.now());
+  // The message's own time, else (none given, or none a clock could mean) now.
+  const receivedAt = new Date(plausibleEpochMs(message.timestamp) ?? Date.now());
   const read = readReply(postbackKeys(config), message, receivedAt);
   const bound = await bindConversation(deps, message, read.postback);
   if (!bound) {

@@ -20,6 +20,7 @@ import type { Service } from '../../src/service.ts';
 import { waitFor } from './env.ts';
 import type { FakeWms } from './fake-wms.ts';
 import { fdrEvent, readFixture } from './fixtures.ts';
+import { isSendOf } from './outbox.ts';
 
 export const SEED_SHIPMENT = '4980116095129-90758';
 /** The second shipment, to the number the seed's replies come from. */
@@ -54,9 +55,7 @@ export interface SeedContext {
 async function notifiedAndRead(ctx: SeedContext, shipmentId: string) {
   const send = await waitFor(
     () =>
-      ctx.sandbox.sends.find(
-        (s) => s.params.msg_id === `fdr-${shipmentId}-1` && s.outcome === 'success',
-      ),
+      ctx.sandbox.sends.find((s) => isSendOf(s, `fdr-${shipmentId}-1`) && s.outcome === 'success'),
     { what: `the FDR message for ${shipmentId}` },
   );
   await waitFor(

@@ -14,6 +14,7 @@ import { startService, type Service } from '../../src/service.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { API_TOKEN, createTestEnv, waitFor } from '../helpers/env.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
+import { keyOfSend, outboxOf } from '../helpers/outbox.ts';
 
 const SHIPMENT = '4980116095129-90758';
 const env = createTestEnv('backbone');
@@ -109,8 +110,11 @@ describe('FDR event to WhatsApp message', () => {
     expect(send.params.msg).toContain('order ID 4980116095129 having 1 items');
     expect(send.params.msg).toContain('requested to cancel this order');
     expect(send.params.msg).toContain('1 Advance Whey Protein with 20 Vitamins & Minerals');
-    expect(send.params.msg_id).toBe(`fdr-${SHIPMENT}-1`);
-    expect(send.params.extra).toBe(`fdr-${SHIPMENT}-1`);
+    // The outbox row's correlation key: its idempotency key and a random part, in both fields.
+    const outbox = await outboxOf(service.deps.db, SHIPMENT);
+    expect(outbox?.correlationKey).toMatch(new RegExp(`^fdr-${SHIPMENT}-1\\.[\\w-]{22}$`));
+    expect(send.params.msg_id).toBe(outbox!.correlationKey);
+    expect(send.params.extra).toBe(outbox!.correlationKey);
 
     const { db } = service.deps;
     const logRow = await waitFor(async () => {
@@ -181,11 +185,10 @@ describe('FDR event to WhatsApp message', () => {
     await waitFor(() => sendsTo(shipment).length === 1);
     await publish(fdrEvent({ shipmentId: shipment, attempt: 2 }));
     await waitFor(() => sendsTo(shipment).length === 2);
-    expect(
-      sendsTo(shipment)
-        .map((s) => s.params.msg_id)
-        .sort(),
-    ).toEqual([`fdr-${shipment}-1`, `fdr-${shipment}-2`]);
+    expect(sendsTo(shipment).map(keyOfSend).sort()).toEqual([
+      `fdr-${shipment}-1`,
+      `fdr-${shipment}-2`,
+    ]);
     // The sandbox records a send as it answers; the status log row follows once the worker commits.
     await waitFor(
       async () => {

@@ -20,7 +20,7 @@ import { startService, type Service } from '../../src/service.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
-import { outboxOf } from '../helpers/outbox.ts';
+import { isSendOf, outboxOf } from '../helpers/outbox.ts';
 import { builtFile } from '../helpers/service-process.ts';
 
 // The bin operators run; it loads dist/cli/main.js, checked here to be built from these sources.
@@ -74,8 +74,7 @@ function jobState(outboxId: number) {
 
 function sendsFor(shipmentId: string, outcome?: string) {
   return sandbox.sends.filter(
-    (s) =>
-      s.params.msg_id === `fdr-${shipmentId}-1` && (outcome === undefined || s.outcome === outcome),
+    (s) => isSendOf(s, `fdr-${shipmentId}-1`) && (outcome === undefined || s.outcome === outcome),
   );
 }
 

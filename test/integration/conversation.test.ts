@@ -19,6 +19,7 @@ import { startService, type Service } from '../../src/service.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { startFakeWms } from '../helpers/fake-wms.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
+import { isSendOf } from '../helpers/outbox.ts';
 import { pushFdr } from '../helpers/push.ts';
 
 const WEBHOOK_TOKEN = 'test-webhook-token';
@@ -46,10 +47,7 @@ function sessionSendsTo(number: string): RecordedSend[] {
 async function notify(shipmentId: string, phone: string) {
   await pushFdr(service, fdrEvent({ shipmentId, phone }));
   const template = await waitFor(
-    () =>
-      sandbox.sends.find(
-        (s) => s.params.msg_id === `fdr-${shipmentId}-1` && s.outcome === 'success',
-      ),
+    () => sandbox.sends.find((s) => isSendOf(s, `fdr-${shipmentId}-1`) && s.outcome === 'success'),
     { what: `the FDR message for ${shipmentId}` },
   );
   return template.messageId!.split('-')[0]!;

@@ -1,12 +1,19 @@
 /**
  * Start-up database preparation on a real MariaDB: the database is created, the migrations give
  * the spec's tables their exact columns, defaults are seeded, and doing it all again changes
- * nothing.
+ * nothing. Every connection of the service's pool is in strict SQL mode: a value too long for its
+ * column is an error, never silently cut.
  */
+import { sql } from 'drizzle-orm';
 import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { createDb } from '../../src/db/client.ts';
+import { recordInboxEvent } from '../../src/db/inbox.ts';
+import { isDuplicateKey } from '../../src/db/insert-once.ts';
 import { prepareDatabase } from '../../src/db/migrate.ts';
+import { findOutbox, insertOutbox } from '../../src/db/outbox.ts';
+import { fdrInbox, whatsappStatusLogs } from '../../src/db/schema.ts';
 import { FDR_REASONS } from '../../src/fdr/reasons.ts';
 import { createLog } from '../../src/log.ts';
 import { createTestEnv, MYSQL_URL } from '../helpers/env.ts';
@@ -89,5 +96,112 @@ describe('prepareDatabase', () => {
     expect([await count('whatsapp_templates'), await count('whatsappTemplateVariables')]).toEqual(
       before,
     );
+  });
+});
+
+describe('the connection pool', () => {
+  it('runs every connection in strict SQL mode, whatever the server default', async () => {
+    const handle = createDb(env.env.DATABASE_URL!, 3);
+    try {
+      // Several connections at once, so more than the first one is looked at.
+      const modes = await Promise.all(
+        [1, 2, 3].map(async () => {
+          const [rows] = await handle.pool.query('select @@SESSION.sql_mode as mode, sleep(0.05)');
+          return (rows as Array<{ mode: string }>)[0]!.mode.split(',');
+        }),
+      );
+      for (const mode of modes) {
+        expect(mode).toEqual(expect.arrayContaining(['STRICT_ALL_TABLES', 'STRICT_TRANS_TABLES']));
+      }
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('refuses a value too long for its column instead of cutting it', async () => {
+    const handle = createDb(env.env.DATABASE_URL!, 2);
+    const longId = 'S'.repeat(300);
+    try {
+      const direct = await handle.db
+        .insert(whatsappStatusLogs)
+        .values({ shipmentId: longId, status: 'SUBMITTED' })
+        .then(
+          () => null,
+          (err: unknown) => err,
+        );
+      expect(direct).toBeInstanceOf(Error);
+      expect((direct as Error & { cause?: { code?: string } }).cause?.code).toBe(
+        'ER_DATA_TOO_LONG',
+      );
+      // The inbox's keyed insert too: it used to store the id cut to 64 characters, under a key
+      // its own read-back then missed.
+      await expect(
+        recordInboxEvent(handle.db, {
+          shipmentId: longId,
+          attempt: 1,
+          accountId: 379,
+          pubsubMessageId: null,
+          payload: '{}',
+        }),
+      ).rejects.toThrow();
+      const [stored] = await handle.db
+        .select({ n: sql<number>`count(*)` })
+        .from(fdrInbox)
+        .where(sql`${fdrInbox.shipmentId} like 'SSSS%'`);
+      expect(Number(stored!.n)).toBe(0);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('skips a keyed insert whose key exists, and says which happened', async () => {
+    const handle = createDb(env.env.DATABASE_URL!, 2);
+    const event = {
+      shipmentId: 'DB-ONCE-1',
+      attempt: 1,
+      accountId: 379,
+      pubsubMessageId: 'm-1',
+      payload: '{}',
+    };
+    try {
+      const first = await recordInboxEvent(handle.db, event);
+      const again = await recordInboxEvent(handle.db, { ...event, pubsubMessageId: 'm-2' });
+      expect([first.created, again.created]).toEqual([true, false]);
+      expect(again.row.id).toBe(first.row.id);
+      expect(again.row.pubsubMessageId).toBe('m-1');
+      const duplicate = await handle.db
+        .insert(fdrInbox)
+        .values({ eventKey: first.row.eventKey, shipmentId: 'x', attempt: 1, payload: '{}' })
+        .then(
+          () => null,
+          (err: unknown) => err,
+        );
+      expect(isDuplicateKey(duplicate)).toBe(true);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it("draws an outbox row's correlation key once: writing the row again keeps the first", async () => {
+    const handle = createDb(env.env.DATABASE_URL!, 2);
+    const message = {
+      idempotencyKey: 'fdr-DB-CORR-1-1',
+      kind: 'fdr_template',
+      shipmentId: 'DB-CORR-1',
+      accountId: 379,
+      connectionId: 'default',
+      toNumber: '917891971009',
+      body: 'Hello',
+    };
+    try {
+      const first = await insertOutbox(handle.db, message);
+      const stored = (await findOutbox(handle.db, first.id))!.correlationKey;
+      expect(stored).toMatch(/^fdr-DB-CORR-1-1\.[\w-]{22}$/);
+      const again = await insertOutbox(handle.db, message);
+      expect(again).toEqual({ id: first.id, created: false });
+      expect((await findOutbox(handle.db, first.id))!.correlationKey).toBe(stored);
+    } finally {
+      await handle.close();
+    }
   });
 });

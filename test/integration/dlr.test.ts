@@ -19,6 +19,7 @@ import { eventKey } from '../../src/webhook/parse.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent, readFixture } from '../helpers/fixtures.ts';
+import { isSendOf } from '../helpers/outbox.ts';
 
 const env = createTestEnv('dlr');
 const TOKEN = 'dlr-test-webhook-token';
@@ -307,7 +308,7 @@ describe('delivery reports for the seed message', () => {
     expect((await statusLog(id)).status).toBe('DELIVERED');
   });
 
-  it('finds the message by the first half of its id, and by our key echoed in extra', async () => {
+  it('finds the message by the first half of its id, and by its correlation key echoed in extra', async () => {
     const outbox = await sendFdr('DLR-OTHER-KEYS');
     const id = outbox.gupshupMessageId!;
     const at = outbox.sentAt!.getTime();
@@ -315,11 +316,91 @@ describe('delivery reports for the seed message', () => {
     await postReports(report(firstHalf, 'SENT', at + 1_000));
     await handled(firstHalf, 'SENT');
     expect((await statusLog(id)).status).toBe('SENT');
+    expect(outbox.correlationKey).toMatch(/^fdr-DLR-OTHER-KEYS-1\.[\w-]{22}$/);
     await postReports(
-      report('9999999999999999999-1', 'DELIVERED', at + 2_000, { extra: outbox.idempotencyKey }),
+      report('9999999999999999999-1', 'DELIVERED', at + 2_000, { extra: outbox.correlationKey }),
     );
     expect((await handled('9999999999999999999-1', 'DELIVERED')).status).toBe('processed');
     expect((await statusLog(id)).status).toBe('DELIVERED');
+  });
+
+  it('ignores a forged report naming the guessable key, or any part of the correlation key', async () => {
+    const outbox = await sendFdr('DLR-FORGED');
+    const id = outbox.gupshupMessageId!;
+    const at = outbox.sentAt!.getTime();
+    const key = outbox.correlationKey!;
+    const forged = [
+      ['8888888888888888881-1', outbox.idempotencyKey],
+      ['8888888888888888882-1', key.slice(0, -1)],
+      ['8888888888888888883-1', `${key}x`],
+      ['8888888888888888884-1', key.toUpperCase()],
+    ] as const;
+    for (const [externalId, extra] of forged) {
+      await postReports(report(externalId, 'READ', at + 1_000, { extra }));
+    }
+    for (const [externalId] of forged) {
+      const event = await handled(externalId, 'READ');
+      expect([event.status, event.note]).toEqual(['ignored', 'unknown message']);
+    }
+    const row = await statusLog(id);
+    expect(row.status).toBe('SUBMITTED');
+    expect(remarksOf(row)).toEqual([]);
+    expect((await listShipmentActivity(service.deps.db, 'DLR-FORGED')).map((e) => e.kind)).toEqual([
+      'whatsapp_notified',
+    ]);
+    const [after] = await service.deps.db
+      .select()
+      .from(notificationOutbox)
+      .where(eq(notificationOutbox.id, outbox.id));
+    expect(after).toMatchObject({ gupshupMessageId: id, correlationKey: key });
+  });
+
+  it('never matches a row written before correlation keys by extra', async () => {
+    const outbox = await sendFdr('DLR-LEGACY');
+    // As a row from before the migration: no correlation key.
+    await service.deps.db
+      .update(notificationOutbox)
+      .set({ correlationKey: null })
+      .where(eq(notificationOutbox.id, outbox.id));
+    await postReports(
+      report('8888888888888888885-1', 'READ', outbox.sentAt!.getTime() + 1_000, {
+        extra: outbox.idempotencyKey,
+      }),
+    );
+    const event = await handled('8888888888888888885-1', 'READ');
+    expect([event.status, event.note]).toEqual(['ignored', 'unknown message']);
+    expect((await statusLog(outbox.gupshupMessageId!)).status).toBe('SUBMITTED');
+    // Reports naming its Gupshup id still apply.
+    await postReports(report(outbox.gupshupMessageId!, 'READ', outbox.sentAt!.getTime() + 2_000));
+    await handled(outbox.gupshupMessageId!, 'READ');
+    expect((await statusLog(outbox.gupshupMessageId!)).status).toBe('READ');
+  });
+
+  it('takes reports with an absurd eventTs, dated when received, and fails no job', async () => {
+    const outbox = await sendFdr('DLR-ABSURD-TS');
+    const id = outbox.gupshupMessageId!;
+    const postedAt = Date.now();
+    // 1e20 ms and the year 300000: neither a JavaScript Date nor a MySQL DATETIME holds them.
+    await postReports(report(id, 'SENT', 1e20));
+    const sent = await handled(id, 'SENT');
+    await postReports(report(id, 'READ', Date.UTC(300_000, 0, 1)));
+    const read = await handled(id, 'READ');
+    expect([sent.status, read.status]).toEqual(['processed', 'processed']);
+    const row = await statusLog(id);
+    expect(row.status).toBe('READ');
+    // The report's time is dropped; it is dated when the service received it.
+    expect(row.externalUpdatedAt!.getTime()).toBe(read.createdAt.getTime());
+    expect(row.externalUpdatedAt!.getTime()).toBeGreaterThanOrEqual(postedAt - 1_000);
+    expect(remarksOf(row).map((r) => r.eventTs)).toEqual([null, null]);
+    const statuses = (await timeline('DLR-ABSURD-TS', 3)).filter(
+      (e) => e.kind === 'whatsapp_status',
+    );
+    for (const entry of statuses) {
+      expect(new Date(entry.details.time as string).getUTCFullYear()).toBe(
+        new Date().getUTCFullYear(),
+      );
+    }
+    expect(await service.deps.queues['dlr.process'].getFailedCount()).toBe(0);
   });
 
   it('waits for a send still committing when its report overtakes it', async () => {
@@ -339,7 +420,7 @@ describe('delivery reports for the seed message', () => {
         },
       },
     });
-    await waitFor(() => sandbox.sends.some((s) => s.params.msg_id === 'fdr-DLR-RACE-1'));
+    await waitFor(() => sandbox.sends.some((s) => isSendOf(s, 'fdr-DLR-RACE-1')));
     await postReports(report(id, 'SENT', Date.now(), { destAddr: '917891971009' }));
     const event = await handled(id, 'SENT');
     expect(event.status).toBe('processed');

@@ -63,7 +63,7 @@ describe('closing the HTTP side', () => {
       await waitFor(
         async () => {
           const [rows] = await lock.query<mysql.RowDataPacket[]>(
-            "select 1 from information_schema.processlist where info like 'insert ignore into `webhook_events`%'",
+            "select 1 from information_schema.processlist where info like 'insert into `webhook_events`%'",
           );
           return rows.length > 0;
         },

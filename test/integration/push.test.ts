@@ -1,7 +1,8 @@
 /**
  * The push face of ingress: same results as the pull subscriber for the same envelope, OIDC
  * verification when an audience is configured, and 503 (so Pub/Sub redelivers) when MySQL or
- * Redis cannot take the event.
+ * Redis cannot take the event. An event no redelivery can fix is answered 204, recorded as
+ * invalid and counted: any other answer would have Pub/Sub push it for ever.
  */
 import { eq } from 'drizzle-orm';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
@@ -13,12 +14,15 @@ import { createDeps } from '../../src/deps.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createPushVerifier } from '../../src/http/routes/pubsub-push.ts';
 import { createLog } from '../../src/log.ts';
+import { fdrValidate } from '../../src/queues/fdr-validate.ts';
 import { createSettingsCache } from '../../src/settings-cache.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { sweepOnce } from '../../src/sweeper.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
+import { isSendOf } from '../helpers/outbox.ts';
+import { parsePrometheus } from '../helpers/prometheus.ts';
 
 const env = createTestEnv('push');
 const AUDIENCE = 'https://wa.example.test/pubsub/push';
@@ -113,6 +117,57 @@ describe('POST /pubsub/push', () => {
       .from(fdrInbox)
       .where(eq(fdrInbox.shipmentId, 'NOT-FDR-1'));
     expect(rows).toHaveLength(0);
+  });
+
+  it('answers 204 to an FDR event whose shipment id is too long, records it as invalid and counts it', async () => {
+    const invalid = async () =>
+      parsePrometheus(await service.deps.metrics.registry.metrics()).value(
+        'whatsapp_fdr_events_total',
+        { outcome: 'invalid' },
+      );
+    const before = await invalid();
+    const event = fdrEvent({ shipmentId: `PUSH-LONG-${'7'.repeat(290)}` });
+    const res = await post(envelope(event, 'push-long-1'), await token());
+    expect(res.statusCode).toBe(204);
+    expect(res.headers['x-ingest-status']).toBe('rejected');
+    const rows = await service.deps.db
+      .select()
+      .from(fdrInbox)
+      .where(eq(fdrInbox.pubsubMessageId, 'push-long-1'));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      status: 'skipped',
+      shipmentId: '',
+      attempt: 0,
+      reason: 'invalid_event: response_data.externalShipmentID: must be at most 64 characters',
+    });
+    expect(await invalid()).toBe(before + 1);
+
+    // Were Pub/Sub to push it again, it is taken the same way and recorded once.
+    const again = await post(envelope(event, 'push-long-2'), await token());
+    expect(again.statusCode).toBe(204);
+    expect(again.headers['x-ingest-status']).toBe('rejected');
+    const all = await service.deps.db.select().from(fdrInbox).where(eq(fdrInbox.attempt, 0));
+    expect(all.map((r) => r.pubsubMessageId)).toEqual(['push-long-1']);
+    expect(
+      await service.deps.queues['fdr.validate'].getJob(fdrValidate.jobId({ inboxId: rows[0]!.id })),
+    ).toBeUndefined();
+  });
+
+  it('answers 204 to an FDR event whose shipment id has characters outside the set', async () => {
+    const res = await post(
+      envelope(fdrEvent({ shipmentId: 'PUSH BAD:1' }), 'push-chars-1'),
+      await token(),
+    );
+    expect(res.statusCode).toBe(204);
+    expect(res.headers['x-ingest-status']).toBe('rejected');
+    const [row] = await service.deps.db
+      .select()
+      .from(fdrInbox)
+      .where(eq(fdrInbox.pubsubMessageId, 'push-chars-1'));
+    expect(row?.reason).toBe(
+      'invalid_event: response_data.externalShipmentID: must hold only letters, digits and _ . # / -',
+    );
   });
 
   it('rejects a malformed envelope with 400 and a reason', async () => {
@@ -224,7 +279,7 @@ describe('POST /pubsub/push', () => {
       expect(rows[0]!.status).toBe('received');
       // Once Redis is back, the sweeper finds the waiting event and it goes out.
       await sweepOnce(service.deps, 0);
-      await waitFor(() => sandbox.sends.some((s) => s.params.msg_id === 'fdr-DOWN-2-1'));
+      await waitFor(() => sandbox.sends.some((s) => isSendOf(s, 'fdr-DOWN-2-1')));
     } finally {
       await app.close();
       await deps.close();

@@ -22,6 +22,7 @@ import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { startFakeWms } from '../helpers/fake-wms.ts';
 import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent, readFixture } from '../helpers/fixtures.ts';
+import { isSendOf, outboxOf } from '../helpers/outbox.ts';
 
 const WEBHOOK_TOKEN = 'test-webhook-token';
 const env = createTestEnv('replies');
@@ -45,15 +46,18 @@ async function notify(shipmentId: string, phone: string, gupshupId?: string) {
     sandbox.nextMessageIds(gupshupId);
   }
   await push(fdrEvent({ shipmentId, phone }));
-  return waitFor(
-    () =>
-      sandbox.sends.find(
-        (s) => s.params.msg_id === `fdr-${shipmentId}-1` && s.outcome === 'success',
-      ),
+  const send = await waitFor(
+    () => sandbox.sends.find((s) => isSendOf(s, `fdr-${shipmentId}-1`) && s.outcome === 'success'),
     {
       what: `the FDR message for ${shipmentId}`,
     },
   );
+  // The sandbox records a send as it answers; the conversation replies bind to is committed
+  // just after. A customer cannot answer sooner, so neither does the test.
+  await waitFor(async () => (await outboxOf(service.deps.db, shipmentId))?.status === 'sent', {
+    what: `the FDR message for ${shipmentId} to be recorded as sent`,
+  });
+  return send;
 }
 
 /** Enterprise replies name our message by the first half of the id SendMessage returned. */
@@ -247,7 +251,7 @@ describe('customer replies', () => {
     await notify(shipment, '9811100005');
     await push(fdrEvent({ shipmentId: shipment, phone: '9811100005', attempt: 2 }));
     await waitFor(() =>
-      sandbox.sends.find((s) => s.params.msg_id === `fdr-${shipment}-2` && s.outcome === 'success'),
+      sandbox.sends.find((s) => isSendOf(s, `fdr-${shipment}-2`) && s.outcome === 'success'),
     );
     const [second] = await service.deps.db
       .select()
@@ -319,6 +323,33 @@ describe('customer replies', () => {
       .where(eq(whatsappReplies.shipmentId, shipment));
     expect(replies.map((r) => r.state)).toEqual(['logged', 'logged', 'logged', 'logged']);
     expect(wms.notifications.length).toBe(before);
+  });
+
+  it('takes a reply with an absurd timestamp, dated when it arrived, and fails no job', async () => {
+    const shipment = 'ABSURD-TS-1';
+    await notify(shipment, '9811100077');
+    const before = Date.now();
+    await webhook({
+      mobile: '919811100077',
+      type: 'text',
+      text: 'Please call me',
+      waNumber: '919319278973',
+      timestamp: '100000000000000000000',
+      messageId: 'absurd-ts-1',
+    });
+    const reply = await waitFor(async () => {
+      const [r] = await service.deps.db
+        .select()
+        .from(whatsappReplies)
+        .where(eq(whatsappReplies.shipmentId, shipment));
+      return r?.state === 'logged' ? r : null;
+    });
+    expect(reply.receivedAt.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+    expect(reply.receivedAt.getTime()).toBeLessThanOrEqual(Date.now());
+    expect(await activityKinds(shipment)).toContain(
+      'whatsapp_reply: Customer replied: Please call me',
+    );
+    expect(await service.deps.queues['reply.route'].getFailedCount()).toBe(0);
   });
 
   it('drops a message from a number never written to, storing nothing personal, and counts it', async () => {

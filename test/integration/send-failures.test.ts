@@ -11,7 +11,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, waitFor } from '../helpers/env.ts';
 import { pushFdr } from '../helpers/push.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
-import { outboxOf } from '../helpers/outbox.ts';
+import { isSendOf, outboxOf } from '../helpers/outbox.ts';
 
 const env = createTestEnv('sendfail');
 let sandbox: Sandbox;
@@ -22,7 +22,7 @@ async function push(event: unknown) {
 }
 
 function attemptsFor(shipmentId: string) {
-  return sandbox.sends.filter((s) => s.params.msg_id === `fdr-${shipmentId}-1`);
+  return sandbox.sends.filter((s) => isSendOf(s, `fdr-${shipmentId}-1`));
 }
 
 beforeAll(async () => {

@@ -32,6 +32,7 @@ import {
   type TestEnv,
 } from '../helpers/env.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
+import { keyOfSend } from '../helpers/outbox.ts';
 import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.ts';
 
 const envs: TestEnv[] = [];
@@ -124,11 +125,14 @@ function stoppedLine(proc: ServiceProcess) {
     { abandonedJobs: number; clientsClosed: boolean } | undefined;
 }
 
-/** Successful sends per idempotency key (`msg_id`) of the given shipments, as the sandbox saw them. */
+/**
+ * Successful sends per idempotency key (named by `msg_id`, the correlation key) of the given
+ * shipments, as the sandbox saw them.
+ */
 function successesByKey(shipments: string[]): Map<string, number> {
   const counts = new Map(shipments.map((s) => [`fdr-${s}-1`, 0]));
   for (const send of sandbox.sends) {
-    const key = send.params.msg_id ?? '';
+    const key = keyOfSend(send);
     if (counts.has(key) && send.outcome === 'success') {
       counts.set(key, counts.get(key)! + 1);
     }
@@ -236,7 +240,7 @@ describe('SIGTERM with sends in flight', () => {
       expect(await queue.getJobCountByTypes('active', 'wait', 'delayed', 'failed')).toBe(0);
       const rows = await db.db
         .select({
-          key: notificationOutbox.idempotencyKey,
+          key: notificationOutbox.correlationKey,
           attempts: notificationOutbox.attempts,
           gupshupMessageId: notificationOutbox.gupshupMessageId,
         })
@@ -245,7 +249,8 @@ describe('SIGTERM with sends in flight', () => {
       const answered = new Map(sandbox.sends.map((s) => [s.params.msg_id, s.messageId]));
       for (const row of rows) {
         expect(row.attempts).toBe(1);
-        expect(row.gupshupMessageId).toBe(answered.get(row.key));
+        expect(row.key).not.toBeNull();
+        expect(row.gupshupMessageId).toBe(answered.get(row.key!));
       }
       expect([...successesByKey(shipments).values()]).toEqual(shipments.map(() => 1));
       expect((await terminate(second)).code).toBe(0);

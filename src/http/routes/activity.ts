@@ -9,11 +9,13 @@ import { listShipmentActivity } from '../../db/activity.ts';
 import type { Db } from '../../db/client.ts';
 import { shipmentAccounts } from '../../db/shipments.ts';
 import { HttpError } from '../../errors.ts';
+import { SHIPMENT_ID } from '../../fdr/event.ts';
 import { mayReach, requireApiAuth, type ApiAuth } from '../auth.ts';
 import { documented, SECURITY } from '../openapi.ts';
 
+/** The shipment ids ingress takes in (src/fdr/event.ts), so every one of them can be looked up. */
 export const ActivityParams = v.object({
-  shipmentId: v.pipe(v.string(), v.regex(/^[\w.#/-]{1,64}$/)),
+  shipmentId: v.pipe(v.string(), v.regex(SHIPMENT_ID)),
 });
 
 export function activityRoutes(deps: { db: Db; auth: ApiAuth }) {

@@ -3,8 +3,10 @@
  * standard push envelope; when PUBSUB_PUSH_AUDIENCE is set, the Google-signed OIDC token in
  * `Authorization` must verify (RS256 signature, issuer, audience, expiry, and the verified email
  * of PUBSUB_PUSH_SERVICE_ACCOUNT, which configuration requires with an audience). Without an
- * audience the route exists only outside production. Answers 204 once the event is recorded and queued (or
- * is not ours), 503 when MySQL or Redis is unavailable, so Pub/Sub redelivers.
+ * audience the route exists only outside production. Answers 204 once the event is recorded and
+ * queued, is not ours, or is invalid and recorded as such (`x-ingest-status: rejected`: a
+ * redelivery could not fix it, so it must not be redelivered); 503 when MySQL or Redis is
+ * unavailable, so Pub/Sub redelivers.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
@@ -14,6 +16,7 @@ import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
 import { HttpError, safeErrorMessage } from '../../errors.ts';
 import type { Log } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
 import { ingestFdrMessage } from '../../pubsub/ingest.ts';
 import type { Queues } from '../../queues/index.ts';
 import { bearerToken } from '../auth.ts';
@@ -64,6 +67,7 @@ export function createPushVerifier(config: Config, keys?: JWTVerifyGetKey): Push
 export function pubsubPushRoutes(deps: {
   db: Db;
   queues: Queues;
+  metrics: Pick<Metrics, 'fdrEvents'>;
   log: Log;
   verifier: PushVerifier | null;
 }) {
@@ -76,7 +80,7 @@ export function pubsubPushRoutes(deps: {
       security: SECURITY.push,
       body: PushEnvelope,
       responses: {
-        204: 'Recorded and queued, or not an event for this service',
+        204: 'Recorded and queued, not an event for this service, or an invalid event recorded as skipped (`x-ingest-status`: accepted, ignored, rejected)',
         400: 'Not a push envelope',
         401: 'The OIDC token is missing or did not verify',
         503: 'MySQL or Redis unavailable: Pub/Sub redelivers',

@@ -9,4 +9,7 @@ CREATE TABLE `api_tokens` (
 	CONSTRAINT `api_tokens_hash` UNIQUE(`token_hash`)
 );
 --> statement-breakpoint
+ALTER TABLE `notification_outbox` ADD `correlation_key` varchar(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;--> statement-breakpoint
+ALTER TABLE `whatsapp_conversations` ADD `customer_user_id` varchar(128);--> statement-breakpoint
+ALTER TABLE `notification_outbox` ADD CONSTRAINT `notification_outbox_correlation` UNIQUE(`correlation_key`);--> statement-breakpoint
 CREATE INDEX `api_tokens_account` ON `api_tokens` (`account_id`);

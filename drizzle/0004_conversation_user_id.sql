@@ -1,1 +1,0 @@
-ALTER TABLE `whatsapp_conversations` ADD `customer_user_id` varchar(128);
