@@ -74,7 +74,8 @@ export function parsePrometheus(text: string): Exposition {
       rest = rest.slice(label[0].length);
     }
     const value = Number(valueText.replace(/^\+?Inf$/, 'Infinity').replace(/^-Inf$/, '-Infinity'));
-    if (Number.isNaN(value) && valueText !== 'NaN') {
+    // Values are what Go's ParseFloat reads, which takes NaN in any case (prom-client writes "Nan").
+    if (Number.isNaN(value) && !/^nan$/i.test(valueText)) {
       fail('value is not a number');
     }
     samples.push({ name, labels, value });

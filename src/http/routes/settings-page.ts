@@ -342,7 +342,33 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
       );
     }
 
+    /** Each request is authenticated once (in `onRequest`), then read from here. */
+    const visitors = new WeakMap<FastifyRequest, Visitor | null>();
+
     async function authenticate(request: FastifyRequest): Promise<Visitor | null> {
+      if (visitors.has(request)) {
+        return visitors.get(request) ?? null;
+      }
+      const visitor = await identifyVisitor(request);
+      visitors.set(request, visitor);
+      return visitor;
+    }
+
+    // Credentials before the body: a script call without them is refused unread.
+    app.addHook('onRequest', async (request) => {
+      const path = request.url.split('?')[0] ?? '';
+      if (request.method === 'POST' && /^\/settings\/\d+\/(verify|save)$/.test(path)) {
+        if (!(await authenticate(request))) {
+          throw new HttpError(
+            401,
+            'ERR_UNAUTHORIZED',
+            'log in again, or send a valid bearer token',
+          );
+        }
+      }
+    });
+
+    async function identifyVisitor(request: FastifyRequest): Promise<Visitor | null> {
       if (!apiToken || !signer) {
         return null;
       }
