@@ -54,15 +54,18 @@ const urlString = v.pipe(
 const url = (fallback: string) => v.optional(urlString, fallback);
 const optionalUrl = () => v.optional(urlString);
 
+/** `a, b,,c` → `['a', 'b', 'c']`. */
+function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
 const roles = v.optional(
   v.pipe(
     v.string(),
-    v.transform((s) =>
-      s
-        .split(',')
-        .map((r) => r.trim())
-        .filter(Boolean),
-    ),
+    v.transform(splitList),
     v.array(v.picklist(ROLES, `each role must be one of ${ROLES.join(', ')}`)),
     v.minLength(1, 'needs at least one role'),
   ),
@@ -157,12 +160,7 @@ export const ConfigSchema = v.object({
   TEMPLATE_ALLOWED_CATEGORIES: v.optional(
     v.pipe(
       v.string(),
-      v.transform((s) =>
-        s
-          .split(',')
-          .map((c) => c.trim().toUpperCase())
-          .filter(Boolean),
-      ),
+      v.transform((s) => splitList(s).map((c) => c.toUpperCase())),
       v.array(v.picklist(['UTILITY', 'MARKETING', 'AUTHENTICATION'], 'unknown template category')),
     ),
     'UTILITY',
@@ -178,12 +176,7 @@ export const ConfigSchema = v.object({
   WEBHOOK_ALLOWED_CIDRS: v.optional(
     v.pipe(
       v.string(),
-      v.transform((s) =>
-        s
-          .split(',')
-          .map((c) => c.trim())
-          .filter(Boolean),
-      ),
+      v.transform(splitList),
       v.check(
         (list) => list.every(isCidr),
         'must be comma-separated addresses or CIDR networks (203.0.113.0/24, 2001:db8::/32)',
@@ -199,12 +192,7 @@ export const ConfigSchema = v.object({
         if (lower === 'true' || lower === 'false') {
           return lower === 'true';
         }
-        return /^\d+$/.test(s)
-          ? Number(s)
-          : s
-              .split(',')
-              .map((c) => c.trim())
-              .filter(Boolean);
+        return /^\d+$/.test(s) ? Number(s) : splitList(s);
       }),
       v.check(
         (t) => !Array.isArray(t) || t.every(isCidr),
