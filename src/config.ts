@@ -220,6 +220,9 @@ export const ConfigSchema = v.object({
   SWEEP_INTERVAL_MS: int(30_000, 0),
   SWEEP_GRACE_MS: int(60_000, 0),
   WORKER_CONCURRENCY: int(8, 1),
+  JOB_LOCK_MS: int(30_000, 500),
+  JOB_STALLED_INTERVAL_MS: int(30_000, 100),
+  JOB_MAX_STALLS: int(100, 1),
 });
 
 export type Config = Readonly<v.InferOutput<typeof ConfigSchema>>;

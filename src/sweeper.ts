@@ -3,7 +3,8 @@
  * the work. Every SWEEP_INTERVAL_MS it re-enqueues inbox events, outbox messages, timeline
  * entries and Gupshup webhook events that have waited longer than SWEEP_GRACE_MS, which repairs
  * jobs Redis lost (a crash can drop its last second of writes). Deterministic job ids make a
- * re-add of a live job a no-op.
+ * re-add of a live job a no-op; a job whose id sits in the failed set while MySQL says its work
+ * is unfinished (it stalled past JOB_MAX_STALLS, say) is retried, since a re-add could not.
  */
 import type { Db } from './db/client.ts';
 import { listUnpublishedActivity } from './db/activity.ts';
@@ -12,9 +13,27 @@ import { listUnfinishedOutbox } from './db/outbox.ts';
 import { listReceivedWebhookEvents } from './db/webhook-events.ts';
 import { safeErrorMessage } from './errors.ts';
 import type { Log } from './log.ts';
-import { enqueue, type Queues } from './queues/index.ts';
+import { enqueue, type PayloadOf, type QueueName, type Queues } from './queues/index.ts';
 
 const BATCH = 500;
+
+/**
+ * Enqueues the job for unfinished work; when its id is in the failed set (a re-add would be a
+ * no-op), retries it instead. Returns whether a failed job was revived.
+ */
+async function ensureQueued<N extends QueueName>(
+  queues: Queues,
+  name: N,
+  payload: PayloadOf<N>,
+): Promise<boolean> {
+  const id = await enqueue(queues, name, payload);
+  const job = await queues[name].getJob(id);
+  if (job && (await job.isFailed())) {
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return true;
+  }
+  return false;
+}
 
 export async function sweepOnce(deps: { db: Db; queues: Queues }, graceMs: number) {
   const olderThan = new Date(Date.now() - graceMs);
@@ -26,25 +45,30 @@ export async function sweepOnce(deps: { db: Db; queues: Queues }, graceMs: numbe
     // already handled and are never queued.
     listReceivedWebhookEvents(deps.db, olderThan, BATCH, ['dlr', 'inbound']),
   ]);
+  let revived = 0;
+  const ensure = async <N extends QueueName>(name: N, payload: PayloadOf<N>) => {
+    revived += (await ensureQueued(deps.queues, name, payload)) ? 1 : 0;
+  };
   for (const inboxId of inbox) {
-    await enqueue(deps.queues, 'fdr.validate', { inboxId });
+    await ensure('fdr.validate', { inboxId });
   }
   for (const outboxId of outbox) {
-    await enqueue(deps.queues, 'message.send', { outboxId });
+    await ensure('message.send', { outboxId });
   }
   for (const activityId of activity) {
-    await enqueue(deps.queues, 'activity.emit', { activityId });
+    await ensure('activity.emit', { activityId });
   }
   // Webhook events stored but never handled: their job was lost, or the webhook answered 503
   // after storing them (Redis down) and Gupshup's retry found them already stored.
   for (const { id, kind } of webhook) {
     if (kind === 'dlr') {
-      await enqueue(deps.queues, 'dlr.process', { webhookEventId: id });
+      await ensure('dlr.process', { webhookEventId: id });
     } else if (kind === 'inbound') {
-      await enqueue(deps.queues, 'reply.route', { webhookEventId: id });
+      await ensure('reply.route', { webhookEventId: id });
     }
   }
   return {
+    revived,
     inbox: inbox.length,
     outbox: outbox.length,
     activity: activity.length,

@@ -141,6 +141,84 @@ export async function noteAcceptedSend(
 }
 
 /**
+ * Failures after which Gupshup may still have accepted the message: no answer in time, a broken
+ * connection, an answer we could not read. (An attempt cut off mid-way leaves no code at all.)
+ */
+export const AMBIGUOUS_SEND_FAILURES: ReadonlySet<string> = new Set([
+  'timeout',
+  'network',
+  'aborted',
+  'bad_response',
+]);
+
+/** How far before its recorded outcome an attempt may have reached Gupshup. */
+const ATTEMPT_SLACK_MS = 10 * 60_000;
+
+/**
+ * A delivery report that names no message of ours and carries no correlation key (the seed's
+ * own sample has no `extra`) still identifies a send whose answer was lost, under a rule strict
+ * enough that it cannot pick the wrong one:
+ * - the report is for `destAddr`, and the service has exactly one unfinished send (pending or
+ *   sending, on any sender) to that number — a second one, or none, and nothing is attributed
+ *   (enterprise reports do not name the sender account, so "only one on that sender" is
+ *   tightened to "only one at all");
+ * - that send's last attempt has no known outcome (cut off, or timeout, network, aborted,
+ *   unreadable answer) and no Gupshup id yet;
+ * - that attempt is over: its outcome was recorded (or it began) before `staleBefore`, so it
+ *   cannot still be waiting for its answer (a report for a send in flight is retried by the
+ *   caller until the send commits or goes stale);
+ * - the report happened after that attempt began (its time, when given, is no earlier than
+ *   ATTEMPT_SLACK_MS before the attempt's outcome was recorded).
+ * The row keeps the report's id, and its send's next run records it as sent (as with `extra`).
+ * Returns the row's id, or null.
+ */
+export async function noteAcceptedSendByNumber(
+  db: Db,
+  destAddr: string,
+  gupshupMessageId: string,
+  reportedAt: number | null,
+  staleBefore: Date,
+): Promise<number | null> {
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .select({
+        id: notificationOutbox.id,
+        status: notificationOutbox.status,
+        attempts: notificationOutbox.attempts,
+        errorCode: notificationOutbox.errorCode,
+        gupshupMessageId: notificationOutbox.gupshupMessageId,
+        updatedAt: notificationOutbox.updatedAt,
+      })
+      .from(notificationOutbox)
+      .where(
+        and(
+          eq(notificationOutbox.toNumber, destAddr),
+          inArray(notificationOutbox.status, ['pending', 'sending']),
+        ),
+      )
+      .for('update');
+    const [row] = rows;
+    if (
+      rows.length !== 1 ||
+      !row ||
+      row.status !== 'sending' ||
+      row.attempts === 0 ||
+      row.gupshupMessageId !== null ||
+      (row.errorCode !== null && !AMBIGUOUS_SEND_FAILURES.has(row.errorCode)) ||
+      row.updatedAt >= staleBefore ||
+      (reportedAt !== null && reportedAt < row.updatedAt.getTime() - ATTEMPT_SLACK_MS)
+    ) {
+      return null;
+    }
+    await tx
+      .update(notificationOutbox)
+      .set({ gupshupMessageId })
+      .where(eq(notificationOutbox.id, row.id));
+    return row.id;
+  });
+}
+
+/**
  * What a send puts in `msg_id`/`extra`: the row's correlation key; for a row written before
  * correlation keys existed, its idempotency key as then (reports naming it match nothing).
  */

@@ -224,6 +224,8 @@ export const notificationOutbox = mysqlTable(
     index('notification_outbox_status_created').on(t.status, t.createdAt),
     index('notification_outbox_shipment').on(t.shipmentId),
     index('notification_outbox_gupshup').on(t.gupshupMessageId),
+    // Reports without our key are matched to a customer's unfinished send by number.
+    index('notification_outbox_to_status').on(t.toNumber, t.status),
   ],
 );
 

@@ -49,6 +49,11 @@ export interface CallbackOptions {
    * answered in the enterprise format: with `enterprise` they report (and are replied to) in v2.
    */
   format?: CallbackFormat;
+  /**
+   * Whether enterprise reports echo the send's `extra` (true by default). The seed's own sample
+   * report has none: `false` reports exactly like it.
+   */
+  echoExtra?: boolean;
 }
 
 /**
@@ -176,6 +181,7 @@ export const CallbackOptionsSchema = v.object({
   ),
   srcAddr: v.optional(v.pipe(v.string(), v.nonEmpty())),
   format: v.optional(v.picklist(CALLBACK_FORMATS, 'must be enterprise, v2 or v3')),
+  echoExtra: v.optional(v.boolean()),
 });
 
 export const DlrSpecSchema = v.object({

@@ -215,7 +215,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       customer: send.to,
       ...senderOf(send),
       kind: send.template || isTemplateSend(send.params) ? 'template' : 'session',
-      ...(send.params.extra && send.api === 'enterprise' ? { extra: send.params.extra } : {}),
+      ...(send.params.extra && send.api === 'enterprise' && callback.echoExtra !== false
+        ? { extra: send.params.extra }
+        : {}),
       srcAddr: callback.srcAddr ?? DEFAULT_SRC_ADDR,
       sentAt: Date.now(),
     };

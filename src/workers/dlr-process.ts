@@ -26,7 +26,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { notificationOutbox, whatsappSenderConnections, whatsappStatusLogs } from '../db/schema.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
-import { noteAcceptedSend } from '../db/outbox.ts';
+import { noteAcceptedSend, noteAcceptedSendByNumber } from '../db/outbox.ts';
 import { findWebhookEvent, markWebhookEvent } from '../db/webhook-events.ts';
 import { nextStatus, statusOf, type DlrStatus } from '../dlr/codes.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
@@ -75,12 +75,31 @@ export function processDlrProcess(deps: Deps): Processor {
       // The correlation key in `extra` names a send still unfinished: Gupshup accepted an attempt
       // whose answer was lost (a timeout, a cut-off process). Keep its id so the send's next
       // attempt records it instead of sending the message a second time.
-      const accepted = report.extra
+      // Without any key (the seed's own sample has none), the customer's number can still name
+      // the one send whose attempt ended without an answer (strict rule: noteAcceptedSendByNumber).
+      // A report whose `extra` names no row of ours is not ours to attribute at all.
+      const byKey = report.extra
         ? await noteAcceptedSend(db, report.extra, report.externalId)
         : null;
+      const accepted =
+        byKey ??
+        (report.extra === null && report.destAddr
+          ? await noteAcceptedSendByNumber(
+              db,
+              report.destAddr,
+              report.externalId,
+              report.eventTs,
+              new Date(Date.now() - deps.config.GUPSHUP_TIMEOUT_MS),
+            )
+          : null);
       if (accepted !== null) {
         log.warn(
-          { webhookEventId, externalId: report.externalId, outboxId: accepted },
+          {
+            webhookEventId,
+            externalId: report.externalId,
+            outboxId: accepted,
+            by: byKey !== null ? 'correlation_key' : 'number',
+          },
           'delivery report names an unfinished send: Gupshup accepted it',
         );
         await wakeSend(deps.queues, accepted);

@@ -91,6 +91,12 @@ export function startWorkers(
       connection: deps.workerConnection,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
+      // A job whose worker died is run again (every processor is idempotent), however often that
+      // happens: a stall is not a failure of the work. The bound only stops a job that kills
+      // every worker that runs it from looping for ever.
+      lockDuration: config.JOB_LOCK_MS,
+      stalledInterval: config.JOB_STALLED_INTERVAL_MS,
+      maxStalledCount: config.JOB_MAX_STALLS,
       // BullMQ's own per-minute completed/failed counts, kept in Redis for two weeks: Bull Board
       // charts them, and they survive restarts of this process (Prometheus counters do not).
       metrics: { maxDataPoints: MetricsTime.TWO_WEEKS },

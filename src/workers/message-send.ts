@@ -29,6 +29,7 @@ import { insertActivity, type ActivityEntry } from '../db/activity.ts';
 import type { CredentialCipher } from '../credentials.ts';
 import type { Db } from '../db/client.ts';
 import {
+  AMBIGUOUS_SEND_FAILURES,
   claimOutbox,
   correlationOf,
   findOutbox,
@@ -103,6 +104,18 @@ export function processMessageSend(deps: Deps): Processor {
       throw new PermanentError(lookup.code, `${lookup.code}: ${lookup.reason}`);
     }
     const { sender } = lookup;
+    const kept = keptAnswer(job.data);
+    if (kept) {
+      // An earlier run of this job had Gupshup's answer in hand and kept it here before MySQL
+      // refused the commit: finish that commit; sending again would reach the customer twice.
+      const committed = await commitSent(deps, outbox, sender, kept);
+      deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'recovered', code: 'none' });
+      log.warn(
+        { outboxId, shipmentId: outbox.shipmentId, messageId: kept, committed },
+        "Gupshup's answer of an earlier run was kept with the job; recorded now, not sent again",
+      );
+      return { status: 'recovered', messageId: kept };
+    }
     if (outbox.gupshupMessageId) {
       // A delivery report named this unfinished message: Gupshup accepted an earlier attempt
       // whose answer was lost. Record it as sent; sending again would reach the customer twice.
@@ -140,6 +153,14 @@ export function processMessageSend(deps: Deps): Processor {
     const { result } = sent;
 
     if (result.ok) {
+      // The answer goes with the job (Redis) before MySQL: if the commit fails, the retry finds
+      // it there and records the message instead of sending it again.
+      await keepAnswer(job, result.messageId).catch((err: unknown) =>
+        log.warn(
+          { outboxId, err: err instanceof Error ? err.message : String(err) },
+          "Gupshup's answer could not be kept with the job; committing it directly",
+        ),
+      );
       const committed = await commitSent(deps, outbox, sender, result.messageId, sent.how);
       deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'sent', code: 'none' });
       log.info(
@@ -184,6 +205,16 @@ export function processMessageSend(deps: Deps): Processor {
     );
     throw new RetryableError(result.code, failure);
   };
+}
+
+/** Gupshup's id for this job's message, kept in the job's data once answered (see keepAnswer). */
+function keptAnswer(data: unknown): string | null {
+  const value = (data as { acceptedMessageId?: unknown } | null)?.acceptedMessageId;
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+async function keepAnswer(job: Job, messageId: string): Promise<void> {
+  await job.updateData({ ...(job.data as object), acceptedMessageId: messageId });
 }
 
 /** How a follow-up went out: natively, or as its text version and why. */
@@ -306,7 +337,7 @@ async function awaitSenderSlot(
  * code). An HTTP status, a Gupshup error id or no connection at all (`unreachable`) is a
  * definite "not sent".
  */
-const AMBIGUOUS_FAILURES = new Set(['timeout', 'network', 'aborted', 'bad_response']);
+const AMBIGUOUS_FAILURES = AMBIGUOUS_SEND_FAILURES;
 
 /**
  * When the previous attempt's outcome is unknown and it is recent, the time to wait until

@@ -1,0 +1,1 @@
+CREATE INDEX `notification_outbox_to_status` ON `notification_outbox` (`to_number`,`status`);

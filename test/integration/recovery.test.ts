@@ -1,0 +1,209 @@
+/**
+ * Recovery from the faults a crash or an outage leaves behind, each once, against real Redis,
+ * MariaDB and the sandbox over HTTP:
+ * - work MySQL says is unfinished is revived by the sweeper even when its job sits in the failed
+ *   set (a job that stalled too often, say);
+ * - Gupshup's answer, once received, is never lost: when MySQL refuses the commit, the retry
+ *   finds the answer kept with the job and records the message instead of sending it again;
+ * - a delivery report without our key (the seed's own sample has none) names the one send to
+ *   that number whose answer was lost, so it is recorded as sent, not sent twice; with a second
+ *   unfinished send to that number, nothing is attributed.
+ */
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { eq } from 'drizzle-orm';
+import mysql from 'mysql2/promise';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { redisOptions } from '../../src/deps.ts';
+import { insertOutbox, noteAcceptedSendByNumber } from '../../src/db/outbox.ts';
+import { fdrInbox, notificationOutbox } from '../../src/db/schema.ts';
+import { saveAccountSettings } from '../../src/db/settings.ts';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
+import { startService, type Service } from '../../src/service.ts';
+import { sweepOnce } from '../../src/sweeper.ts';
+import { createTestEnv, MYSQL_URL, REDIS_URL, waitFor } from '../helpers/env.ts';
+import { fdrEvent } from '../helpers/fixtures.ts';
+import { isSendOf, outboxOf } from '../helpers/outbox.ts';
+import { pushFdr } from '../helpers/push.ts';
+
+const WEBHOOK_TOKEN = 'recovery-webhook-token';
+const env = createTestEnv('recovery');
+let sandbox: Sandbox;
+const services: Service[] = [];
+
+async function start(overrides: Record<string, string>, roles: Array<'api' | 'worker'>) {
+  const service = await startService(
+    env.config({
+      GUPSHUP_ENTERPRISE_URL: sandbox.url,
+      WEBHOOK_TOKEN,
+      DB_MIGRATE_ON_START: services.length === 0 ? 'true' : 'false',
+      ...overrides,
+    }),
+    roles,
+  );
+  services.push(service);
+  return service;
+}
+
+function sendsOf(shipmentId: string) {
+  return sandbox.sends.filter((s) => isSendOf(s, `fdr-${shipmentId}-1`) && s.outcome === 'success');
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0, host: '127.0.0.1' });
+});
+
+afterEach(async () => {
+  while (services.length > 1) {
+    await services.pop()!.close(5_000);
+  }
+  sandbox.setCallback(null);
+  sandbox.reset();
+});
+
+afterAll(async () => {
+  for (const service of services) {
+    await service.close(5_000);
+  }
+  await sandbox?.close();
+  await env.dropDatabase();
+});
+
+describe('recovery', () => {
+  it('revives an unfinished FDR event whose job failed (stalled too often), and sends it once', async () => {
+    const api = await start({}, ['api']);
+    await saveAccountSettings(api.deps.db, 379, { enabled: true });
+    await pushFdr(api, fdrEvent({ shipmentId: 'REVIVE-1' }));
+    // A worker that fails the job for good, as BullMQ does past JOB_MAX_STALLS.
+    const killer = new Worker(
+      'fdr.validate',
+      () => Promise.reject(new UnrecoverableError('job stalled more than allowable limit')),
+      { connection: redisOptions(REDIS_URL), prefix: api.deps.config.QUEUE_PREFIX },
+    );
+    const queue = new Queue('fdr.validate', {
+      connection: redisOptions(REDIS_URL),
+      prefix: api.deps.config.QUEUE_PREFIX,
+    });
+    try {
+      await waitFor(async () => (await queue.getFailedCount()) === 1, { what: 'the failed job' });
+    } finally {
+      await killer.close();
+      await queue.close();
+    }
+    const [inbox] = await api.deps.db
+      .select()
+      .from(fdrInbox)
+      .where(eq(fdrInbox.shipmentId, 'REVIVE-1'));
+    expect(inbox?.status).toBe('received');
+
+    const swept = await sweepOnce(api.deps, 0);
+    expect(swept.revived).toBe(1);
+    await start({}, ['worker']);
+    await waitFor(() => sendsOf('REVIVE-1').length === 1, { what: 'the revived send' });
+    const outbox = await waitFor(async () => {
+      const row = await outboxOf(api.deps.db, 'REVIVE-1');
+      return row?.status === 'sent' ? row : null;
+    });
+    expect(outbox.attempts).toBe(1);
+  });
+
+  it("keeps Gupshup's answer with the job when MySQL refuses the commit, and records it on the retry without sending again", async () => {
+    const service = await start({ SEND_RECONCILE_MS: '0', MESSAGE_SEND_BACKOFF_MS: '1500' }, [
+      'api',
+      'worker',
+    ]);
+    await saveAccountSettings(service.deps.db, 379, { enabled: true });
+    const conn = await mysql.createConnection({ uri: `${MYSQL_URL}/${env.database}` });
+    try {
+      // The commit's first write fails: the table is briefly gone.
+      await conn.query('RENAME TABLE whatsapp_status_logs TO whatsapp_status_logs_away');
+      await pushFdr(service, fdrEvent({ shipmentId: 'KEPT-1' }));
+      await waitFor(() => sendsOf('KEPT-1').length === 1, { what: 'the send Gupshup accepted' });
+      // The commit has failed once (the job is waiting out its backoff), before the table is back.
+      await waitFor(
+        async () => {
+          const row = await outboxOf(service.deps.db, 'KEPT-1');
+          const job = row
+            ? await service.deps.queues['message.send'].getJob(`send-outbox-${row.id}`)
+            : undefined;
+          return (job?.attemptsMade ?? 0) >= 1;
+        },
+        { what: 'the failed commit' },
+      );
+    } finally {
+      await conn.query('RENAME TABLE whatsapp_status_logs_away TO whatsapp_status_logs');
+      await conn.end();
+    }
+    const outbox = await waitFor(
+      async () => {
+        const row = await outboxOf(service.deps.db, 'KEPT-1');
+        return row?.status === 'sent' ? row : null;
+      },
+      { what: 'the message recorded as sent' },
+    );
+    expect(outbox.gupshupMessageId).toBe(sendsOf('KEPT-1')[0]!.messageId);
+    expect(sandbox.sends.filter((s) => isSendOf(s, 'fdr-KEPT-1-1'))).toHaveLength(1);
+  });
+
+  it('records a send whose answer was lost by its report without our key, sending nothing twice', async () => {
+    const service = await start({ GUPSHUP_TIMEOUT_MS: '300', SEND_RECONCILE_MS: '60000' }, [
+      'api',
+      'worker',
+    ]);
+    await saveAccountSettings(service.deps.db, 379, { enabled: true });
+    // Reports like the seed's sample: no `extra`.
+    sandbox.setCallback({
+      url: `${service.url}/api/_ah/v1/message?token=${WEBHOOK_TOKEN}`,
+      echoExtra: false,
+      delaysMs: { sent: 50, delivered: -1, read: -1 },
+    });
+    // Gupshup answers after the service gave up on it; the message still goes out.
+    sandbox.failNext({ kind: 'delay', ms: 800 });
+    await pushFdr(service, fdrEvent({ shipmentId: 'NOKEY-1', phone: '9811400001' }));
+    const outbox = await waitFor(
+      async () => {
+        const row = await outboxOf(service.deps.db, 'NOKEY-1');
+        return row?.status === 'sent' ? row : null;
+      },
+      { timeoutMs: 20_000, what: 'the message recorded by its report' },
+    );
+    // Well inside SEND_RECONCILE_MS: the report, not the timer, settled it.
+    expect(outbox.attempts).toBe(1);
+    expect(sandbox.sends.filter((s) => isSendOf(s, 'fdr-NOKEY-1-1'))).toHaveLength(1);
+    expect(outbox.gupshupMessageId).toBe(
+      sandbox.sends.find((s) => isSendOf(s, 'fdr-NOKEY-1-1'))!.messageId,
+    );
+  });
+
+  it('attributes nothing by number while two sends to that number are unfinished', async () => {
+    const db = services[0]!.deps.db;
+    const row = (key: string) => ({
+      idempotencyKey: key,
+      kind: 'fdr_template',
+      shipmentId: key,
+      accountId: 379,
+      connectionId: 'default',
+      toNumber: '919811499999',
+      body: 'x',
+    });
+    const a = await insertOutbox(db, row('TWO-A'));
+    const b = await insertOutbox(db, row('TWO-B'));
+    const longAgo = new Date(Date.now() - 60_000);
+    for (const id of [a.id, b.id]) {
+      await db
+        .update(notificationOutbox)
+        .set({ status: 'sending', attempts: 1, errorCode: 'timeout', updatedAt: longAgo })
+        .where(eq(notificationOutbox.id, id));
+    }
+    const now = new Date();
+    expect(await noteAcceptedSendByNumber(db, '919811499999', 'G-1', Date.now(), now)).toBeNull();
+    // With one of them finished, the other is the only one: now it is attributed.
+    await db
+      .update(notificationOutbox)
+      .set({ status: 'failed' })
+      .where(eq(notificationOutbox.id, b.id));
+    expect(await noteAcceptedSendByNumber(db, '919811499999', 'G-1', Date.now(), now)).toBe(a.id);
+    // Not an attempt with a known outcome, not one still in flight, not one already named.
+    expect(await noteAcceptedSendByNumber(db, '919811499999', 'G-2', Date.now(), now)).toBeNull();
+  });
+});
