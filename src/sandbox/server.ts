@@ -10,6 +10,9 @@
  * Started in-process by tests (`startSandbox({ port: 0 })`) and by `npm run sandbox`
  * (src/sandbox/main.ts). It records every send (src/sandbox/types.ts), and `failNext` (or
  * `POST /_sandbox/fail`) queues Gupshup errors, HTTP failures and delays for the next sends.
+ * `setFaults` (or `POST /_sandbox/faults`) sets a fault policy for every send instead
+ * (src/sandbox/faults.ts): at a rate, seeded or not, a send is answered 5xx or 429, or accepted
+ * and then answered too late (`timeout`) or never (`drop`), for reliability runs.
  *
  * With a `callback` URL it also plays Gupshup's side of the conversation, in the enterprise, v2
  * or v3 format (src/sandbox/formats.ts): after each successful send it posts delivery reports to
@@ -47,6 +50,7 @@ import {
 import { offeredChoices, pickChoice } from './choices.ts';
 import { describeIssues, InteractiveSettingSchema, registerControlRoutes } from './control.ts';
 import { SandboxOptionsError, SandboxTapError } from './errors.ts';
+import { createFaultPicker, type FaultPicker, FaultPolicySchema } from './faults.ts';
 import {
   buildReportRequests,
   buildTapRequest,
@@ -68,6 +72,7 @@ import {
 } from './templates.ts';
 import type {
   FailureSpec,
+  FaultKind,
   InteractiveSetting,
   RecordedSend,
   ReplyResult,
@@ -91,6 +96,7 @@ export {
 } from './callbacks.ts';
 export { FailureSpecSchema } from './control.ts';
 export { SandboxOptionsError, SandboxTapError } from './errors.ts';
+export { FAULT_KINDS, FaultPolicySchema } from './faults.ts';
 export type { TappedChoice } from './formats.ts';
 export type { InteractiveChoice, InteractiveContent } from './interactive.ts';
 export { buttonReply, interactiveReply, textReply } from './replies.ts';
@@ -99,6 +105,9 @@ export { SandboxTemplatesError, type TemplateUse } from './templates.ts';
 export type * from './types.ts';
 
 const GATEWAY_PATH = '/GatewayAPI/rest';
+
+/** The faults played on an accepted send's answer, rather than instead of accepting it. */
+type AcceptFault = Extract<FaultKind, 'timeout' | 'drop'>;
 
 /** The business number of the spec's seed conversation: what enterprise replies come from. */
 export const DEFAULT_WA_NUMBER = '919319278973';
@@ -162,6 +171,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   let callback = opts.callback ? parseCallback(opts.callback) : null;
   const sends: RecordedSend[] = [];
   const failures: FailureSpec[] = [];
+  let faults: FaultPicker | null = null;
   const dlrSpecs: DlrSpec[] = [];
   const nextIds: string[] = [];
   const callbacks: CallbackRecord[] = [];
@@ -351,13 +361,21 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   );
 
   /**
-   * Applies the next queued failure, if any. True when it answered; false to carry on (no
-   * failure, or a delay that ran out). A boolean, not the reply: a reply is a thenable, and an
-   * async function would wait for it instead of returning it.
+   * Applies the next queued failure or, with none queued, the fault policy. `answered` when it
+   * answered; otherwise what to do to the answer if the send is accepted: `null` for nothing
+   * (no failure, a delay that ran out, no fault drawn), or the `timeout` or `drop` fault drawn.
+   * Not the reply: a reply is a thenable, and an async function would wait for it instead of
+   * returning it.
    */
-  async function applyFailure(record: RecordedSend, reply: FastifyReply): Promise<boolean> {
+  async function applyFailure(
+    record: RecordedSend,
+    reply: FastifyReply,
+  ): Promise<'answered' | AcceptFault | null> {
     const spec = failures.shift();
-    if (spec?.kind === 'error') {
+    if (spec === undefined) {
+      return applyPolicy(record, reply);
+    }
+    if (spec.kind === 'error') {
       const details = spec.details ?? ERROR_DETAILS[spec.id] ?? 'Error';
       if (record.api === 'self-serve') {
         settle(record, { outcome: 'error', errorId: spec.id, details, httpStatus: 400 });
@@ -366,33 +384,106 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         settle(record, { outcome: 'error', errorId: spec.id, details });
         void reply.send(errorEnvelope(spec.id, details));
       }
-      return true;
+      return 'answered';
     }
-    if (spec?.kind === 'http') {
+    if (spec.kind === 'http') {
       settle(record, { outcome: 'http_error', httpStatus: spec.status });
       void reply.code(spec.status).type('text/plain').send(`sandbox: injected HTTP ${spec.status}`);
-      return true;
+      return 'answered';
     }
-    if (spec?.kind === 'delay') {
+    if (spec.kind === 'delay') {
       try {
         await delay(spec.ms, undefined, { signal: closing.signal });
       } catch {
         settle(record, { outcome: 'dropped' });
         void reply.code(503).type('text/plain').send('sandbox: closing');
-        return true;
+        return 'answered';
       }
       // Like Gupshup, carry on even if the caller gave up meanwhile: the message still "goes out".
     }
-    return false;
+    return null;
   }
 
-  /** Answers success with the next id and schedules the send's reports. */
-  function accept(record: RecordedSend): string {
+  function applyPolicy(record: RecordedSend, reply: FastifyReply): 'answered' | AcceptFault | null {
+    const draw = faults?.next() ?? null;
+    if (draw === null) {
+      return null;
+    }
+    if (draw.kind === 'timeout' || draw.kind === 'drop') {
+      return draw.kind;
+    }
+    const status = draw.status ?? (draw.kind === 'http429' ? 429 : 503);
+    settle(record, { outcome: 'http_error', httpStatus: status, fault: draw.kind });
+    void reply
+      .code(status)
+      .type('text/plain')
+      .send(`sandbox: injected ${draw.kind} (HTTP ${status})`);
+    return 'answered';
+  }
+
+  /**
+   * Accepts the send and answers it with `answer(messageId)`, then schedules its reports; with
+   * a fault, the reports are scheduled at once and the answer is held (`timeout`) or never
+   * given (`drop`).
+   */
+  async function answerAccepted(
+    record: RecordedSend,
+    reply: FastifyReply,
+    fault: AcceptFault | null,
+    answer: (messageId: string) => void,
+  ): Promise<FastifyReply> {
+    const messageId = accept(record, fault);
+    if (fault === null) {
+      answer(messageId);
+      // Scheduled once the answer is on its way: like Gupshup, a report never precedes its id.
+      scheduleReports(record);
+      return reply;
+    }
+    // The message went out; only its answer is lost, so its reports come as usual.
+    scheduleReports(record);
+    if (fault === 'timeout' && (await holdAnswer(reply, faults?.timeoutMs ?? 0))) {
+      answer(messageId);
+      return reply;
+    }
+    // Hijacked first, so Fastify neither answers nor complains about the missing answer.
+    reply.hijack();
+    reply.raw.destroy();
+    return reply;
+  }
+
+  /**
+   * Waits `ms`, or less if the client hangs up, the sandbox is reset or it closes. True when
+   * the client is still there to be answered.
+   */
+  async function holdAnswer(reply: FastifyReply, ms: number): Promise<boolean> {
+    const hungUp = new AbortController();
+    const onClose = () => hungUp.abort();
+    reply.raw.once('close', onClose);
+    try {
+      await delay(ms, undefined, {
+        signal: AbortSignal.any([hungUp.signal, generation.signal, closing.signal]),
+      });
+    } catch {
+      // Ended early; whether anyone is left to answer is decided below.
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+    const socket = reply.raw.socket;
+    return !hungUp.signal.aborted && socket !== null && !socket.destroyed;
+  }
+
+  /** Records the send as a success with the next id (and the fault played on its answer). */
+  function accept(record: RecordedSend, fault: AcceptFault | null): string {
     const messageId =
       nextIds.shift() ??
       (record.api === 'self-serve' ? randomUUID() : generateMessageId(issuedIds));
     issuedIds.add(messageId);
-    settle(record, { outcome: 'success', messageId, whatsappMessageId: generateWamid() });
+    settle(record, {
+      outcome: 'success',
+      messageId,
+      whatsappMessageId: generateWamid(),
+      ...(fault === null ? {} : { fault }),
+    });
     return messageId;
   }
 
@@ -410,7 +501,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       outcome: 'pending',
     };
     sends.push(record);
-    if (await applyFailure(record, reply)) {
+    const fault = await applyFailure(record, reply);
+    if (fault === 'answered') {
       return reply;
     }
 
@@ -437,13 +529,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         record.template = template;
       }
     }
-    const messageId = accept(record);
-    reply.send({
-      response: { id: messageId, phone: params.send_to, details: '', status: 'success' },
+    return answerAccepted(record, reply, fault, (messageId) => {
+      reply.send({
+        response: { id: messageId, phone: params.send_to, details: '', status: 'success' },
+      });
     });
-    // Scheduled once the answer is on its way: like Gupshup, a report never precedes its id.
-    scheduleReports(record);
-    return reply;
   }
 
   async function handleSelfServe(
@@ -465,7 +555,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       outcome: 'pending',
     };
     sends.push(record);
-    if (await applyFailure(record, reply)) {
+    const fault = await applyFailure(record, reply);
+    if (fault === 'answered') {
       return reply;
     }
     if (!apiKey || (options.apiKeys && !options.apiKeys.includes(apiKey))) {
@@ -481,10 +572,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     }
     const { to: _to, app: _app, ...understood } = parsed.value;
     Object.assign(record, understood);
-    const messageId = accept(record);
-    reply.code(202).send({ status: 'submitted', messageId });
-    scheduleReports(record);
-    return reply;
+    return answerAccepted(record, reply, fault, (messageId) => {
+      reply.code(202).send({ status: 'submitted', messageId });
+    });
   }
 
   function handleTemplateList(params: Record<string, string>, reply: FastifyReply): FastifyReply {
@@ -551,6 +641,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
     setInteractive: (setting) => {
       interactive = parseWith(InteractiveSettingSchema, setting, 'Invalid interactive setting');
+    },
+    setFaults: (policy) => {
+      faults = policy
+        ? createFaultPicker(parseWith(FaultPolicySchema, policy, 'Invalid fault policy'))
+        : null;
     },
     simulateReply,
     tap,

@@ -13,6 +13,10 @@
  *   customer replies (taps, texts, raw enterprise bodies), in the enterprise, v2 or v3 format.
  * - **tap**: a customer choosing a list row, a reply button or a template's quick-reply button
  *   of one of our messages.
+ * - **fault**: what a fault policy (`setFaults`) did to a send: a refusal by HTTP status, or a
+ *   message accepted whose answer came too late (`timeout`) or never (`drop`). Unlike a
+ *   `failNext` spec, which scripts the next sends one by one, a policy applies to every send
+ *   at a rate.
  */
 import type {
   CallbackFormat,
@@ -75,6 +79,11 @@ export interface RecordedSend {
   template?: TemplateUse;
   /** Self-serve template sends: the `postbackTexts` given. */
   postbackTexts?: PostbackText[];
+  /**
+   * The fault the policy applied, if any. With `timeout` or `drop` the outcome is `success`
+   * (the message went out and its reports follow) but the client never had the answer in time.
+   */
+  fault?: FaultKind;
 }
 
 /** A scripted answer for the next send (either API). */
@@ -82,6 +91,32 @@ export type FailureSpec =
   | { kind: 'error'; id: string; details?: string }
   | { kind: 'http'; status: number }
   | { kind: 'delay'; ms: number };
+
+/**
+ * What a fault policy can do to a send (either API):
+ * - `http5xx`: answers 500, 502 or 503; not accepted, no reports (`outcome: 'http_error'`).
+ * - `http429`: answers 429; not accepted, no reports (`outcome: 'http_error'`).
+ * - `timeout`: accepted (an id is issued, `outcome: 'success'`, reports follow), but the answer
+ *   is held for `timeoutMs`, so the client gives up first. The hold ends early when the client
+ *   hangs up (nothing is answered then), on `reset` or on close (the answer goes out then).
+ * - `drop`: accepted like `timeout`, then the connection is destroyed without any answer.
+ *
+ * `timeout` and `drop` only apply to a send the sandbox accepts: a send it refuses (a Gupshup
+ * error, a self-serve 400/401) is answered as usual and carries no `fault`.
+ */
+export type FaultKind = 'http5xx' | 'http429' | 'timeout' | 'drop';
+
+export interface FaultPolicy {
+  /** The share of sends that get a fault, 0 to 1. */
+  rate: number;
+  /** Relative weights of the kinds (each ≥ 0, one at least > 0); a kind left out weighs 0. All
+   * kinds weigh the same when `mix` is absent. */
+  mix?: Partial<Record<FaultKind, number>>;
+  /** Seeds the choice, so the same sends get the same faults on every run; random by default. */
+  seed?: number;
+  /** How long a `timeout` holds the answer; 15000 ms by default. */
+  timeoutMs?: number;
+}
 
 /**
  * Whether the enterprise account takes interactive messages. Unsupported, a send with
@@ -129,8 +164,18 @@ export interface TapResult extends ReplyResult {
 export interface SandboxControl {
   /** Every send (both APIs), oldest first, including refused ones. */
   sends: RecordedSend[];
-  /** Queues answers; each send consumes one, in order. Returns how many are queued. */
+  /**
+   * Queues answers; each send consumes one, in order. Returns how many are queued. A send that
+   * consumes a spec (a delay included) is left alone by the fault policy.
+   */
   failNext(...specs: FailureSpec[]): number;
+  /**
+   * Sets the fault policy every send is subject to, or (with `null`) switches it off. Setting
+   * a policy starts its PRNG afresh; only sends the policy is asked about (those no `failNext`
+   * spec answered) draw from it. Stays over reset. Throws SandboxOptionsError on a malformed
+   * policy.
+   */
+  setFaults(policy: FaultPolicy | null): void;
   /**
    * Every callback attempt (reports and replies), oldest first, with the status the webhook
    * answered (0 for no answer). A failed attempt is retried up to 3 times, 200 ms apart.
@@ -162,8 +207,9 @@ export interface SandboxControl {
   /** The customer writes a free text, quoting nothing. */
   text(input: TextInput): Promise<ReplyResult>;
   /**
-   * Forgets recorded sends and callbacks, queued failures, report specs and ids, and cancels
-   * reports not yet posted. The callback and interactive settings stay.
+   * Forgets recorded sends and callbacks, queued failures, report specs and ids, cancels
+   * reports not yet posted and answers held `timeout` faults now. The callback, interactive
+   * and fault policy settings stay (`setFaults(null)` clears the policy).
    */
   reset(): void;
 }
