@@ -6,6 +6,8 @@
  * - `POST /_sandbox/fail`, `/_sandbox/dlr`, `/_sandbox/message-ids`: queue failures, report
  *   variants and ids for the next sends
  * - `POST|DELETE /_sandbox/callback`, `POST /_sandbox/interactive`: settings
+ * - `POST|DELETE /_sandbox/faults`: sets or clears the fault policy for every send
+ *   (src/sandbox/faults.ts); answers the policy in force, with the seed it picked if none given
  * - `POST /_sandbox/reply` (a raw enterprise body), `/_sandbox/tap`, `/_sandbox/text`: replies
  * - `POST /_sandbox/reset`
  *
@@ -22,6 +24,7 @@ import {
   SandboxCallbackError,
 } from './callbacks.ts';
 import { SandboxTapError } from './errors.ts';
+import { DEFAULT_FAULT_TIMEOUT_MS, FaultPolicySchema, randomSeed } from './faults.ts';
 import type { RecordedSend, SandboxControl } from './types.ts';
 
 export const FailureSpecSchema = v.variant('kind', [
@@ -125,6 +128,26 @@ export function registerControlRoutes(app: FastifyInstance, sandbox: SandboxCont
       return reply.code(400).send(specError('ERR_SANDBOX_INTERACTIVE', parsed.issues));
     }
     sandbox.setInteractive(parsed.output);
+    return reply.code(204).send();
+  });
+
+  app.post('/_sandbox/faults', (request, reply) => {
+    const parsed = v.safeParse(FaultPolicySchema, request.body);
+    if (!parsed.success) {
+      return reply.code(400).send(specError('ERR_SANDBOX_FAULTS', parsed.issues));
+    }
+    // Picked here rather than left to the sandbox, so the caller can replay the run.
+    const policy = {
+      ...parsed.output,
+      seed: parsed.output.seed ?? randomSeed(),
+      timeoutMs: parsed.output.timeoutMs ?? DEFAULT_FAULT_TIMEOUT_MS,
+    };
+    sandbox.setFaults(policy);
+    return reply.send(policy);
+  });
+
+  app.delete('/_sandbox/faults', (_request, reply) => {
+    sandbox.setFaults(null);
     return reply.code(204).send();
   });
 

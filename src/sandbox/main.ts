@@ -148,7 +148,7 @@ console.log(
   `Control: GET ${sandbox.origin}/_sandbox/sends, GET /_sandbox/callbacks, POST /_sandbox/fail, ` +
     'POST /_sandbox/dlr, POST /_sandbox/message-ids, POST /_sandbox/interactive, ' +
     'POST /_sandbox/tap, POST /_sandbox/text, POST /_sandbox/reply, ' +
-    'POST|DELETE /_sandbox/callback, POST /_sandbox/reset',
+    'POST|DELETE /_sandbox/callback, POST|DELETE /_sandbox/faults, POST /_sandbox/reset',
 );
 
 function shutDown(signal: NodeJS.Signals): void {
