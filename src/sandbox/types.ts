@@ -109,8 +109,10 @@ export type FaultKind = 'http5xx' | 'http429' | 'timeout' | 'drop';
 export interface FaultPolicy {
   /** The share of sends that get a fault, 0 to 1. */
   rate: number;
-  /** Relative weights of the kinds (each ≥ 0, one at least > 0); a kind left out weighs 0. All
-   * kinds weigh the same when `mix` is absent. */
+  /**
+   * Relative weights of the kinds (each ≥ 0, at least one > 0); a kind left out weighs 0. All
+   * kinds weigh the same when `mix` is absent.
+   */
   mix?: Partial<Record<FaultKind, number>>;
   /** Seeds the choice, so the same sends get the same faults on every run; random by default. */
   seed?: number;
@@ -219,6 +221,6 @@ export interface Sandbox extends SandboxControl {
   url: string;
   /** `http://host:port`, for the self-serve and control endpoints. */
   origin: string;
-  /** Cancels pending reports and retries, then stops listening. */
+  /** Cancels pending reports and retries, answers held `timeout` faults, then stops listening. */
   close(): Promise<void>;
 }
