@@ -1,5 +1,5 @@
 /** Queries on `webhook_events`, the durable record of what Gupshup posted to the webhook. */
-import { and, eq, inArray, lt } from 'drizzle-orm';
+import { and, eq, gte, inArray, lt } from 'drizzle-orm';
 
 import type { WebhookEvent } from '../webhook/events.ts';
 import type { Db } from './client.ts';
@@ -97,4 +97,24 @@ export async function scrubWebhookEvent(db: Db, id: number, note: string): Promi
       payload: JSON.stringify({ kind: row?.kind ?? 'unknown', scrubbed: true }),
     })
     .where(eq(webhookEvents.id, id));
+}
+
+/**
+ * Whether a delivery report received at or after `since` still waits to be processed (its job
+ * queued, running or retrying): a send whose answer was lost must not be sent again while its
+ * report may be among them.
+ */
+export async function reportsPendingSince(db: Db, since: Date): Promise<boolean> {
+  const [row] = await db
+    .select({ id: webhookEvents.id })
+    .from(webhookEvents)
+    .where(
+      and(
+        eq(webhookEvents.status, 'received'),
+        gte(webhookEvents.createdAt, since),
+        eq(webhookEvents.kind, 'dlr'),
+      ),
+    )
+    .limit(1);
+  return row !== undefined;
 }

@@ -18,7 +18,7 @@
  * 1002…, Meta's 131047…) kept in the report and `remarks` as information. ENQUEUED, DELETED and
  * MISMATCH stand for no status: they are kept in `remarks` and move nothing.
  */
-import type { Processor } from 'bullmq';
+import { DelayedError, type Processor } from 'bullmq';
 import { and, desc, eq, like, type SQL } from 'drizzle-orm';
 
 import { recordActivity } from '../activity.ts';
@@ -50,7 +50,13 @@ type OutboxRow = typeof notificationOutbox.$inferSelect;
 
 export function processDlrProcess(deps: Deps): Processor {
   const { db, log } = deps;
-  return async (job) => {
+  const { GUPSHUP_TIMEOUT_MS, SEND_RECONCILE_MS } = deps.config;
+  // A report for a send still in flight is looked at again every `step` (not with the queue's
+  // exponential backoff, which would overshoot the send's own reconcile wait) for as long as
+  // that send may take to answer and then wait for its report.
+  const inFlightStepMs = Math.min(1_000, Math.max(100, Math.floor(GUPSHUP_TIMEOUT_MS / 4)));
+  const inFlightWaitMs = GUPSHUP_TIMEOUT_MS * 2 + SEND_RECONCILE_MS;
+  return async (job, token) => {
     const { webhookEventId } = parsePayload('dlr.process', job.data);
     const found = await findWebhookEvent(db, webhookEventId);
     if (!found) {
@@ -104,10 +110,15 @@ export function processDlrProcess(deps: Deps): Processor {
         );
         await wakeSend(deps.queues, accepted);
       }
-      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      // Gupshup can report before `message.send` has committed the id it returned: while such a
-      // send is in flight, wait for it (with the queue's backoff) rather than drop the report.
-      if (!lastAttempt && (await sendInFlight(db, report))) {
+      // Gupshup can report before `message.send` has committed the id it returned, or before
+      // the attempt it answered is known to be cut off (a worker killed mid-send): while such a
+      // send is in flight, look again shortly rather than drop the report.
+      const waitedMs = Date.now() - found.row.createdAt.getTime();
+      if (waitedMs < inFlightWaitMs && (await sendInFlight(db, report))) {
+        if (token) {
+          await job.moveToDelayed(Date.now() + inFlightStepMs, token);
+          throw new DelayedError();
+        }
         throw new RetryableError(
           'ERR_DLR_UNMATCHED',
           `no message ${report.externalId} yet; a send is in flight`,

@@ -41,6 +41,7 @@ import {
 import { findInteractiveRefusal, recordInteractiveRefusal } from '../db/connection-features.ts';
 import { openConversation } from '../db/conversations.ts';
 import { whatsappStatusLogs } from '../db/schema.ts';
+import { reportsPendingSince } from '../db/webhook-events.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
 import { nationalNumber } from '../fdr/phone.ts';
@@ -139,6 +140,16 @@ export function processMessageSend(deps: Deps): Processor {
         'earlier send attempt has no known outcome; waiting for its delivery report',
       );
       await job.moveToDelayed(waitUntil, token);
+      throw new DelayedError();
+    }
+    if (token && (await reportsStillPending(deps, outbox))) {
+      // The wait is over, but reports received since that attempt are still queued (a backlog
+      // after a restart): its own may be among them. Look again shortly, up to a bound.
+      log.info(
+        { outboxId, shipmentId: outbox.shipmentId },
+        'reports received since the earlier attempt are still being processed; waiting for them',
+      );
+      await job.moveToDelayed(Date.now() + RECONCILE_RECHECK_MS, token);
       throw new DelayedError();
     }
     if (await awaitSenderSlot(deps, job, token, senderKey)) {
@@ -338,6 +349,30 @@ async function awaitSenderSlot(
  * definite "not sent".
  */
 const AMBIGUOUS_FAILURES = AMBIGUOUS_SEND_FAILURES;
+
+/** How often a send past its reconcile wait looks again while reports are still queued. */
+const RECONCILE_RECHECK_MS = 500;
+/** How many SEND_RECONCILE_MS a send may wait in all for a report backlog to clear. */
+const RECONCILE_BACKLOG_FACTOR = 3;
+
+/**
+ * After the reconcile wait of an attempt with no known outcome: whether delivery reports
+ * received since that attempt (give or take GUPSHUP_TIMEOUT_MS) still wait to be processed,
+ * while the send has waited less than RECONCILE_BACKLOG_FACTOR × SEND_RECONCILE_MS.
+ */
+async function reportsStillPending(deps: Deps, outbox: OutboxRow): Promise<boolean> {
+  const { config } = deps;
+  const ambiguous =
+    config.SEND_RECONCILE_MS > 0 &&
+    outbox.status === 'sending' &&
+    outbox.attempts > 0 &&
+    (outbox.errorCode === null || AMBIGUOUS_FAILURES.has(outbox.errorCode));
+  const attemptAt = outbox.updatedAt.getTime();
+  if (!ambiguous || Date.now() > attemptAt + config.SEND_RECONCILE_MS * RECONCILE_BACKLOG_FACTOR) {
+    return false;
+  }
+  return reportsPendingSince(deps.db, new Date(attemptAt - config.GUPSHUP_TIMEOUT_MS));
+}
 
 /**
  * When the previous attempt's outcome is unknown and it is recent, the time to wait until

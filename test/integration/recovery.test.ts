@@ -7,7 +7,11 @@
  *   finds the answer kept with the job and records the message instead of sending it again;
  * - a delivery report without our key (the seed's own sample has none) names the one send to
  *   that number whose answer was lost, so it is recorded as sent, not sent twice; with a second
- *   unfinished send to that number, nothing is attributed.
+ *   unfinished send to that number, nothing is attributed;
+ * - a report that arrives while its send is still in flight is looked at again every moment,
+ *   not at the queue's growing backoff, so it settles the send before its reconcile wait ends;
+ * - a send past its reconcile wait does not go again while reports received since its attempt
+ *   are still queued (a backlog after a restart).
  */
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { eq } from 'drizzle-orm';
@@ -16,10 +20,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { redisOptions } from '../../src/deps.ts';
 import { insertOutbox, noteAcceptedSendByNumber } from '../../src/db/outbox.ts';
-import { fdrInbox, notificationOutbox } from '../../src/db/schema.ts';
+import { fdrInbox, notificationOutbox, webhookEvents } from '../../src/db/schema.ts';
+import { createLog } from '../../src/log.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
-import { startService, type Service } from '../../src/service.ts';
+import { startService, type Service, type ServiceOptions } from '../../src/service.ts';
 import { sweepOnce } from '../../src/sweeper.ts';
 import { createTestEnv, MYSQL_URL, REDIS_URL, waitFor } from '../helpers/env.ts';
 import { fdrEvent } from '../helpers/fixtures.ts';
@@ -31,7 +36,11 @@ const env = createTestEnv('recovery');
 let sandbox: Sandbox;
 const services: Service[] = [];
 
-async function start(overrides: Record<string, string>, roles: Array<'api' | 'worker'>) {
+async function start(
+  overrides: Record<string, string>,
+  roles: Array<'api' | 'worker'>,
+  options: ServiceOptions = {},
+) {
   const service = await startService(
     env.config({
       GUPSHUP_ENTERPRISE_URL: sandbox.url,
@@ -40,6 +49,7 @@ async function start(overrides: Record<string, string>, roles: Array<'api' | 'wo
       ...overrides,
     }),
     roles,
+    options,
   );
   services.push(service);
   return service;
@@ -173,6 +183,70 @@ describe('recovery', () => {
     expect(outbox.gupshupMessageId).toBe(
       sandbox.sends.find((s) => isSendOf(s, 'fdr-NOKEY-1-1'))!.messageId,
     );
+  });
+
+  it('settles a send by a report that came while it was in flight, before its reconcile wait ends', async () => {
+    // The attempt is given up at 1.8 s, Gupshup takes it at 2 s and reports at once; the attempt
+    // goes stale at 3.6 s and its reconcile wait ends at 4.6 s. With the queue's backoff (1 s,
+    // then 2 s) the report would be looked at again only at about 5 s: too late.
+    const service = await start({ GUPSHUP_TIMEOUT_MS: '1800', SEND_RECONCILE_MS: '2800' }, [
+      'api',
+      'worker',
+    ]);
+    await saveAccountSettings(service.deps.db, 379, { enabled: true });
+    sandbox.setCallback({
+      url: `${service.url}/api/_ah/v1/message?token=${WEBHOOK_TOKEN}`,
+      echoExtra: false,
+      delaysMs: { sent: 50, delivered: -1, read: -1 },
+    });
+    sandbox.failNext({ kind: 'delay', ms: 2_000 });
+    await pushFdr(service, fdrEvent({ shipmentId: 'INFLIGHT-1', phone: '9811400002' }));
+    const outbox = await waitFor(
+      async () => {
+        const row = await outboxOf(service.deps.db, 'INFLIGHT-1');
+        return row?.status === 'sent' ? row : null;
+      },
+      { timeoutMs: 20_000, what: 'the message recorded' },
+    );
+    const sends = sandbox.sends.filter((s) => isSendOf(s, 'fdr-INFLIGHT-1-1'));
+    expect(sends).toHaveLength(1);
+    expect(outbox.gupshupMessageId).toBe(sends[0]!.messageId);
+    // Recorded by the report before the reconcile wait ran out.
+    expect(outbox.sentAt!.getTime() - sends[0]!.at.getTime()).toBeLessThan(4_600);
+  });
+
+  it('holds a send past its reconcile wait while reports received since its attempt are queued', async () => {
+    const lines: string[] = [];
+    const service = await start(
+      { GUPSHUP_TIMEOUT_MS: '300', SEND_RECONCILE_MS: '1000' },
+      ['api', 'worker'],
+      { log: createLog('info', { write: (line: string) => void lines.push(line) }) },
+    );
+    await saveAccountSettings(service.deps.db, 379, { enabled: true });
+    // No reports at all: the answer is lost and nothing will name the send.
+    sandbox.failNext({ kind: 'delay', ms: 600 });
+    await pushFdr(service, fdrEvent({ shipmentId: 'BACKLOG-1', phone: '9811400003' }));
+    await waitFor(() => sendsOf('BACKLOG-1').length === 1, { what: 'the first attempt' });
+    // A report received after that attempt, not processed yet (its job behind a backlog).
+    await service.deps.db.insert(webhookEvents).values({
+      eventKey: 'backlog-report-1',
+      kind: 'dlr',
+      payload: '{}',
+    });
+    await waitFor(
+      () => lines.some((l) => l.includes('reports received since the earlier attempt')),
+      { timeoutMs: 10_000, what: 'the send to wait for the queued reports' },
+    );
+    expect(sendsOf('BACKLOG-1')).toHaveLength(1);
+    // Once the backlog is through (the report was not this send's), it goes again.
+    await service.deps.db
+      .update(webhookEvents)
+      .set({ status: 'processed' })
+      .where(eq(webhookEvents.eventKey, 'backlog-report-1'));
+    await waitFor(() => sendsOf('BACKLOG-1').length === 2, {
+      timeoutMs: 10_000,
+      what: 'the second attempt',
+    });
   });
 
   it('attributes nothing by number while two sends to that number are unfinished', async () => {
