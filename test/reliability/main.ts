@@ -21,14 +21,28 @@ import { startRedisServer } from './lib/redis-server.ts';
 import type { ScenarioResult } from './lib/result.ts';
 import { LOG_DIR, type RunServers } from './lib/stack.ts';
 import { startTcpProxy } from './lib/tcp-proxy.ts';
-import { makeCustomers, personalData, type Customer } from './lib/traffic.ts';
+import { makeCustomers, type Customer } from './lib/traffic.ts';
+import { duplicates } from './scenarios/duplicates.ts';
+import { gupshupFaults } from './scenarios/gupshup-faults.ts';
+import { dataHygiene } from './scenarios/hygiene.ts';
+import { loadWhileFailing } from './scenarios/load.ts';
+import { mysqlOutage } from './scenarios/mysql-outage.ts';
+import { redisRestart } from './scenarios/redis-restart.ts';
 import { workerCrash } from './scenarios/worker-crash.ts';
 
 process.env.PUBSUB_EMULATOR_HOST ??= '127.0.0.1:8085';
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 
+const everyone: Customer[] = [];
 const SCENARIOS: Record<string, (ctx: RunContext) => Promise<ScenarioResult>> = {
   crash: workerCrash,
+  redis: redisRestart,
+  mysql: mysqlOutage,
+  faults: gupshupFaults,
+  duplicates,
+  load: loadWhileFailing,
+  // Last: it searches what every scenario before it left behind.
+  hygiene: (ctx) => dataHygiene(ctx, everyone),
 };
 
 const { values } = parseArgs({
@@ -69,7 +83,6 @@ const servers: RunServers = {
   projectId: process.env.PUBSUB_PROJECT_ID ?? 'local-project',
 };
 
-const everyone: Customer[] = [];
 let base = 0;
 const ctx: RunContext = {
   servers,
@@ -112,8 +125,6 @@ try {
   await mysqlProxy.close();
   await redis.stop();
 }
-
-export const personal = () => everyone.flatMap(personalData);
 
 const failed = results.flatMap((r) =>
   r.checks.filter((c) => !c.pass).map((c) => ({ ...c, scenario: r.scenario })),
