@@ -134,9 +134,6 @@ const WEBHOOK_PATH = '/api/_ah/v1/message';
 const FORM = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';
 const MAX_SAMPLES = 20;
-/** Bodies above this, and request lines and headers above that, go on connections of their own. */
-const BIG_BODY = 4_096;
-const BIG_HEAD = 8_192;
 /** The service's own body limits: Fastify's default, the webhook's, the login form's. */
 const LIMITS = { push: 1_048_576, webhook: 256 * 1_024, login: 8_192 };
 /** The account settings API's reason keys (src/fdr/reasons.ts). */
@@ -1387,13 +1384,6 @@ function materialize(body: BodySpec): Buffer {
   return Buffer.from(`${body.head}${body.repeat.repeat(body.times)}${body.tail}`);
 }
 
-function headSize(req: HostileRequest): number {
-  return Object.entries(req.headers).reduce(
-    (n, [k, v]) => n + k.length + v.length + 4,
-    req.path.length,
-  );
-}
-
 function bodySize(req: HostileRequest): number {
   const body = req.body;
   if (!body) {
@@ -1597,12 +1587,9 @@ export async function runHostileInput(
   const label = (req: HostileRequest) =>
     `${req.endpoint} ${req.what} (${req.method} ${req.path.split('?')[0]!.slice(0, 80)})`;
 
+  // Keep-alive connections, as Gupshup and browsers use: a refusal that ends its connection
+  // must say so, or the next request sent into it is reset (a transport error here).
   const agent = new Agent({ connections: concurrency, pipelining: 1, keepAliveTimeout: 10_000 });
-  // Big bodies go on connections of their own: a body refused unread closes its connection,
-  // and a request reusing it would be reset for a reason that is not its own.
-  const oneShot = new Agent({ pipelining: 0 });
-  const via = (req: HostileRequest) =>
-    bodySize(req) > BIG_BODY || headSize(req) > BIG_HEAD ? oneShot : agent;
   const rows = await rowCounter(target.databaseUrl);
   const admin = { authorization: `Bearer ${target.apiToken}` };
   const settingsPath = `/v1/accounts/${target.accountId}/whatsapp-settings`;
@@ -1617,7 +1604,7 @@ export async function runHostileInput(
   const measure = async (
     req: HostileRequest,
   ): Promise<{ req: HostileRequest; outcome: Outcome }> => {
-    const outcome = await send(via(req), base, req);
+    const outcome = await send(agent, base, req);
     const fig = figures.byEndpoint[req.endpoint]!;
     figures.requests += 1;
     fig.requests += 1;
@@ -1672,7 +1659,7 @@ export async function runHostileInput(
     let pinned = 0;
     for (const req of reqs) {
       const before = await rows.count();
-      const outcome = await send(via(req), base, req);
+      const outcome = await send(agent, base, req);
       const after = await rows.count();
       const delta = added(before, after);
       if (refused(outcome) && total(delta) > 0) {
@@ -1694,7 +1681,7 @@ export async function runHostileInput(
     if (!allRefused) {
       // Replay the refused part as a batch first: one by one only if it writes again.
       const before = await rows.count();
-      const replays = await pool(reqs, concurrency, (r) => send(via(r), base, r));
+      const replays = await pool(reqs, concurrency, (r) => send(agent, base, r));
       const after = await rows.count();
       const again = added(before, after);
       if (total(again) === 0 || !replays.every(refused)) {
@@ -1764,7 +1751,6 @@ export async function runHostileInput(
     }
     await rows.close();
     await agent.close();
-    await oneShot.close();
   }
   figures.elapsedMs = Date.now() - started;
   return figures;
