@@ -4,9 +4,12 @@
  * `{ code, message }` and hides the detail of anything unexpected. Every route is in the OpenAPI
  * document at `/docs` (src/http/openapi.ts).
  */
+import type { Socket } from 'node:net';
+
 import type { Subscription } from '@google-cloud/pubsub';
 import Fastify, {
   LogController,
+  type ConnectionError,
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
@@ -53,6 +56,38 @@ function trustProxyOption(
   return typeof value === 'number' ? (_address, hop) => hop < value : value;
 }
 
+/**
+ * The answer to a request Node's HTTP parser refuses before Fastify sees it (headers or URL
+ * over the limit, a malformed request line, a request that took too long to arrive): JSON
+ * `{ code, message }` like every other error, and `Connection: close`, because the socket is
+ * destroyed right after. Fastify's own answer omits that header, so a keep-alive caller would
+ * send its next request into the dead connection and have it reset.
+ */
+export function answerClientError(error: ConnectionError, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) {
+    return;
+  }
+  const [status, reason, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'ERR_REQUEST_TIMEOUT', 'the request did not arrive in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [
+            431,
+            'Request Header Fields Too Large',
+            'ERR_HEADERS_TOO_LARGE',
+            'the URL and headers are over the size limit',
+          ]
+        : [400, 'Bad Request', 'ERR_BAD_REQUEST', 'the request is not valid HTTP'];
+  const body = JSON.stringify({ code, message });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
 export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyInstance> {
   const { config, db, log } = deps;
   const logger: FastifyBaseLogger = log;
@@ -63,6 +98,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
     bodyLimit: 1_048_576,
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
+    clientErrorHandler: answerClientError,
     // Fastify's request lines are replaced by the one line per request below.
     logController: new LogController({ disableRequestLogging: true }),
   });

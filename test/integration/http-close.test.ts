@@ -7,6 +7,7 @@
 import { connect, type Socket } from 'node:net';
 
 import mysql from 'mysql2/promise';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startService, type Service } from '../../src/service.ts';
@@ -23,6 +24,43 @@ beforeAll(async () => {
 afterAll(async () => {
   await service?.close(5_000);
   await env.dropDatabase();
+});
+
+describe('a request the HTTP parser refuses', () => {
+  it('is answered with a reason and Connection: close, so a keep-alive caller does not reuse the dead connection', async () => {
+    // One connection, kept alive: the second request goes where the first went, unless the
+    // first answer said the connection closes.
+    const agent = new Agent({ connections: 1, pipelining: 1 });
+    try {
+      const tooBig = await request(`${service!.url}/healthz`, {
+        headers: { 'x-padding': 'a'.repeat(20_000) },
+        dispatcher: agent,
+      });
+      expect(tooBig.statusCode).toBe(431);
+      expect(tooBig.headers.connection).toBe('close');
+      expect(await tooBig.body.json()).toMatchObject({ message: expect.any(String) });
+      for (let i = 0; i < 3; i += 1) {
+        const next = await request(`${service!.url}/healthz`, { dispatcher: agent });
+        expect(next.statusCode).toBe(200);
+        await next.body.dump();
+      }
+    } finally {
+      await agent.close();
+    }
+
+    const url = new URL(service!.url!);
+    const socket: Socket = connect(Number(url.port), url.hostname);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('utf8');
+    });
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    await ended;
+    expect(received).toMatch(/^HTTP\/1\.1 400 /);
+    expect(received.toLowerCase()).toContain('connection: close');
+    expect(received).toMatch(/"message":"[^"]+"/);
+  });
 });
 
 describe('closing the HTTP side', () => {
