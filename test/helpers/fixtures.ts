@@ -28,3 +28,17 @@ export function fdrEvent(
   }
   return event;
 }
+
+/** Personal data of the fixtures, which no log line may contain. */
+export const SEED_PERSONAL_DATA = [
+  '7891971009',
+  '917891971009',
+  '9650186697',
+  '919650186697',
+  'Sadafal kunj',
+  'Arjun club road',
+  'Aman Verma',
+  'Amitv12330@gmail.com',
+  // The customer's WhatsApp profile name in the seed's replies.
+  'Lakshay',
+];

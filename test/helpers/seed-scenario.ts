@@ -28,19 +28,7 @@ export const REPLY_SHIPMENT = '4980116095129-90759';
 /** The id Gupshup answered in the seed; the seed's button reply names its first half. */
 const REPLY_MESSAGE_ID = '4921687316728868875-376937873247896673';
 
-/** Personal data of the fixtures, which no log line may contain. */
-export const SEED_PERSONAL_DATA = [
-  '7891971009',
-  '917891971009',
-  '9650186697',
-  '919650186697',
-  'Sadafal kunj',
-  'Arjun club road',
-  'Aman Verma',
-  'Amitv12330@gmail.com',
-  // The customer's WhatsApp profile name in the seed's replies.
-  'Lakshay',
-];
+export { SEED_PERSONAL_DATA } from './fixtures.ts';
 
 export interface SeedContext {
   service: Service;

@@ -24,6 +24,7 @@ import { startTcpProxy } from './lib/tcp-proxy.ts';
 import { makeCustomers, type Customer } from './lib/traffic.ts';
 import { duplicates } from './scenarios/duplicates.ts';
 import { gupshupFaults } from './scenarios/gupshup-faults.ts';
+import { hostileInput } from './scenarios/hostile-input.ts';
 import { dataHygiene } from './scenarios/hygiene.ts';
 import { loadWhileFailing } from './scenarios/load.ts';
 import { mysqlOutage } from './scenarios/mysql-outage.ts';
@@ -40,6 +41,7 @@ const SCENARIOS: Record<string, (ctx: RunContext) => Promise<ScenarioResult>> = 
   mysql: mysqlOutage,
   faults: gupshupFaults,
   duplicates,
+  hostile: hostileInput,
   load: loadWhileFailing,
   // Last: it searches what every scenario before it left behind.
   hygiene: (ctx) => dataHygiene(ctx, everyone),

@@ -38,6 +38,9 @@ export const SECRETS = {
   GUPSHUP_DEFAULT_PASSWORD: 'reliability-gupshup-password-6b1d',
 };
 
+/** Credentials made during the run (account tokens): searched for like SECRETS. */
+export const RUN_SECRETS: string[] = [];
+
 export interface RunServers {
   redisUrl: string;
   /** `mysql://user@host:port`, the proxy in front of MySQL, without a database. */

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 
 import { Redis } from 'ioredis';
 
+import { SEED_PERSONAL_DATA } from '../../helpers/fixtures.ts';
 import type { RunContext } from '../lib/context.ts';
 import { check, type ScenarioResult } from '../lib/result.ts';
-import { LOG_DIR, SECRETS } from '../lib/stack.ts';
+import { LOG_DIR, RUN_SECRETS, SECRETS } from '../lib/stack.ts';
 import type { Customer } from '../lib/traffic.ts';
 
 interface Finder {
@@ -26,13 +27,19 @@ function makeFinder(customers: Customer[]): Finder {
   const names = new Set(customers.map((c) => c.name));
   const addresses = new Set(customers.flatMap((c) => [c.address1, c.address2]));
   const emails = new Set(customers.map((c) => c.email));
-  const secrets = Object.values(SECRETS).filter((s) => s.length >= 8);
+  const secrets = [...Object.values(SECRETS), ...RUN_SECRETS].filter((s) => s.length >= 8);
   const phoneLike = /(?<!\d)(?:\+?91)?(\d{10})(?!\d)/g;
   const nameLike = /[A-Z][a-z]+ [A-Z][a-z]+[0-9a-z]{4}/g;
   const addressLike = /Flat [0-9a-z]{4}, Gulmohar Residency|Sector \d+ road near lake [0-9a-z]{4}/g;
   const emailLike = /cust\.[0-9a-z]{4}@mailbox\.example/g;
   return {
-    size: phones.size + names.size + addresses.size + emails.size + secrets.length,
+    size:
+      phones.size +
+      names.size +
+      addresses.size +
+      emails.size +
+      secrets.length +
+      SEED_PERSONAL_DATA.length,
     find(text) {
       const found = new Set<string>();
       for (const m of text.matchAll(phoneLike)) {
@@ -58,6 +65,12 @@ function makeFinder(customers: Customer[]): Finder {
       for (const secret of secrets) {
         if (text.includes(secret)) {
           found.add('secret');
+        }
+      }
+      // The seed's customers, whose fixtures the hostile-input scenario sends (mutated).
+      for (const value of SEED_PERSONAL_DATA) {
+        if (text.includes(value)) {
+          found.add('seed personal data');
         }
       }
       return [...found];
