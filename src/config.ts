@@ -4,6 +4,7 @@
  *
  * A missing or malformed variable stops the process with one message listing every problem.
  */
+import { DEFAULT_QUIET_HOURS_SETTING, parseQuietHoursSetting, type QuietHours } from './policy.ts';
 import * as v from 'valibot';
 
 import { isKeyText } from './credentials.ts';
@@ -200,6 +201,18 @@ export const ConfigSchema = v.object({
       ),
     ),
     'false',
+  ),
+  DEFAULT_QUIET_HOURS: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform(parseQuietHoursSetting),
+      v.check(
+        (q) => typeof q !== 'string',
+        'must be HH:MM-HH:MM <IANA zone> (e.g. 21:00-09:00 Asia/Kolkata) or off',
+      ),
+      v.transform((q) => q as QuietHours | null),
+    ),
+    DEFAULT_QUIET_HOURS_SETTING,
   ),
   API_TOKEN: optionalString,
   AUTH_MAX_FAILURES: int(10, 1),

@@ -14,6 +14,7 @@ import {
   int,
   mediumtext,
   mysqlTable,
+  primaryKey,
   text,
   tinyint,
   uniqueIndex,
@@ -64,6 +65,12 @@ export const poeChannelSettings = mysqlTable('poe_channel_settings', {
   storeName: varchar('store_name', { length: 255 }),
   supportContactNumber: varchar('support_contact_number', { length: 32 }),
   supportEmailAddress: varchar('support_email_address', { length: 255 }),
+  /**
+   * The account's conversation policy as JSON (src/policy.ts): quiet hours, the no-reply rule,
+   * opt-out and opt-in keywords, reminder and opt-out templates. Null, or a key left out, takes
+   * the platform default; `quietHours: null` switches quiet hours off for the account.
+   */
+  conversationPolicy: text('conversation_policy'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -366,4 +373,76 @@ export const apiTokens = mysqlTable(
     revokedAt: datetime('revoked_at', { mode: 'date', fsp: 3 }),
   },
   (t) => [index('api_tokens_account').on(t.accountId)],
+);
+
+/**
+ * Numbers a sender number must not message, per (sender WhatsApp number, customer number): the
+ * customer opted out (a keyword, a v2 `opted-out` user-event, a send refused with an opt-out
+ * error, an operator), or the number cannot receive WhatsApp messages (for a while).
+ */
+export const whatsappSuppressions = mysqlTable(
+  'whatsapp_suppressions',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    /** Our business number, digits with the country code. */
+    senderNumber: varchar('sender_number', { length: 20 }).notNull(),
+    /** The customer's number, digits with the country code. */
+    customerNumber: varchar('customer_number', { length: 20 }).notNull(),
+    /** opted_out | not_on_whatsapp */
+    reason: varchar('reason', { length: 32 }).notNull(),
+    /** keyword | user_event | send_error | report | api | cli */
+    source: varchar('source', { length: 32 }).notNull(),
+    /** The account whose conversation (or operator) suppressed it, when known. */
+    accountId: int('account_id'),
+    /** Null: until lifted; otherwise it lapses then. */
+    expiresAt: datetime('expires_at', { mode: 'date', fsp: 3 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('whatsapp_suppressions_key').on(t.senderNumber, t.customerNumber, t.reason),
+    index('whatsapp_suppressions_account').on(t.accountId),
+  ],
+);
+
+/**
+ * When each customer last wrote to each of our numbers: a session (free-form) message may go to
+ * them only within 24 hours of that.
+ */
+export const whatsappCustomerWindows = mysqlTable(
+  'whatsapp_customer_windows',
+  {
+    senderNumber: varchar('sender_number', { length: 20 }).notNull(),
+    customerNumber: varchar('customer_number', { length: 20 }).notNull(),
+    lastInboundAt: datetime('last_inbound_at', { mode: 'date', fsp: 3 }).notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.senderNumber, t.customerNumber] })],
+);
+
+/**
+ * One no-reply check per FDR message sent (seed edge case 3): due `afterHours` after the send,
+ * then done (what it did) or cancelled (why). The record the sweeper re-creates a lost job from.
+ */
+export const whatsappNoReplyChecks = mysqlTable(
+  'whatsapp_no_reply_checks',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    outboxId: bigint('outbox_id', { mode: 'number', unsigned: true })
+      .notNull()
+      .unique('whatsapp_no_reply_checks_outbox'),
+    shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
+    accountId: int('account_id').notNull(),
+    dueAt: datetime('due_at', { mode: 'date', fsp: 3 }).notNull(),
+    /** scheduled → done | cancelled */
+    status: varchar('status', { length: 16 }).notNull().default('scheduled'),
+    /** remind | reattempt | nothing when done; the reason when cancelled. */
+    outcome: varchar('outcome', { length: 64 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('whatsapp_no_reply_checks_status_due').on(t.status, t.dueAt),
+    index('whatsapp_no_reply_checks_shipment').on(t.shipmentId),
+  ],
 );

@@ -3,6 +3,7 @@
  * (`poe_channel_settings`) and, per FDR reason, the on/off flag and template
  * (`poe_channel_notifications`). An account with no rows has WhatsApp off.
  */
+import { mergePolicy, parseStoredPolicy, type ConversationPolicy } from '../policy.ts';
 import { eq } from 'drizzle-orm';
 
 import { FDR_REASONS, type FdrReason } from '../fdr/reasons.ts';
@@ -25,6 +26,8 @@ export interface AccountSettings {
   supportContactNumber: string | null;
   supportEmailAddress: string | null;
   reasons: Record<FdrReason, ReasonSetting>;
+  /** What the account chose (src/policy.ts); `effectivePolicy` adds the defaults. */
+  policy: ConversationPolicy;
 }
 
 export interface SettingsUpdate {
@@ -35,6 +38,8 @@ export interface SettingsUpdate {
   supportContactNumber?: string | null;
   supportEmailAddress?: string | null;
   templates?: Partial<Record<FdrReason, string | null>>;
+  /** Keys given replace the stored ones; keys left out stay. */
+  policy?: ConversationPolicy;
 }
 
 function emptyReasons(): Record<FdrReason, ReasonSetting> {
@@ -68,6 +73,7 @@ export async function getAccountSettings(db: Db, accountId: number): Promise<Acc
     supportContactNumber: general?.supportContactNumber ?? null,
     supportEmailAddress: general?.supportEmailAddress ?? null,
     reasons,
+    policy: parseStoredPolicy(general?.conversationPolicy),
   };
 }
 
@@ -90,6 +96,15 @@ export async function saveAccountSettings(
     }
     if (update.supportEmailAddress !== undefined) {
       general.supportEmailAddress = update.supportEmailAddress;
+    }
+    if (update.policy !== undefined) {
+      const [row] = await tx
+        .select({ policy: poeChannelSettings.conversationPolicy })
+        .from(poeChannelSettings)
+        .where(eq(poeChannelSettings.accountId, accountId))
+        .for('update');
+      const merged = mergePolicy(parseStoredPolicy(row?.policy), update.policy);
+      general.conversationPolicy = JSON.stringify(merged);
     }
     await tx
       .insert(poeChannelSettings)

@@ -1,5 +1,5 @@
 /** Queries on `webhook_events`, the durable record of what Gupshup posted to the webhook. */
-import { and, eq, gte, inArray, lt } from 'drizzle-orm';
+import { and, eq, gte, inArray, lt, lte } from 'drizzle-orm';
 
 import type { WebhookEvent } from '../webhook/events.ts';
 import type { Db } from './client.ts';
@@ -100,11 +100,11 @@ export async function scrubWebhookEvent(db: Db, id: number, note: string): Promi
 }
 
 /**
- * Whether a delivery report received at or after `since` still waits to be processed (its job
- * queued, running or retrying): a send whose answer was lost must not be sent again while its
- * report may be among them.
+ * Whether a delivery report received between `since` and `until` still waits to be processed
+ * (its job queued, running or retrying): a send whose answer was lost must not be sent again
+ * while its report may be among them.
  */
-export async function reportsPendingSince(db: Db, since: Date): Promise<boolean> {
+export async function reportsPendingBetween(db: Db, since: Date, until: Date): Promise<boolean> {
   const [row] = await db
     .select({ id: webhookEvents.id })
     .from(webhookEvents)
@@ -112,6 +112,7 @@ export async function reportsPendingSince(db: Db, since: Date): Promise<boolean>
       and(
         eq(webhookEvents.status, 'received'),
         gte(webhookEvents.createdAt, since),
+        lte(webhookEvents.createdAt, until),
         eq(webhookEvents.kind, 'dlr'),
       ),
     )

@@ -52,8 +52,8 @@ export function processDlrProcess(deps: Deps): Processor {
   const { db, log } = deps;
   const { GUPSHUP_TIMEOUT_MS, SEND_RECONCILE_MS } = deps.config;
   // A report for a send still in flight is looked at again every `step` (not with the queue's
-  // exponential backoff, which would overshoot the send's own reconcile wait) for as long as
-  // that send may take to answer and then wait for its report.
+  // exponential backoff, which would overshoot the send's own reconcile wait) while that send's
+  // last attempt is recent enough to be still answering, or waiting for this report.
   const inFlightStepMs = Math.min(1_000, Math.max(100, Math.floor(GUPSHUP_TIMEOUT_MS / 4)));
   const inFlightWaitMs = GUPSHUP_TIMEOUT_MS * 2 + SEND_RECONCILE_MS;
   return async (job, token) => {
@@ -113,8 +113,8 @@ export function processDlrProcess(deps: Deps): Processor {
       // Gupshup can report before `message.send` has committed the id it returned, or before
       // the attempt it answered is known to be cut off (a worker killed mid-send): while such a
       // send is in flight, look again shortly rather than drop the report.
-      const waitedMs = Date.now() - found.row.createdAt.getTime();
-      if (waitedMs < inFlightWaitMs && (await sendInFlight(db, report))) {
+      const inFlightSince = await sendInFlight(db, report);
+      if (inFlightSince !== null && Date.now() - inFlightSince.getTime() < inFlightWaitMs) {
         if (token) {
           await job.moveToDelayed(Date.now() + inFlightStepMs, token);
           throw new DelayedError();
@@ -223,18 +223,20 @@ async function findStatusLogId(db: Db, report: DeliveryReport): Promise<number |
 }
 
 /** Is a send that this report could belong to between Gupshup's answer and our commit? */
-async function sendInFlight(db: Db, report: DeliveryReport): Promise<boolean> {
+/** When the last attempt of an unfinished send this report may belong to began, or null. */
+async function sendInFlight(db: Db, report: DeliveryReport): Promise<Date | null> {
   const match = report.extra
     ? eq(notificationOutbox.correlationKey, report.extra)
     : report.destAddr
       ? eq(notificationOutbox.toNumber, report.destAddr)
       : undefined;
   const [row] = await db
-    .select({ id: notificationOutbox.id })
+    .select({ updatedAt: notificationOutbox.updatedAt })
     .from(notificationOutbox)
     .where(and(eq(notificationOutbox.status, 'sending'), match))
+    .orderBy(desc(notificationOutbox.updatedAt))
     .limit(1);
-  return row !== undefined;
+  return row?.updatedAt ?? null;
 }
 
 async function findOutboxOf(

@@ -41,7 +41,7 @@ import {
 import { findInteractiveRefusal, recordInteractiveRefusal } from '../db/connection-features.ts';
 import { openConversation } from '../db/conversations.ts';
 import { whatsappStatusLogs } from '../db/schema.ts';
-import { reportsPendingSince } from '../db/webhook-events.ts';
+import { reportsPendingBetween } from '../db/webhook-events.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
 import { nationalNumber } from '../fdr/phone.ts';
@@ -143,8 +143,8 @@ export function processMessageSend(deps: Deps): Processor {
       throw new DelayedError();
     }
     if (token && (await reportsStillPending(deps, outbox))) {
-      // The wait is over, but reports received since that attempt are still queued (a backlog
-      // after a restart): its own may be among them. Look again shortly, up to a bound.
+      // The wait is over, but reports that came while it ran are still queued (a backlog after
+      // a restart, or under load): its own may be among them. Look again shortly, up to a bound.
       log.info(
         { outboxId, shipmentId: outbox.shipmentId },
         'reports received since the earlier attempt are still being processed; waiting for them',
@@ -352,13 +352,14 @@ const AMBIGUOUS_FAILURES = AMBIGUOUS_SEND_FAILURES;
 
 /** How often a send past its reconcile wait looks again while reports are still queued. */
 const RECONCILE_RECHECK_MS = 500;
-/** How many SEND_RECONCILE_MS a send may wait in all for a report backlog to clear. */
-const RECONCILE_BACKLOG_FACTOR = 3;
+/** The longest a send waits in all for a report backlog to clear: 10 × SEND_RECONCILE_MS, at least 10 min. */
+const reconcileBacklogCapMs = (reconcileMs: number) => Math.max(reconcileMs * 10, 600_000);
 
 /**
- * After the reconcile wait of an attempt with no known outcome: whether delivery reports
- * received since that attempt (give or take GUPSHUP_TIMEOUT_MS) still wait to be processed,
- * while the send has waited less than RECONCILE_BACKLOG_FACTOR × SEND_RECONCILE_MS.
+ * After the reconcile wait of an attempt with no known outcome: whether delivery reports that
+ * arrived while its report was awaited (from GUPSHUP_TIMEOUT_MS before the attempt to the end of
+ * its wait) are still queued, so its own may be among them. Later reports do not count: under
+ * steady traffic there are always some. Bounded by `reconcileBacklogCapMs`.
  */
 async function reportsStillPending(deps: Deps, outbox: OutboxRow): Promise<boolean> {
   const { config } = deps;
@@ -368,10 +369,14 @@ async function reportsStillPending(deps: Deps, outbox: OutboxRow): Promise<boole
     outbox.attempts > 0 &&
     (outbox.errorCode === null || AMBIGUOUS_FAILURES.has(outbox.errorCode));
   const attemptAt = outbox.updatedAt.getTime();
-  if (!ambiguous || Date.now() > attemptAt + config.SEND_RECONCILE_MS * RECONCILE_BACKLOG_FACTOR) {
+  if (!ambiguous || Date.now() > attemptAt + reconcileBacklogCapMs(config.SEND_RECONCILE_MS)) {
     return false;
   }
-  return reportsPendingSince(deps.db, new Date(attemptAt - config.GUPSHUP_TIMEOUT_MS));
+  return reportsPendingBetween(
+    deps.db,
+    new Date(attemptAt - config.GUPSHUP_TIMEOUT_MS),
+    new Date(attemptAt + config.SEND_RECONCILE_MS),
+  );
 }
 
 /**

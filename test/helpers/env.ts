@@ -49,6 +49,8 @@ export function createTestEnv(name: string): TestEnv {
     MESSAGE_SEND_BACKOFF_MS: '20',
     SWEEP_INTERVAL_MS: '0',
     SETTINGS_CACHE_TTL_MS: '60000',
+    // Tests run at any hour: no test waits for the morning unless it sets quiet hours itself.
+    DEFAULT_QUIET_HOURS: 'off',
   };
   return {
     id,

@@ -249,6 +249,28 @@ describe('recovery', () => {
     });
   });
 
+  it('does not wait for reports that came after its reconcile wait (steady traffic)', async () => {
+    const service = await start({ GUPSHUP_TIMEOUT_MS: '300', SEND_RECONCILE_MS: '1000' }, [
+      'api',
+      'worker',
+    ]);
+    await saveAccountSettings(service.deps.db, 379, { enabled: true });
+    sandbox.failNext({ kind: 'delay', ms: 600 });
+    await pushFdr(service, fdrEvent({ shipmentId: 'STEADY-1', phone: '9811400004' }));
+    await waitFor(() => sendsOf('STEADY-1').length === 1, { what: 'the first attempt' });
+    // Always some report queued, but from after this send's wait: not its own.
+    await service.deps.db.insert(webhookEvents).values({
+      eventKey: 'steady-report-1',
+      kind: 'dlr',
+      payload: '{}',
+      createdAt: new Date(Date.now() + 3_600_000),
+    });
+    await waitFor(() => sendsOf('STEADY-1').length === 2, {
+      timeoutMs: 10_000,
+      what: 'the second attempt, once the wait is over',
+    });
+  });
+
   it('attributes nothing by number while two sends to that number are unfinished', async () => {
     const db = services[0]!.deps.db;
     const row = (key: string) => ({

@@ -27,6 +27,7 @@ import {
 } from '../../db/settings.ts';
 import { HttpError } from '../../errors.ts';
 import { FDR_REASON_LABELS, FDR_REASONS, type FdrReason } from '../../fdr/reasons.ts';
+import { effectivePolicy, PolicySchema } from '../../policy.ts';
 import { resolveSender } from '../../senders.ts';
 import type { SettingsCache } from '../../settings-cache.ts';
 import { requireApiAuth, type ApiAuth } from '../auth.ts';
@@ -72,9 +73,11 @@ export const SettingsBody = v.strictObject({
   templates: v.optional(
     reasonRecord(v.nullable(v.pipe(v.string(), v.trim(), v.nonEmpty(), v.maxLength(128)))),
   ),
+  /** The conversation policy (src/policy.ts): keys given replace the stored ones. */
+  policy: v.optional(PolicySchema),
 });
 
-function present(settings: AccountSettings) {
+function present(settings: AccountSettings, config: Pick<Config, 'DEFAULT_QUIET_HOURS'>) {
   const reasons = settings.reasons;
   return {
     accountId: settings.accountId,
@@ -85,6 +88,8 @@ function present(settings: AccountSettings) {
     supportEmailAddress: settings.supportEmailAddress,
     reasons: Object.fromEntries(FDR_REASONS.map((r) => [r, reasons[r].enabled])),
     templates: Object.fromEntries(FDR_REASONS.map((r) => [r, reasons[r].templateId])),
+    policy: settings.policy,
+    policyInEffect: effectivePolicy(settings.policy, { quietHours: config.DEFAULT_QUIET_HOURS }),
   };
 }
 
@@ -255,7 +260,7 @@ export function settingsRoutes(deps: {
       }),
       async (request) => {
         const accountId = parseAccountId(request.params.accountId);
-        return present(await getAccountSettings(deps.db, accountId));
+        return present(await getAccountSettings(deps.db, accountId), deps.config);
       },
     );
 
@@ -293,7 +298,7 @@ export function settingsRoutes(deps: {
         await saveAccountSettings(deps.db, accountId, body);
         await deps.settings.invalidate(accountId);
         request.log.info({ accountId }, 'settings changed');
-        return present(await getAccountSettings(deps.db, accountId));
+        return present(await getAccountSettings(deps.db, accountId), deps.config);
       },
     );
   };

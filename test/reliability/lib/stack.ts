@@ -144,6 +144,8 @@ export async function startStack(
     REPLY_SETTLE_SECONDS: '0',
     SHUTDOWN_TIMEOUT_MS: '5000',
     AUTH_MAX_FAILURES: '100000000',
+    // The run happens at any hour; quiet hours would hold its messages until the morning.
+    DEFAULT_QUIET_HOURS: 'off',
     ...opts.env,
   };
   sandbox.setCallback({
@@ -208,6 +210,10 @@ export async function startStack(
   });
   const connection = { ...redisOptions(servers.redisUrl), maxRetriesPerRequest: null };
   const queues = QUEUE_NAMES.map((q) => new Queue(q, { connection, prefix }));
+  // The runner's own view of the queues: while Redis is away (scenario 2) it just asks again.
+  for (const queue of queues) {
+    queue.on('error', () => undefined);
+  }
   const direct = mysql.createPool({
     uri: `${servers.mysqlDirectUrl}/${database}`,
     connectionLimit: 4,
@@ -292,4 +298,26 @@ export async function enableAccount(stack: Stack, accountId: number): Promise<vo
   if (res.status !== 200) {
     throw new Error(`enabling account ${accountId}: HTTP ${res.status} ${await res.text()}`);
   }
+}
+
+/** A delivery report for a message nobody knows, as the webhook would get it. */
+export async function probeWebhook(stack: Stack): Promise<number> {
+  const report = [
+    {
+      srcAddr: 'TESTSM',
+      channel: 'WHATSAPP',
+      externalId: `${Date.now()}000000-probe`,
+      cause: 'SENT',
+      errorCode: '000',
+      destAddr: '919000000000',
+      eventType: 'SENT',
+      eventTs: Date.now(),
+    },
+  ];
+  const res = await fetch(stack.webhookUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ response: JSON.stringify(report) }).toString(),
+  });
+  return res.status;
 }

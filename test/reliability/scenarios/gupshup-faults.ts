@@ -2,7 +2,7 @@
  * Scenario 4, Gupshup faults: the sandbox fails a share of all sends with a mix of 5xx, 429,
  * answers held past the service's timeout and connections dropped after the request was read
  * (the last two are sends Gupshup took: only their delivery reports, which carry no `extra`, can
- * tell). A few sends meet a permanent error (insufficient credits) instead: they must end in the
+ * tell). A few sends meet a permanent error (a service disabled on the account) instead: they must end in the
  * failed set and go out once after `wa-notify requeue`. Every message sent exactly once.
  */
 import { runCli } from '../lib/cli.ts';
@@ -11,8 +11,11 @@ import { check, sleep, type ScenarioResult } from '../lib/result.ts';
 import { enableAccount, startStack } from '../lib/stack.ts';
 import { ACCOUNT_ID, publishAtRate, settle, tally } from '../lib/traffic.ts';
 
-/** Gupshup's "insufficient credits": not worth retrying until an operator acts. */
-const PERMANENT_CODE = '123';
+/**
+ * Gupshup's "INTERNATIONAL_PHONE service is disabled": a permanent error of this message, not
+ * worth retrying until an operator has the service enabled and re-queues it.
+ */
+const PERMANENT_CODE = '175';
 
 export async function gupshupFaults(ctx: RunContext): Promise<ScenarioResult> {
   const started = Date.now();

@@ -22,7 +22,7 @@ interface Finder {
   size: number;
 }
 
-function makeFinder(customers: Customer[]): Finder {
+export function makeFinder(customers: Customer[]): Finder {
   const phones = new Set(customers.map((c) => c.phone));
   const names = new Set(customers.map((c) => c.name));
   const addresses = new Set(customers.flatMap((c) => [c.address1, c.address2]));

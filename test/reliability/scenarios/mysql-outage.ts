@@ -7,30 +7,8 @@
  */
 import type { RunContext } from '../lib/context.ts';
 import { check, sleep, type ScenarioResult } from '../lib/result.ts';
-import { enableAccount, startStack, type Stack } from '../lib/stack.ts';
+import { enableAccount, probeWebhook, startStack } from '../lib/stack.ts';
 import { ACCOUNT_ID, publishAtRate, settle, tally } from '../lib/traffic.ts';
-
-/** A delivery report for a message nobody knows, as the webhook would get it. */
-async function probeWebhook(stack: Stack): Promise<number> {
-  const report = [
-    {
-      srcAddr: 'TESTSM',
-      channel: 'WHATSAPP',
-      externalId: `${Date.now()}000000-probe`,
-      cause: 'SENT',
-      errorCode: '000',
-      destAddr: '919000000000',
-      eventType: 'SENT',
-      eventTs: Date.now(),
-    },
-  ];
-  const res = await fetch(stack.webhookUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ response: JSON.stringify(report) }).toString(),
-  });
-  return res.status;
-}
 
 export async function mysqlOutage(ctx: RunContext): Promise<ScenarioResult> {
   const started = Date.now();

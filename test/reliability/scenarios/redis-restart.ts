@@ -6,7 +6,7 @@
  */
 import type { RunContext } from '../lib/context.ts';
 import { check, sleep, type ScenarioResult } from '../lib/result.ts';
-import { enableAccount, startStack } from '../lib/stack.ts';
+import { enableAccount, probeWebhook, startStack } from '../lib/stack.ts';
 import { ACCOUNT_ID, publishAtRate, settle, tally } from '../lib/traffic.ts';
 
 export async function redisRestart(ctx: RunContext): Promise<ScenarioResult> {
@@ -21,7 +21,11 @@ export async function redisRestart(ctx: RunContext): Promise<ScenarioResult> {
     await sleep((events / rate / 2) * 1000);
     await ctx.redis.kill();
     const down = Date.now();
-    await sleep(downMs);
+    // Ask as Gupshup and a load balancer would, once the clients have noticed.
+    await sleep(Math.min(1_000, downMs / 2));
+    const webhookDuringOutage = await probeWebhook(stack);
+    const readyDuringOutage = (await fetch(`${stack.apiUrl}/readyz`)).status;
+    await sleep(Math.max(downMs - (Date.now() - down), 0));
     await ctx.redis.start();
     const downFor = Date.now() - down;
     await publishing;
@@ -35,6 +39,8 @@ export async function redisRestart(ctx: RunContext): Promise<ScenarioResult> {
       figures: {
         events,
         redisDownMs: downFor,
+        webhookDuringOutage,
+        readyzDuringOutage: readyDuringOutage,
         sent: t.sent,
         lost: t.lost,
         duplicates: t.duplicates,

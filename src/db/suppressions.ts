@@ -1,0 +1,160 @@
+/**
+ * The suppression list (`whatsapp_suppressions`): numbers one of our sender numbers must not
+ * message, because the customer opted out or because the number cannot receive WhatsApp
+ * messages (for a while). Keyed by (sender number, customer number, reason); both numbers are
+ * digits with the country code. An entry with `expires_at` in the past no longer counts.
+ */
+import { and, count, desc, eq, gt, isNull, or, type SQL } from 'drizzle-orm';
+
+import type { Db, DbOrTx } from './client.ts';
+import { whatsappSuppressions } from './schema.ts';
+
+export const SUPPRESSION_REASONS = ['opted_out', 'not_on_whatsapp'] as const;
+export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
+
+export const SUPPRESSION_SOURCES = [
+  'keyword',
+  'user_event',
+  'send_error',
+  'report',
+  'api',
+  'cli',
+] as const;
+export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
+
+export type SuppressionRow = typeof whatsappSuppressions.$inferSelect;
+
+export interface SuppressionInput {
+  senderNumber: string;
+  customerNumber: string;
+  reason: SuppressionReason;
+  source: SuppressionSource;
+  accountId?: number | null;
+  /** Null or absent: until lifted. */
+  expiresAt?: Date | null;
+}
+
+function inForce(now: Date): SQL | undefined {
+  return or(isNull(whatsappSuppressions.expiresAt), gt(whatsappSuppressions.expiresAt, now));
+}
+
+/** Adds (or renews) a suppression; true when it was not in force before. */
+export async function suppress(
+  db: DbOrTx,
+  input: SuppressionInput,
+  now = new Date(),
+): Promise<boolean> {
+  const before = await findSuppression(
+    db,
+    input.senderNumber,
+    input.customerNumber,
+    now,
+    input.reason,
+  );
+  const values = {
+    senderNumber: input.senderNumber,
+    customerNumber: input.customerNumber,
+    reason: input.reason,
+    source: input.source,
+    accountId: input.accountId ?? null,
+    expiresAt: input.expiresAt ?? null,
+  };
+  await db
+    .insert(whatsappSuppressions)
+    .values(values)
+    .onDuplicateKeyUpdate({
+      set: { source: values.source, accountId: values.accountId, expiresAt: values.expiresAt },
+    });
+  return before === null;
+}
+
+/**
+ * Lifts a suppression (`reason` given) or every one of the pair; returns how many rows went.
+ */
+export async function liftSuppression(
+  db: DbOrTx,
+  senderNumber: string,
+  customerNumber: string,
+  reason?: SuppressionReason,
+): Promise<number> {
+  const [result] = await db
+    .delete(whatsappSuppressions)
+    .where(
+      and(
+        eq(whatsappSuppressions.senderNumber, senderNumber),
+        eq(whatsappSuppressions.customerNumber, customerNumber),
+        reason ? eq(whatsappSuppressions.reason, reason) : undefined,
+      ),
+    );
+  return result.affectedRows;
+}
+
+/** The suppression in force for the pair (opted out first), or null. */
+export async function findSuppression(
+  db: DbOrTx,
+  senderNumber: string,
+  customerNumber: string,
+  now = new Date(),
+  reason?: SuppressionReason,
+): Promise<SuppressionRow | null> {
+  const rows = await db
+    .select()
+    .from(whatsappSuppressions)
+    .where(
+      and(
+        eq(whatsappSuppressions.senderNumber, senderNumber),
+        eq(whatsappSuppressions.customerNumber, customerNumber),
+        reason ? eq(whatsappSuppressions.reason, reason) : undefined,
+        inForce(now),
+      ),
+    );
+  return rows.find((r) => r.reason === 'opted_out') ?? rows[0] ?? null;
+}
+
+export interface SuppressionFilter {
+  accountId?: number;
+  senderNumber?: string;
+  customerNumber?: string;
+  reason?: SuppressionReason;
+}
+
+function where(filter: SuppressionFilter, now: Date): SQL | undefined {
+  return and(
+    filter.accountId !== undefined
+      ? eq(whatsappSuppressions.accountId, filter.accountId)
+      : undefined,
+    filter.senderNumber ? eq(whatsappSuppressions.senderNumber, filter.senderNumber) : undefined,
+    filter.customerNumber
+      ? eq(whatsappSuppressions.customerNumber, filter.customerNumber)
+      : undefined,
+    filter.reason ? eq(whatsappSuppressions.reason, filter.reason) : undefined,
+    inForce(now),
+  );
+}
+
+/** Suppressions in force, newest first. */
+export async function listSuppressions(
+  db: Db,
+  filter: SuppressionFilter,
+  limit = 100,
+  now = new Date(),
+): Promise<SuppressionRow[]> {
+  return db
+    .select()
+    .from(whatsappSuppressions)
+    .where(where(filter, now))
+    .orderBy(desc(whatsappSuppressions.id))
+    .limit(limit);
+}
+
+export async function countSuppressions(
+  db: Db,
+  filter: SuppressionFilter,
+  now = new Date(),
+): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(whatsappSuppressions)
+    .where(where(filter, now));
+  return row?.n ?? 0;
+}
