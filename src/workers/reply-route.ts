@@ -18,7 +18,8 @@
  * Idempotency: the WMS call carries `ndr-reply-<replyId>` as Idempotency-Key; follow-up messages
  * are outbox rows keyed by reply and purpose, so a retried job books and sends nothing twice.
  */
-import type { Processor } from 'bullmq';
+import { DelayedError, type Processor } from 'bullmq';
+import { and, eq } from 'drizzle-orm';
 
 import { recordActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
@@ -37,6 +38,7 @@ import {
   type ReplyRow,
 } from '../db/conversations.ts';
 import { insertOutbox } from '../db/outbox.ts';
+import { notificationOutbox } from '../db/schema.ts';
 import { findWebhookEvent, markWebhookEvent, scrubWebhookEvent } from '../db/webhook-events.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
 import { trackedLink } from '../links.ts';
@@ -79,15 +81,57 @@ interface Deps {
 }
 
 export function processReplyRoute(deps: Deps): Processor {
-  return async (job) => {
+  return async (job, token) => {
     const payload = parsePayload('reply.route', job.data);
     return payload.stage === 'act'
       ? act(deps, payload.webhookEventId)
-      : receive(deps, payload.webhookEventId);
+      : receive(deps, payload.webhookEventId, async () => {
+          if (!token) {
+            return false;
+          }
+          await job.moveToDelayed(Date.now() + BIND_RECHECK_MS, token);
+          return true;
+        });
   };
 }
 
-async function receive(deps: Deps, webhookEventId: number) {
+/** How often an unbound reply looks again while a send it may answer is being committed. */
+const BIND_RECHECK_MS = 250;
+
+/**
+ * Whether a reply that binds to nothing may answer a send still being committed: the customer
+ * can answer a message the moment Gupshup delivers it, before `message.send` has stored its id.
+ * True while, within 2 × GUPSHUP_TIMEOUT_MS of the reply's arrival, a send to the reply's number
+ * is in flight, or (for a reply naming one of our messages by id) any send is.
+ */
+async function mayAnswerSendInFlight(
+  deps: Deps,
+  message: InboundMessage,
+  receivedAt: Date,
+): Promise<boolean> {
+  if (Date.now() - receivedAt.getTime() > deps.config.GUPSHUP_TIMEOUT_MS * 2) {
+    return false;
+  }
+  const namesMessage = Boolean(message.replyId ?? message.contextGsId ?? message.contextId);
+  if (!namesMessage && message.mobile === null) {
+    return false;
+  }
+  const [row] = await deps.db
+    .select({ id: notificationOutbox.id })
+    .from(notificationOutbox)
+    .where(
+      and(
+        eq(notificationOutbox.status, 'sending'),
+        namesMessage || message.mobile === null
+          ? undefined
+          : eq(notificationOutbox.toNumber, message.mobile),
+      ),
+    )
+    .limit(1);
+  return row !== undefined;
+}
+
+async function receive(deps: Deps, webhookEventId: number, lookAgain: () => Promise<boolean>) {
   const { db, config, log } = deps;
   const found = await findWebhookEvent(db, webhookEventId);
   if (!found) {
@@ -108,6 +152,9 @@ async function receive(deps: Deps, webhookEventId: number) {
   const read = readReply(postbackKeys(config), message, receivedAt);
   const bound = await bindConversation(deps, message, read.postback);
   if (!bound) {
+    if ((await mayAnswerSendInFlight(deps, message, found.row.createdAt)) && (await lookAgain())) {
+      throw new DelayedError();
+    }
     deps.metrics.unknownSenderReplies.inc();
     await scrubWebhookEvent(db, webhookEventId, 'unknown sender');
     log.info({ webhookEventId }, 'reply that binds to no conversation; ignored');

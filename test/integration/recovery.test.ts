@@ -19,11 +19,13 @@ import mysql from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { redisOptions } from '../../src/deps.ts';
+import { listShipmentActivity } from '../../src/db/activity.ts';
+import { openConversation } from '../../src/db/conversations.ts';
 import { insertOutbox, noteAcceptedSendByNumber } from '../../src/db/outbox.ts';
 import { fdrInbox, notificationOutbox, webhookEvents } from '../../src/db/schema.ts';
 import { createLog } from '../../src/log.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
-import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
+import { startSandbox, textReply, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service, type ServiceOptions } from '../../src/service.ts';
 import { sweepOnce } from '../../src/sweeper.ts';
 import { createTestEnv, MYSQL_URL, REDIS_URL, waitFor } from '../helpers/env.ts';
@@ -269,6 +271,52 @@ describe('recovery', () => {
       timeoutMs: 10_000,
       what: 'the second attempt, once the wait is over',
     });
+  });
+
+  it('binds a reply that comes before its send is committed, once the commit lands', async () => {
+    const service = await start({}, ['api', 'worker']);
+    const db = service.deps.db;
+    const mobile = '919811400009';
+    // Gupshup delivered the message and the customer answered; the send is still committing.
+    const { id: outboxId } = await insertOutbox(db, {
+      idempotencyKey: 'fdr-EARLY-1-1',
+      kind: 'fdr_template',
+      shipmentId: 'EARLY-1',
+      accountId: 379,
+      connectionId: 'default',
+      toNumber: mobile,
+      body: 'x',
+    });
+    await db
+      .update(notificationOutbox)
+      .set({ status: 'sending', attempts: 1 })
+      .where(eq(notificationOutbox.id, outboxId));
+    sandbox.setCallback({ url: `${service.url}/api/_ah/v1/message?token=${WEBHOOK_TOKEN}` });
+    const posted = await sandbox.simulateReply(
+      textReply({ mobile, waNumber: '919319278973', text: 'I will be home tomorrow' }),
+      'form',
+    );
+    expect(posted.status).toBe(200);
+    // The reply waits instead of being dropped as from an unknown sender.
+    await waitFor(async () => (await service.deps.queues['reply.route'].getDelayedCount()) > 0, {
+      what: 'the reply to wait for the send',
+    });
+    await openConversation(db, {
+      outboxId,
+      shipmentId: 'EARLY-1',
+      accountId: 379,
+      customerNumber: mobile,
+      connectionId: 'default',
+    });
+    await db
+      .update(notificationOutbox)
+      .set({ status: 'sent' })
+      .where(eq(notificationOutbox.id, outboxId));
+    await waitFor(
+      async () =>
+        (await listShipmentActivity(db, 'EARLY-1')).some((a) => a.kind === 'whatsapp_reply'),
+      { what: 'the reply on the timeline' },
+    );
   });
 
   it('attributes nothing by number while two sends to that number are unfinished', async () => {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { Topic } from '@google-cloud/pubsub';
 
 import type { RecordedSend } from '../../../src/sandbox/types.ts';
+import { check, type Check } from './result.ts';
 import { keyOfSend } from '../../helpers/outbox.ts';
 
 export const ACCOUNT_ID = 379;
@@ -245,4 +246,23 @@ export async function settle(
     await new Promise((r) => setTimeout(r, 250));
   }
   return { committed: last, quiet: false, ms: Date.now() - started };
+}
+
+/**
+ * What every traffic scenario checks: nothing lost, at most `allowed` duplicates (none unless a
+ * scenario kills processes), and MySQL holding every send.
+ */
+export function deliveryChecks(t: Tally, committed: number, allowed = 0): Check[] {
+  const which = t.duplicateKeys.length ? ` (${t.duplicateKeys.join(', ')})` : '';
+  return [
+    check('every event sent', t.lost === 0, t.lost ? `lost ${t.lostKeys.join(', ')}` : 0),
+    allowed === 0
+      ? check('nothing sent twice', t.duplicates === 0, `${t.duplicates}${which}`)
+      : check(
+          'duplicates at most the kills',
+          t.duplicates <= allowed,
+          `${t.duplicates} ≤ ${allowed}${which}`,
+        ),
+    check('MySQL holds every send', committed === t.events, committed),
+  ];
 }

@@ -6,7 +6,14 @@
 import type { RunContext } from '../lib/context.ts';
 import { check, type ScenarioResult } from '../lib/result.ts';
 import { enableAccount, startStack } from '../lib/stack.ts';
-import { ACCOUNT_ID, latency, publishAtRate, settle, tally } from '../lib/traffic.ts';
+import {
+  ACCOUNT_ID,
+  deliveryChecks,
+  latency,
+  publishAtRate,
+  settle,
+  tally,
+} from '../lib/traffic.ts';
 import { killRepeatedly } from './worker-crash.ts';
 
 export async function loadWhileFailing(ctx: RunContext): Promise<ScenarioResult> {
@@ -52,13 +59,7 @@ export async function loadWhileFailing(ctx: RunContext): Promise<ScenarioResult>
         crashes,
       },
       checks: [
-        check('every event sent', t.lost === 0, t.lost ? `lost ${t.lostKeys.join(', ')}` : 0),
-        check(
-          'duplicates at most the kills',
-          t.duplicates <= killed.kills,
-          `${t.duplicates} ≤ ${killed.kills}`,
-        ),
-        check('MySQL holds every send', settled.committed === events, settled.committed),
+        ...deliveryChecks(t, settled.committed, killed.kills),
         check('no process crashed', crashes === 0, crashes),
       ],
     };

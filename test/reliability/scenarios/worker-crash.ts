@@ -11,6 +11,7 @@ import { enableAccount, startStack, type Stack } from '../lib/stack.ts';
 import {
   accepted,
   ACCOUNT_ID,
+  deliveryChecks,
   publishAtRate,
   settle,
   tally,
@@ -75,13 +76,7 @@ export async function workerCrash(ctx: RunContext): Promise<ScenarioResult> {
         settledMs: settled.ms,
       },
       checks: [
-        check('every event sent', t.lost === 0, t.lost ? `lost ${t.lostKeys.join(', ')}` : 0),
-        check(
-          'duplicates at most the kills',
-          t.duplicates <= killed.kills,
-          `${t.duplicates} ≤ ${killed.kills}${t.duplicates ? ` (${t.duplicateKeys.join(', ')})` : ''}`,
-        ),
-        check('MySQL holds every send', settled.committed === events, settled.committed),
+        ...deliveryChecks(t, settled.committed, killed.kills),
         check('no process crashed', stack.crashes() === 0, stack.crashes()),
       ],
     };
