@@ -230,8 +230,10 @@ describe('the interactive conversation', () => {
       action: 'RESCHEDULE',
       deliveryDate: chosen.kind === 'valid' ? chosen.postback.date : 'not a date',
     });
-    const [reply] = (await listShipmentActivity(service.deps.db, shipment)).filter(
-      (a) => a.kind === 'whatsapp_reply',
+    // The tap's entry, not the button reply that asked for the dates (entries are ordered by
+    // the callbacks' own times, which may tie).
+    const reply = (await listShipmentActivity(service.deps.db, shipment)).find(
+      (a) => a.kind === 'whatsapp_reply' && a.details.type !== 'button',
     );
     expect(reply!.details).toMatchObject({ boundBy: 'postback' });
     // The confirmation still reaches the customer: the conversation knows the number.
