@@ -150,11 +150,15 @@ async function receive(deps: Deps, webhookEventId: number, lookAgain: () => Prom
   // The message's own time, else (none given, or none a clock could mean) now.
   const receivedAt = new Date(plausibleEpochMs(message.timestamp) ?? Date.now());
   const read = readReply(postbackKeys(config), message, receivedAt);
-  const bound = await bindConversation(deps, message, read.postback);
+  let bound = await bindConversation(deps, message, read.postback);
   if (!bound) {
     if ((await mayAnswerSendInFlight(deps, message, found.row.createdAt)) && (await lookAgain())) {
       throw new DelayedError();
     }
+    // The send may have committed between the two reads: its conversation is there now.
+    bound = await bindConversation(deps, message, read.postback);
+  }
+  if (!bound) {
     deps.metrics.unknownSenderReplies.inc();
     await scrubWebhookEvent(db, webhookEventId, 'unknown sender');
     log.info({ webhookEventId }, 'reply that binds to no conversation; ignored');
