@@ -67,6 +67,8 @@ export interface StackOptions {
   callback?: Partial<CallbackOptions> & { url?: string };
   /** Worker processes to run (1 by default). */
   workers?: number;
+  /** Where the processes' logs go; under LOG_DIR by default. */
+  logDir?: string;
 }
 
 export interface Stack {
@@ -101,7 +103,7 @@ export async function startStack(
   const id = `${name}${randomBytes(3).toString('hex')}`;
   const database = `wa_rel_${id}`;
   const prefix = `rel-${id}`;
-  const logDir = join(LOG_DIR, name);
+  const logDir = opts.logDir ?? join(LOG_DIR, name);
   mkdirSync(logDir, { recursive: true });
   const wms = await startFakeWms({ port: 0, host: '127.0.0.1' });
   const sandbox = await startSandbox({ port: 0, host: '127.0.0.1' });

@@ -1,0 +1,435 @@
+/**
+ * `npm run bench`: the service's throughput, latency and memory, each measured side by side with
+ * a bare baseline in the same run on the same servers, so the ratios mean something on any
+ * machine. Prints one table and writes it as JSON to bench/results/<timestamp>.json.
+ *
+ *   npm run bench                      the full run (20,000 events, a 100,000-event burst)
+ *   npm run bench -- --quick           a tenth of the traffic, shorter phases
+ *   npm run bench -- --only pipeline,webhook
+ *
+ * The service runs as production runs it (the compiled build, an `api,subscriber` process and a
+ * `worker` process) against a Redis of the run's own, the machine's MySQL and the Pub/Sub
+ * emulator; the Gupshup sandbox (sends accepted at once, no delivery reports unless a phase
+ * posts its own) and the WMS stand-in run in this process. Pacing is lifted except in the
+ * rate-limit phase, so the pipeline itself is what is measured.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
+
+import { redisOptions } from '../src/deps.ts';
+import { startRedisServer, type RedisServer } from '../test/reliability/lib/redis-server.ts';
+import {
+  enableAccount,
+  startStack,
+  type RunServers,
+  type Stack,
+} from '../test/reliability/lib/stack.ts';
+import {
+  accepted,
+  latency,
+  makeCustomers,
+  publishAll,
+  publishAtRate,
+} from '../test/reliability/lib/traffic.ts';
+import { httpLoad, type LoadResult } from './lib/http-load.ts';
+import {
+  cpuMs,
+  mysqlQuestions,
+  mysqlServerPid,
+  redisStats,
+  round,
+  rssBytes,
+  until,
+} from './lib/measure.ts';
+
+process.env.PUBSUB_EMULATOR_HOST ??= '127.0.0.1:8085';
+process.env.METADATA_SERVER_DETECTION ??= 'none';
+
+const PHASES = ['baseline', 'pipeline', 'latency', 'webhook', 'burst'] as const;
+type Phase = (typeof PHASES)[number];
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    events: { type: 'string' },
+    burst: { type: 'string' },
+  },
+});
+const quick = values.quick ?? false;
+const SIZES = {
+  events: Number(values.events ?? (quick ? 2_000 : 20_000)),
+  burst: Number(values.burst ?? (quick ? 10_000 : 100_000)),
+  latencyRate: 200,
+  latencySeconds: quick ? 10 : 30,
+  webhookSeconds: quick ? 5 : 10,
+  connections: 50,
+};
+const chosen = (values.only?.split(',').map((s) => s.trim()) ?? [...PHASES]) as Phase[];
+const unknown = chosen.filter((p) => !PHASES.includes(p));
+if (unknown.length) {
+  console.error(`unknown phase(s): ${unknown.join(', ')}; known: ${PHASES.join(', ')}`);
+  process.exit(2);
+}
+
+const LOG_DIR = 'test-results/bench/logs';
+const mysqlUrl = (process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/+$/, '');
+
+type Row = [section: string, figure: string, value: string];
+const rows: Row[] = [];
+const figures: Record<string, Record<string, number | string>> = {};
+function note(section: string, name: string, value: number | string, shown?: string): void {
+  (figures[section] ??= {})[name] = value;
+  rows.push([section, name, shown ?? String(value)]);
+}
+
+/** The pids of a stack's service processes. */
+function servicePids(stack: Stack): number[] {
+  return [stack.api.child.pid, ...stack.workers.map((w) => w.child.pid)].filter(
+    (p): p is number => typeof p === 'number',
+  );
+}
+
+function serviceCpu(stack: Stack): number {
+  return servicePids(stack).reduce((sum, pid) => sum + cpuMs(pid), 0);
+}
+
+function serviceRss(stack: Stack): number {
+  return servicePids(stack).reduce((sum, pid) => sum + rssBytes(pid), 0);
+}
+
+const BENCH_ENV = {
+  GUPSHUP_MAX_PER_SECOND: '100000',
+  GUPSHUP_SENDER_MAX_PER_SECOND: '100000',
+  SEND_RECONCILE_MS: '60000',
+  SWEEP_INTERVAL_MS: '30000',
+  SWEEP_GRACE_MS: '120000',
+};
+
+async function benchStack(name: string, servers: RunServers): Promise<Stack> {
+  const stack = await startStack(name, servers, {
+    env: BENCH_ENV,
+    logDir: `${LOG_DIR}/${name}`,
+  });
+  // Sends are accepted and nothing is reported back: the FDR path alone is measured.
+  stack.sandbox.setCallback(null);
+  await enableAccount(stack, 379);
+  return stack;
+}
+
+/** Sends the sandbox accepted so far. */
+function acceptedSends(stack: Stack): number {
+  let n = 0;
+  for (const send of stack.sandbox.sends) {
+    if (accepted(send)) {
+      n++;
+    }
+  }
+  return n;
+}
+
+/** Five chained no-op queues: items/s from the first add to the last completion. */
+async function baselineQueues(redisUrl: string, items: number): Promise<number> {
+  const connection = { ...redisOptions(redisUrl), maxRetriesPerRequest: null };
+  const prefix = `bench-base-${Date.now()}`;
+  const names = ['q1', 'q2', 'q3', 'q4', 'q5'];
+  const queues = names.map((n) => new Queue(n, { connection, prefix }));
+  let done = 0;
+  const workers = names.map(
+    (n, i) =>
+      new Worker(
+        n,
+        async (job) => {
+          const next = queues[i + 1];
+          if (next) {
+            await next.add('x', job.data as object, { removeOnComplete: true });
+          } else {
+            done++;
+          }
+        },
+        { connection, prefix, concurrency: 20 },
+      ),
+  );
+  const started = performance.now();
+  for (let i = 0; i < items; i += 1_000) {
+    await queues[0]!.addBulk(
+      Array.from({ length: Math.min(1_000, items - i) }, (_v, j) => ({
+        name: 'x',
+        data: { n: i + j },
+        opts: { removeOnComplete: true },
+      })),
+    );
+  }
+  await until(() => done >= items, 600_000, 'the baseline queues');
+  const perSecond = items / ((performance.now() - started) / 1000);
+  await Promise.all(workers.map((w) => w.close()));
+  await Promise.all(queues.map((q) => q.obliterate({ force: true }).then(() => q.close())));
+  return perSecond;
+}
+
+/** The bare Fastify route in a process of its own; resolves with its URL and a stop. */
+async function startBareRoute(redisUrl: string): Promise<{ url: string; stop(): void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-server.ts'], {
+    env: { ...process.env, REDIS_URL: redisUrl, QUEUE_PREFIX: `bench-bare-${Date.now()}` },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) {
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the bare route exited (${code})`)));
+  });
+  return { url: `http://127.0.0.1:${port}/bare`, stop: () => child.kill('SIGTERM') };
+}
+
+/** A distinct enterprise delivery report (for a message the service does not know). */
+function reportBody(i: number): string {
+  const report = [
+    {
+      srcAddr: 'TESTSM',
+      channel: 'WHATSAPP',
+      externalId: `${4_000_000_000_000_000_000n + BigInt(i)}-bench`,
+      cause: 'DELIVERED',
+      errorCode: '000',
+      destAddr: `91970${String(i % 10_000_000).padStart(7, '0')}`,
+      eventType: 'DELIVERED',
+      eventTs: Date.now(),
+    },
+  ];
+  return new URLSearchParams({ response: JSON.stringify(report) }).toString();
+}
+
+function showLoad(section: string, which: string, r: LoadResult): void {
+  note(section, `${which} requests/s`, round(r.perSecond), `${Math.round(r.perSecond)}`);
+  note(section, `${which} p99 ms`, round(r.p99Ms, 2));
+  if (r.errors) {
+    note(section, `${which} non-200 answers`, r.errors);
+  }
+}
+
+async function main(): Promise<void> {
+  rmSync(LOG_DIR, { recursive: true, force: true });
+  mkdirSync(LOG_DIR, { recursive: true });
+  const redisServer: RedisServer = await startRedisServer();
+  const redis = new Redis(redisServer.url);
+  const admin = await mysql.createConnection({ uri: mysqlUrl });
+  const servers: RunServers = {
+    redisUrl: redisServer.url,
+    mysqlUrl,
+    mysqlDirectUrl: mysqlUrl,
+    emulatorHost: process.env.PUBSUB_EMULATOR_HOST!,
+    projectId: process.env.PUBSUB_PROJECT_ID ?? 'local-project',
+  };
+  const mysqldPid = mysqlServerPid();
+  const versions = {
+    node: process.version,
+    redis: /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?',
+    mysql: ((await admin.query('SELECT VERSION() AS v'))[0] as { v: string }[])[0]?.v ?? '?',
+    bullmq: (
+      JSON.parse(readFileSync('node_modules/bullmq/package.json', 'utf8')) as {
+        version: string;
+      }
+    ).version,
+  };
+  note('machine', 'cores', cpus().length);
+  note('machine', 'memory GiB', round(totalmem() / 2 ** 30));
+  note(
+    'machine',
+    'versions',
+    `node ${versions.node}, redis ${versions.redis}, mysql ${versions.mysql}, bullmq ${versions.bullmq}`,
+  );
+
+  let baseQueues = 0;
+  let bareRoute: LoadResult | null = null;
+  try {
+    if (chosen.includes('baseline') || chosen.includes('pipeline')) {
+      baseQueues = await baselineQueues(redisServer.url, SIZES.events);
+      note(
+        'baseline',
+        'five chained no-op queues, items/s',
+        round(baseQueues),
+        `${Math.round(baseQueues)}`,
+      );
+    }
+    if (chosen.includes('baseline') || chosen.includes('webhook')) {
+      const bare = await startBareRoute(redisServer.url);
+      try {
+        bareRoute = await httpLoad({
+          url: bare.url,
+          connections: SIZES.connections,
+          seconds: SIZES.webhookSeconds,
+          contentType: 'application/x-www-form-urlencoded',
+          body: reportBody,
+        });
+      } finally {
+        bare.stop();
+      }
+      showLoad('baseline', 'bare route (enqueue one job)', bareRoute);
+    }
+
+    if (chosen.includes('pipeline')) {
+      const stack = await benchStack('pipeline', servers);
+      try {
+        const list = makeCustomers('pipe', SIZES.events, 0);
+        const cpu0 = serviceCpu(stack);
+        const db0 = cpuMs(mysqldPid);
+        const q0 = await mysqlQuestions(admin);
+        const r0 = await redisStats(redis);
+        const started = performance.now();
+        await publishAll(stack.topic, list);
+        await until(() => acceptedSends(stack) >= list.length, 1_800_000, 'the pipeline', 100);
+        const seconds = (performance.now() - started) / 1000;
+        const q1 = await mysqlQuestions(admin);
+        const r1 = await redisStats(redis);
+        const perSecond = list.length / seconds;
+        note('pipeline', `events (published at once)`, list.length);
+        note(
+          'pipeline',
+          'events/s publish to SendMessage',
+          round(perSecond),
+          `${Math.round(perSecond)}`,
+        );
+        note('pipeline', 'ratio to the baseline queues', round(perSecond / baseQueues, 3));
+        note(
+          'pipeline',
+          'service CPU ms per event',
+          round((serviceCpu(stack) - cpu0) / list.length, 2),
+        );
+        note(
+          'pipeline',
+          'mysqld CPU ms per event',
+          round((cpuMs(mysqldPid) - db0) / list.length, 2),
+        );
+        note('pipeline', 'MySQL statements per event', round((q1 - q0 - 2) / list.length, 1));
+        note(
+          'pipeline',
+          'Redis commands per event',
+          round((r1.commands - r0.commands - 2) / list.length, 1),
+        );
+      } finally {
+        await stack.close();
+      }
+    }
+
+    if (chosen.includes('latency')) {
+      const stack = await benchStack('latency', servers);
+      try {
+        const list = makeCustomers('lat', SIZES.latencyRate * SIZES.latencySeconds, 0);
+        const published = await publishAtRate(stack.topic, list, SIZES.latencyRate);
+        await until(() => acceptedSends(stack) >= list.length, 600_000, 'the latency phase', 100);
+        const l = latency(stack.sandbox.sends, published);
+        note(
+          'latency',
+          `events at ${SIZES.latencyRate}/s for ${SIZES.latencySeconds} s`,
+          list.length,
+        );
+        note('latency', 'publish to SendMessage p50 ms', l.p50);
+        note('latency', 'p95 ms', l.p95);
+        note('latency', 'p99 ms', l.p99);
+      } finally {
+        await stack.close();
+      }
+    }
+
+    if (chosen.includes('webhook')) {
+      const stack = await benchStack('webhook', servers);
+      try {
+        const real = await httpLoad({
+          url: stack.webhookUrl,
+          connections: SIZES.connections,
+          seconds: SIZES.webhookSeconds,
+          contentType: 'application/x-www-form-urlencoded',
+          body: reportBody,
+        });
+        showLoad('webhook', 'webhook route', real);
+        if (bareRoute) {
+          note(
+            'webhook',
+            'ratio to the bare route',
+            round(real.perSecond / bareRoute.perSecond, 3),
+          );
+        }
+      } finally {
+        await stack.close();
+      }
+    }
+
+    if (chosen.includes('burst')) {
+      const stack = await benchStack('burst', servers);
+      try {
+        const memory0 = (await redisStats(redis)).usedMemory;
+        const rss0 = serviceRss(stack);
+        let peakRedis = memory0;
+        let peakRss = rss0;
+        const sample = setInterval(() => {
+          peakRss = Math.max(peakRss, serviceRss(stack));
+          void redisStats(redis).then((s) => {
+            peakRedis = Math.max(peakRedis, s.usedMemory);
+          });
+        }, 250);
+        const list = makeCustomers('burst', SIZES.burst, 0);
+        const started = performance.now();
+        try {
+          for (let i = 0; i < list.length; i += 5_000) {
+            await publishAll(stack.topic, list.slice(i, i + 5_000));
+          }
+          await until(() => acceptedSends(stack) >= list.length, 3_600_000, 'the burst', 250);
+        } finally {
+          clearInterval(sample);
+        }
+        const drained = (performance.now() - started) / 1000;
+        await until(
+          async () => (await stack.pendingJobs()) === 0,
+          600_000,
+          'the queues to empty',
+          250,
+        );
+        const after = (await redisStats(redis)).usedMemory;
+        const mib = (b: number) => `${round(b / 2 ** 20)} MiB`;
+        note('burst', 'events at once', list.length);
+        note('burst', 'seconds to drain', round(drained));
+        note('burst', 'events/s', round(list.length / drained));
+        note('burst', 'service RSS before', rss0, mib(rss0));
+        note('burst', 'service RSS peak', peakRss, mib(peakRss));
+        note('burst', 'service RSS after', serviceRss(stack), mib(serviceRss(stack)));
+        note('burst', 'Redis used_memory before', memory0, mib(memory0));
+        note('burst', 'Redis used_memory peak', peakRedis, mib(peakRedis));
+        note('burst', 'Redis used_memory after', after, mib(after));
+      } finally {
+        await stack.close();
+      }
+    }
+  } finally {
+    redis.disconnect();
+    await admin.end();
+    await redisServer.stop();
+  }
+
+  const width = [0, 0, 0];
+  for (const row of rows) {
+    row.forEach((cell, i) => (width[i] = Math.max(width[i]!, cell.length)));
+  }
+  for (const row of rows) {
+    console.log(row.map((cell, i) => cell.padEnd(width[i]!)).join('  '));
+  }
+  mkdirSync('bench/results', { recursive: true });
+  const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  writeFileSync(
+    file,
+    JSON.stringify({ at: new Date().toISOString(), quick, sizes: SIZES, figures }, null, 2),
+  );
+  console.log(`\nwritten to ${file}`);
+}
+
+await main();
