@@ -6,6 +6,8 @@
  *   npm run bench                      the full run (20,000 events, a 100,000-event burst)
  *   npm run bench -- --quick           a tenth of the traffic, shorter phases
  *   npm run bench -- --only pipeline,webhook
+ *   npm run bench -- --profile         also writes each service process's CPU profile
+ *                                      (test-results/bench/logs/<phase>/profiles)
  *
  * The service runs as production runs it (the compiled build, an `api,subscriber` process and a
  * `worker` process) against a Redis of the run's own, the machine's MySQL and the Pub/Sub
@@ -60,6 +62,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     events: { type: 'string' },
     burst: { type: 'string' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const quick = values.quick ?? false;
@@ -113,8 +116,11 @@ const BENCH_ENV = {
 };
 
 async function benchStack(name: string, servers: RunServers): Promise<Stack> {
+  const profile: Record<string, string> = values.profile
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${LOG_DIR}/${name}/profiles` }
+    : {};
   const stack = await startStack(name, servers, {
-    env: BENCH_ENV,
+    env: { ...BENCH_ENV, ...profile },
     logDir: `${LOG_DIR}/${name}`,
   });
   // Sends are accepted and nothing is reported back: the FDR path alone is measured.
