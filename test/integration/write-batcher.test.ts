@@ -1,0 +1,103 @@
+/**
+ * The write batcher on a real MariaDB: concurrent units share commits, each caller settles only
+ * once its own writes are committed (visible to another connection), a failing unit fails alone,
+ * and close commits what is queued.
+ */
+import { sql } from 'drizzle-orm';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { createDb, type DbHandle } from '../../src/db/client.ts';
+import { isDuplicateKey } from '../../src/db/insert-once.ts';
+import { createWriteBatcher } from '../../src/db/write-batcher.ts';
+import { createTestEnv, MYSQL_URL } from '../helpers/env.ts';
+
+const env = createTestEnv('writebatcher');
+let handle: DbHandle;
+let other: mysql.Connection;
+
+async function rowsOf(tag: string): Promise<string[]> {
+  const [rows] = await other.query('SELECT k FROM items WHERE tag = ? ORDER BY k', [tag]);
+  return (rows as { k: string }[]).map((r) => r.k);
+}
+
+beforeAll(async () => {
+  const admin = await mysql.createConnection({ uri: MYSQL_URL });
+  await admin.query(`CREATE DATABASE \`${env.database}\``);
+  await admin.end();
+  handle = createDb(env.env.DATABASE_URL!, 8);
+  await handle.db.execute(
+    sql`CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(32) NOT NULL UNIQUE, tag VARCHAR(16) NOT NULL)`,
+  );
+  other = await mysql.createConnection({ uri: env.env.DATABASE_URL! });
+});
+
+afterAll(async () => {
+  await other.end();
+  await handle.close();
+  await env.dropDatabase();
+});
+
+describe('write batcher', () => {
+  it('commits concurrent units together, each caller settling after its commit', async () => {
+    const batches: number[] = [];
+    const batcher = createWriteBatcher(handle.db, {
+      maxWaitMs: 5,
+      onBatch: (n) => batches.push(n),
+    });
+    const keys = Array.from({ length: 200 }, (_v, i) => `a-${String(i).padStart(3, '0')}`);
+    const seen = await Promise.all(
+      keys.map(async (k) => {
+        const id = await batcher.run(async (tx) => {
+          const [result] = await tx.execute(sql`INSERT INTO items (k, tag) VALUES (${k}, 'a')`);
+          return result.insertId;
+        });
+        // Settled means committed: another connection sees the row now.
+        const [rows] = await other.query('SELECT id FROM items WHERE k = ?', [k]);
+        return { id, visible: (rows as { id: number }[])[0]?.id };
+      }),
+    );
+    for (const s of seen) {
+      expect(s.visible).toBe(s.id);
+    }
+    expect(await rowsOf('a')).toEqual(keys);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(200);
+    // Far fewer transactions than units.
+    expect(batches.length).toBeLessThan(50);
+    await batcher.close();
+  });
+
+  it('fails only the unit that failed; the others of its batch commit', async () => {
+    const batcher = createWriteBatcher(handle.db, { maxWaitMs: 20 });
+    await batcher.run((tx) => tx.execute(sql`INSERT INTO items (k, tag) VALUES ('b-dup', 'b')`));
+    const outcomes = await Promise.allSettled(
+      ['b-1', 'b-dup', 'b-2', 'b-3'].map((k) =>
+        batcher.run(async (tx) => {
+          await tx.execute(sql`INSERT INTO items (k, tag) VALUES (${k}, 'b')`);
+          return k;
+        }),
+      ),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    const failed = outcomes[1] as PromiseRejectedResult;
+    expect(isDuplicateKey(failed.reason)).toBe(true);
+    expect(await rowsOf('b')).toEqual(['b-1', 'b-2', 'b-3', 'b-dup']);
+    await batcher.close();
+  });
+
+  it('close commits what is queued and refuses new work', async () => {
+    const batcher = createWriteBatcher(handle.db, { maxWaitMs: 1_000, concurrency: 1 });
+    const pending = ['c-1', 'c-2', 'c-3'].map((k) =>
+      batcher.run((tx) => tx.execute(sql`INSERT INTO items (k, tag) VALUES (${k}, 'c')`)),
+    );
+    await batcher.close();
+    await Promise.all(pending);
+    expect(await rowsOf('c')).toEqual(['c-1', 'c-2', 'c-3']);
+    await expect(batcher.run(async () => 1)).rejects.toThrow(/closed/);
+  });
+});
