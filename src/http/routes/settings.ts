@@ -299,7 +299,7 @@ export function settingsRoutes(deps: {
         params: AccountParams,
         body: SettingsBody,
         responses: {
-          200: 'The settings after the change',
+          200: 'The settings after the change, with `policy` and `policyInEffect` as GET answers them',
           400: 'The body is invalid (ERR_VALIDATION) or names an unknown template (ERR_UNKNOWN_TEMPLATE) or sender (ERR_UNKNOWN_SENDER)',
           401: 'No valid bearer token',
           422: 'ERR_SETTINGS_INCOMPLETE: a reason would be on without a usable sender and template; `problems` lists each. Nothing is saved',
