@@ -13,6 +13,12 @@
  * remembered for the connection (`whatsapp_connection_features`, INTERACTIVE_RECHECK_HOURS),
  * counted, said on the timeline, and the text version goes out in the same attempt.
  *
+ * The FDR template and its no-reply reminder (`fdr_reminder`) are held while the account's quiet
+ * hours last (src/workers/quiet-deferral.ts): the job goes back to `delayed` until they end, and
+ * when it wakes it takes its sender's turn like any send. Follow-ups are never held. When the FDR
+ * template is accepted, its no-reply check is recorded with it and queued, delayed until due
+ * (src/workers/no-reply-check.ts).
+ *
  * Nothing is sent twice once its outcome is known: a sent or failed outbox row cannot be claimed
  * again. The row's correlation key (its idempotency key and a random part, drawn once when the
  * row was written) travels in `msg_id` and `extra`, the same on every attempt. When an attempt's

@@ -21,10 +21,11 @@
  */
 import { DelayedError, type Processor } from 'bullmq';
 
-import { recordActivity } from '../activity.ts';
+import { publishActivity, recordActivity } from '../activity.ts';
 import { delayUntil, type Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
+import { insertActivity } from '../db/activity.ts';
 import { findConversationByOutboxId } from '../db/conversations.ts';
 import {
   customerReplied,
@@ -254,9 +255,9 @@ async function remind(
     }
     return { status: 'cancelled', reason: message.reason };
   }
-  // The reminder's row and the check's end commit together: a reply that cancels the check
-  // either comes first (no reminder) or finds it done.
-  const reminderId = await deps.db.transaction(async (tx) => {
+  // The reminder's row, the check's end and its timeline entry commit together: a reply that
+  // cancels the check either comes first (no reminder) or finds it done.
+  const committed = await deps.db.transaction(async (tx) => {
     if (!(await lockScheduledCheck(tx, outbox.id))) {
       return null;
     }
@@ -276,26 +277,24 @@ async function remind(
       content: message.content,
     });
     await finishNoReplyCheck(tx, outbox.id, 'done', 'remind');
-    return id;
+    const activityId = await insertActivity(tx, {
+      key: `no-reply-${outbox.id}`,
+      shipmentId: outbox.shipmentId,
+      accountId: outbox.accountId,
+      kind: 'whatsapp_no_reply',
+      title: `No reply from the customer in ${hours} h: sending a reminder`,
+      details: { outcome: 'done', action: 'remind', outboxId: outbox.id, reminderOutboxId: id },
+      occurredAt: new Date(deps.clock.now()),
+    });
+    return { reminderId: id, activityId };
   });
-  if (reminderId === null) {
+  if (committed === null) {
     return { status: 'nothing_to_do' };
   }
-  await recordActivity(deps, {
-    key: `no-reply-${outbox.id}`,
-    shipmentId: outbox.shipmentId,
-    accountId: outbox.accountId,
-    kind: 'whatsapp_no_reply',
-    title: `No reply from the customer in ${hours} h: sending a reminder`,
-    details: {
-      outcome: 'done',
-      action: 'remind',
-      outboxId: outbox.id,
-      reminderOutboxId: reminderId,
-    },
-    occurredAt: new Date(deps.clock.now()),
-  });
+  const { reminderId } = committed;
+  // Lost here, the sweeper sends the pending reminder and publishes its entry.
   await enqueue(deps.queues, 'message.send', { outboxId: reminderId });
+  await publishActivity(deps.queues, committed.activityId);
   deps.log.info(
     { outboxId: outbox.id, reminderOutboxId: reminderId, shipmentId: outbox.shipmentId },
     'no reply: reminder queued',
