@@ -6,6 +6,7 @@ import { PubSub } from '@google-cloud/pubsub';
 import type { RedisOptions as WorkerRedisOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 
+import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createDb, type Db, type DbHandle } from './db/client.ts';
 import { createLog, throttledLog, type Log } from './log.ts';
@@ -24,6 +25,8 @@ export interface Deps {
   queues: Queues;
   pubsub: PubSub;
   metrics: Metrics;
+  /** The wall clock quiet hours and the no-reply rule are judged by (src/clock.ts). */
+  clock: Clock;
   close(): Promise<void>;
 }
 
@@ -50,7 +53,11 @@ export function createPubSub(config: Config): PubSub {
   });
 }
 
-export function createDeps(config: Config, log: Log = createLog(config.LOG_LEVEL)): Deps {
+export function createDeps(
+  config: Config,
+  log: Log = createLog(config.LOG_LEVEL),
+  clock: Clock = systemClock,
+): Deps {
   const dbHandle = createDb(config.DATABASE_URL);
   const base = redisOptions(config.REDIS_URL);
   const redis = new Redis({
@@ -76,6 +83,7 @@ export function createDeps(config: Config, log: Log = createLog(config.LOG_LEVEL
     queues,
     pubsub,
     metrics: createMetrics(queues),
+    clock,
     async close() {
       await closeQueues(queues);
       await pubsub.close().catch(() => undefined);

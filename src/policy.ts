@@ -101,26 +101,43 @@ const keywords = v.pipe(
 const templateId = v.pipe(v.string(), v.trim(), v.nonEmpty(), v.maxLength(128));
 
 export const PolicySchema = v.strictObject({
-  quietHours: v.optional(v.nullable(QuietHoursSchema)),
-  noReply: v.optional(
-    v.strictObject({
-      afterHours: v.pipe(
-        v.number(),
-        v.integer('must be a whole number of hours'),
-        v.minValue(1, 'must be at least 1'),
-        v.maxValue(72, 'must be at most 72'),
+  quietHours: v.optional(
+    v.pipe(
+      v.nullable(QuietHoursSchema),
+      v.description(
+        'Local hours (start ≤ t < end, crossing midnight when start > end) in which no FDR message or reminder goes out: it waits until they end. null: none for this account. Left out: the platform default (DEFAULT_QUIET_HOURS).',
       ),
-      then: v.picklist(NO_REPLY_ACTIONS, 'must be remind, reattempt or nothing'),
-    }),
+    ),
+  ),
+  noReply: v.optional(
+    v.pipe(
+      v.strictObject({
+        afterHours: v.pipe(
+          v.number(),
+          v.integer('must be a whole number of hours'),
+          v.minValue(1, 'must be at least 1'),
+          v.maxValue(72, 'must be at most 72'),
+        ),
+        then: v.picklist(NO_REPLY_ACTIONS, 'must be remind, reattempt or nothing'),
+      }),
+      v.description(
+        'When the customer has not replied to the FDR message within afterHours and the order is still in failed delivery: remind (send the template once more), reattempt (ask the WMS for a reattempt, remarks "no reply") or nothing. Default: after 12 hours, remind.',
+      ),
+    ),
   ),
   optOutKeywords: v.optional(keywords),
   optInKeywords: v.optional(keywords),
   reminderTemplates: v.optional(
-    v.strictObject(
-      Object.fromEntries(FDR_REASONS.map((r) => [r, v.optional(templateId)])) as Record<
-        FdrReason,
-        v.OptionalSchema<typeof templateId, undefined>
-      >,
+    v.pipe(
+      v.strictObject(
+        Object.fromEntries(FDR_REASONS.map((r) => [r, v.optional(templateId)])) as Record<
+          FdrReason,
+          v.OptionalSchema<typeof templateId, undefined>
+        >,
+      ),
+      v.description(
+        'Per FDR reason, the template the no-reply reminder sends; a reason left out reminds with its own template.',
+      ),
     ),
   ),
   optOutTemplateId: v.optional(v.nullable(templateId)),

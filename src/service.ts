@@ -8,6 +8,7 @@ import { once } from 'node:events';
 
 import type { FastifyInstance } from 'fastify';
 
+import type { Clock } from './clock.ts';
 import { relaxations, type Config, type Role } from './config.ts';
 import { createCredentialCipher } from './credentials.ts';
 import { prepareDatabase } from './db/migrate.ts';
@@ -47,6 +48,8 @@ const CLIENT_CLOSE_GRACE_MS = 1_000;
 
 export interface ServiceOptions {
   log?: Log;
+  /** The wall clock for quiet hours and the no-reply rule; real time unless a test moves its own. */
+  clock?: Clock;
   pushVerifier?: AppExtras['pushVerifier'];
 }
 
@@ -59,7 +62,7 @@ export async function startService(
   if (config.DB_MIGRATE_ON_START) {
     await prepareDatabase(config.DATABASE_URL, log);
   }
-  const deps = createDeps(config, log);
+  const deps = createDeps(config, log, options.clock);
   await warnOnEvictionPolicy(deps);
   const settings = await createSettingsCache({
     db: deps.db,

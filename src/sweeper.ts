@@ -5,10 +5,18 @@
  * jobs Redis lost (a crash can drop its last second of writes). Deterministic job ids make a
  * re-add of a live job a no-op; a job whose id sits in the failed set while MySQL says its work
  * is unfinished (it stalled past JOB_MAX_STALLS, say) is retried, since a re-add could not.
+ *
+ * Work that waits on purpose is left alone until it is due: a message deferred for quiet hours
+ * carries its due time as its outbox row's `updated_at`, and a no-reply check still scheduled
+ * (`whatsapp_no_reply_checks`) gets its job made again only once its `due_at` has passed by
+ * SWEEP_GRACE_MS (a re-add of its live delayed job would be a no-op anyway). Times are the
+ * service clock's (src/clock.ts).
  */
+import { systemClock, type Clock } from './clock.ts';
 import type { Db } from './db/client.ts';
 import { listUnpublishedActivity } from './db/activity.ts';
 import { listReceivedInbox } from './db/inbox.ts';
+import { listDueNoReplyChecks } from './db/no-reply-checks.ts';
 import { listUnfinishedOutbox } from './db/outbox.ts';
 import { listReceivedWebhookEvents } from './db/webhook-events.ts';
 import { safeErrorMessage } from './errors.ts';
@@ -35,15 +43,16 @@ async function ensureQueued<N extends QueueName>(
   return false;
 }
 
-export async function sweepOnce(deps: { db: Db; queues: Queues }, graceMs: number) {
-  const olderThan = new Date(Date.now() - graceMs);
-  const [inbox, outbox, activity, webhook] = await Promise.all([
+export async function sweepOnce(deps: { db: Db; queues: Queues; clock?: Clock }, graceMs: number) {
+  const olderThan = new Date((deps.clock ?? systemClock).now() - graceMs);
+  const [inbox, outbox, activity, webhook, noReply] = await Promise.all([
     listReceivedInbox(deps.db, olderThan, BATCH),
     listUnfinishedOutbox(deps.db, olderThan, BATCH),
     listUnpublishedActivity(deps.db, olderThan, BATCH),
     // Only reports and messages have a job; user, billing and ignored events are stored
     // already handled and are never queued.
     listReceivedWebhookEvents(deps.db, olderThan, BATCH, ['dlr', 'inbound']),
+    listDueNoReplyChecks(deps.db, olderThan, BATCH),
   ]);
   let revived = 0;
   const ensure = async <N extends QueueName>(name: N, payload: PayloadOf<N>) => {
@@ -67,17 +76,22 @@ export async function sweepOnce(deps: { db: Db; queues: Queues }, graceMs: numbe
       await ensure('reply.route', { webhookEventId: id });
     }
   }
+  // Checks past their time whose job is gone: made again, to run now.
+  for (const outboxId of noReply) {
+    await ensure('no-reply.check', { outboxId });
+  }
   return {
     revived,
     inbox: inbox.length,
     outbox: outbox.length,
     activity: activity.length,
     webhook: webhook.length,
+    noReply: noReply.length,
   };
 }
 
 export function startSweeper(
-  deps: { db: Db; queues: Queues; log: Log },
+  deps: { db: Db; queues: Queues; log: Log; clock?: Clock },
   intervalMs: number,
   graceMs: number,
 ): { stop(): void } {
@@ -92,7 +106,7 @@ export function startSweeper(
     running = true;
     sweepOnce(deps, graceMs)
       .then((counts) => {
-        if (counts.inbox + counts.outbox + counts.activity + counts.webhook > 0) {
+        if (counts.inbox + counts.outbox + counts.activity + counts.webhook + counts.noReply > 0) {
           deps.log.info(counts, 'sweeper re-enqueued unfinished work');
         }
       })

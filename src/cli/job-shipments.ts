@@ -1,6 +1,6 @@
 /**
  * The shipment behind a job. Jobs carry only row ids (never phone numbers), so the shipment id
- * comes from MySQL: the outbox row (`message.send`), the inbox row (`fdr.validate`), the timeline
+ * comes from MySQL: the outbox row (`message.send`, `no-reply.check`), the inbox row (`fdr.validate`), the timeline
  * entry (`activity.emit`), the reply bound to the webhook event (`reply.route`) or the status row
  * the delivery report names (`dlr.process`).
  */
@@ -73,6 +73,7 @@ async function shipmentsByRowId(
     new Map(rows.map((r) => [r.id, r.shipmentId]));
   switch (name) {
     case 'message.send':
+    case 'no-reply.check':
       return toMap(
         await db
           .select({ id: notificationOutbox.id, shipmentId: notificationOutbox.shipmentId })

@@ -37,7 +37,7 @@ export function newCorrelationKey(idempotencyKey: string): string {
  * ran before), the new draw is discarded with the insert and the stored one stands.
  */
 export async function insertOutbox(
-  db: Db,
+  db: DbOrTx,
   message: NewOutbox,
 ): Promise<{ id: number; created: boolean }> {
   const correlationKey = newCorrelationKey(message.idempotencyKey);

@@ -40,6 +40,8 @@ export interface SettingsUpdate {
   templates?: Partial<Record<FdrReason, string | null>>;
   /** Keys given replace the stored ones; keys left out stay. */
   policy?: ConversationPolicy;
+  /** Policy keys to forget (the platform default applies again); a key also in `policy` wins. */
+  policyDefaults?: readonly (keyof ConversationPolicy)[];
 }
 
 function emptyReasons(): Record<FdrReason, ReasonSetting> {
@@ -97,13 +99,17 @@ export async function saveAccountSettings(
     if (update.supportEmailAddress !== undefined) {
       general.supportEmailAddress = update.supportEmailAddress;
     }
-    if (update.policy !== undefined) {
+    if (update.policy !== undefined || update.policyDefaults?.length) {
       const [row] = await tx
         .select({ policy: poeChannelSettings.conversationPolicy })
         .from(poeChannelSettings)
         .where(eq(poeChannelSettings.accountId, accountId))
         .for('update');
-      const merged = mergePolicy(parseStoredPolicy(row?.policy), update.policy);
+      const stored: ConversationPolicy = { ...parseStoredPolicy(row?.policy) };
+      for (const key of update.policyDefaults ?? []) {
+        delete stored[key];
+      }
+      const merged = mergePolicy(stored, update.policy ?? {});
       general.conversationPolicy = JSON.stringify(merged);
     }
     await tx

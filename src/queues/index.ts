@@ -13,9 +13,10 @@ import type { QueueDefinition } from './definition.ts';
 import { dlrProcess } from './dlr-process.ts';
 import { fdrValidate } from './fdr-validate.ts';
 import { messageSend } from './message-send.ts';
+import { noReplyCheck } from './no-reply-check.ts';
 import { replyRoute } from './reply-route.ts';
 
-export { activityEmit, dlrProcess, fdrValidate, messageSend, replyRoute };
+export { activityEmit, dlrProcess, fdrValidate, messageSend, noReplyCheck, replyRoute };
 export type { QueueDefinition };
 
 export const CATALOG = {
@@ -24,6 +25,7 @@ export const CATALOG = {
   'dlr.process': dlrProcess,
   'reply.route': replyRoute,
   'activity.emit': activityEmit,
+  'no-reply.check': noReplyCheck,
 } as const;
 
 export type QueueName = keyof typeof CATALOG;
@@ -60,6 +62,7 @@ export function createQueues(
     'dlr.process': make('dlr.process'),
     'reply.route': make('reply.route'),
     'activity.emit': make('activity.emit'),
+    'no-reply.check': make('no-reply.check'),
   };
 }
 

@@ -4,6 +4,10 @@
  * or records on the timeline why no message goes out (WhatsApp off, unknown reason, no template,
  * invalid phone number, …).
  *
+ * Inside the account's quiet hours (src/workers/quiet-deferral.ts) the `message.send` job is
+ * queued delayed until they end, and the timeline says for when. A newer attempt of a shipment
+ * cancels the no-reply checks of its earlier ones.
+ *
  * Idempotency: the outbox key is the shipment and failed-delivery attempt, so however often the
  * event arrives or this job runs, one attempt yields one message. That key is guessable, so what
  * goes to Gupshup and comes back in reports is the row's correlation key (src/db/outbox.ts).
@@ -11,9 +15,11 @@
 import type { Processor } from 'bullmq';
 
 import { recordActivity } from '../activity.ts';
+import { delayUntil, type Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { findInbox, markInbox, type InboxRow } from '../db/inbox.ts';
+import { cancelEarlierAttemptChecks } from '../db/no-reply-checks.ts';
 import { insertOutbox } from '../db/outbox.ts';
 import { findDefaultTemplate, findTemplate } from '../db/templates.ts';
 import { PermanentError } from '../errors.ts';
@@ -21,13 +27,14 @@ import { parseFdrEvent } from '../fdr/event.ts';
 import { normalizePhone } from '../fdr/phone.ts';
 import { decideReason } from '../fdr/reason.ts';
 import { FDR_REASON_LABELS } from '../fdr/reasons.ts';
+import { templateContent } from '../fdr/message-content.ts';
 import { extractVariables, renderTemplate } from '../fdr/render.ts';
 import type { Log } from '../log.ts';
-import { encodeContent } from '../outbox-content.ts';
-import { classifyReply } from '../replies/intent.ts';
-import type { PostbackAction } from '../replies/postback.ts';
+import { quietUntil } from '../quiet-hours.ts';
 import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
 import type { SettingsCache } from '../settings-cache.ts';
+import { cancelNoReplyChecks } from './no-reply-check.ts';
+import { policyOf, recordDeferral } from './quiet-deferral.ts';
 
 export type SkipCode =
   | 'invalid_event'
@@ -46,6 +53,7 @@ interface Deps {
   db: Db;
   queues: Queues;
   settings: SettingsCache;
+  clock: Clock;
   log: Log;
 }
 
@@ -61,6 +69,14 @@ export function processFdrValidate(deps: Deps): Processor {
       return { status: 'duplicate', inboxStatus: inbox.status };
     }
     const skip = (code: SkipCode, reason: string) => skipEvent(deps, inbox, code, reason);
+    // A newer failed-delivery attempt makes the no-reply rule of earlier ones moot, whether or
+    // not this one gets a message.
+    await cancelNoReplyChecks(
+      deps,
+      await cancelEarlierAttemptChecks(db, inbox.shipmentId, inbox.attempt),
+      'newer_attempt',
+      true,
+    );
 
     const parsed = parseFdrEvent(JSON.parse(inbox.payload));
     if (!parsed.ok) {
@@ -128,19 +144,34 @@ export function processFdrValidate(deps: Deps): Processor {
       customerName: displayName(
         event.response_data.shippingAddress?.customerName ?? event.response_data.customerName,
       ),
-      body: rendered.text,
-      content: encodeContent({
-        kind: 'template',
-        params: Object.keys(rendered.params)
-          .map(Number)
-          .sort((a, b) => a - b)
-          .map((n) => rendered.params[n] ?? ''),
-        buttons: template.buttons.map(buttonAction),
-      }),
+      ...templateContent(template, rendered),
     });
+    // Inside the account's quiet hours the send waits, delayed, until they end.
+    const { quietHours } = policyOf(config, settings);
+    const now = deps.clock.now();
+    const until = quietUntil(quietHours, now);
+    if (until !== null && quietHours) {
+      await recordDeferral(
+        deps,
+        {
+          id: outboxId,
+          shipmentId: inbox.shipmentId,
+          accountId: inbox.accountId,
+          kind: 'fdr_template',
+        },
+        until,
+        quietHours,
+        now,
+      );
+    }
     // Enqueued before the inbox is marked: a crash in between re-runs this job, which finds the
     // same outbox row (same key) and re-adds the same job id, a no-op.
-    await enqueue(queues, 'message.send', { outboxId });
+    await enqueue(
+      queues,
+      'message.send',
+      { outboxId },
+      until === null ? {} : { delay: delayUntil(deps.clock, until) },
+    );
     await markInbox(db, inbox.id, 'processed', null);
     log.info(
       {
@@ -151,32 +182,17 @@ export function processFdrValidate(deps: Deps): Processor {
         reason,
         templateId: template.id,
         created,
+        ...(until === null ? {} : { scheduledFor: new Date(until).toISOString() }),
       },
-      'FDR message queued',
+      until === null ? 'FDR message queued' : 'FDR message scheduled for the end of quiet hours',
     );
-    return { status: 'queued', outboxId, reason };
+    return {
+      status: until === null ? 'queued' : 'scheduled',
+      outboxId,
+      reason,
+      ...(until === null ? {} : { scheduledFor: until }),
+    };
   };
-}
-
-/**
- * The action a template quick-reply button stands for, by its title ("Reattempt delivery" →
- * reattempt): its signed postback, where the API sends one, names it. A title that names no
- * action gets no postback and is read by its words when tapped.
- */
-function buttonAction(title: string): PostbackAction | null {
-  const intent = classifyReply({ buttonText: title }, new Date());
-  switch (intent.kind) {
-    case 'reattempt':
-    case 'reschedule':
-    case 'cancel':
-    case 'update_address':
-    case 'alternate_number':
-      return intent.kind;
-    case 'raise_concern':
-      return 'concern';
-    default:
-      return null;
-  }
 }
 
 /** `notification_outbox.customer_name`'s length. */

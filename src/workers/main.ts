@@ -22,6 +22,7 @@ import { processActivityEmit } from './activity-emit.ts';
 import { processDlrProcess } from './dlr-process.ts';
 import { processFdrValidate } from './fdr-validate.ts';
 import { processMessageSend } from './message-send.ts';
+import { processNoReplyCheck } from './no-reply-check.ts';
 import { processReplyRoute } from './reply-route.ts';
 
 export interface WorkerExtras {
@@ -45,9 +46,10 @@ export interface Workers {
 }
 
 export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueName, Processor> {
-  const { config, db, queues, log } = deps;
+  const { config, db, queues, log, clock } = deps;
+  const { settings } = extras;
   return {
-    'fdr.validate': processFdrValidate({ config, db, queues, settings: extras.settings, log }),
+    'fdr.validate': processFdrValidate({ config, db, queues, settings, clock, log }),
     'message.send': processMessageSend({
       config,
       db,
@@ -55,6 +57,8 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       gupshup: extras.gupshup,
       decrypt: extras.decrypt,
       pace: createSenderPace(deps.redis, config.QUEUE_PREFIX, config.GUPSHUP_SENDER_MAX_PER_SECOND),
+      settings,
+      clock,
       metrics: deps.metrics,
       log,
     }),
@@ -68,6 +72,15 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       log,
     }),
     'activity.emit': processActivityEmit({ db, publisher: extras.publisher, log }),
+    'no-reply.check': processNoReplyCheck({
+      config,
+      db,
+      queues,
+      settings,
+      wms: extras.wms,
+      clock,
+      log,
+    }),
   };
 }
 

@@ -13,6 +13,12 @@
  * remembered for the connection (`whatsapp_connection_features`, INTERACTIVE_RECHECK_HOURS),
  * counted, said on the timeline, and the text version goes out in the same attempt.
  *
+ * The FDR template and its no-reply reminder (`fdr_reminder`) are held while the account's quiet
+ * hours last (src/workers/quiet-deferral.ts): the job goes back to `delayed` until they end, and
+ * when it wakes it takes its sender's turn like any send. Follow-ups are never held. When the FDR
+ * template is accepted, its no-reply check is recorded with it and queued, delayed until due
+ * (src/workers/no-reply-check.ts).
+ *
  * Nothing is sent twice once its outcome is known: a sent or failed outbox row cannot be claimed
  * again. The row's correlation key (its idempotency key and a random part, drawn once when the
  * row was written) travels in `msg_id` and `extra`, the same on every attempt. When an attempt's
@@ -24,6 +30,7 @@
 import { DelayedError, type Job, type Processor } from 'bullmq';
 
 import { publishActivity } from '../activity.ts';
+import { delayUntil, type Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { insertActivity, type ActivityEntry } from '../db/activity.ts';
 import type { CredentialCipher } from '../credentials.ts';
@@ -39,7 +46,8 @@ import {
   type OutboxRow,
 } from '../db/outbox.ts';
 import { findInteractiveRefusal, recordInteractiveRefusal } from '../db/connection-features.ts';
-import { openConversation } from '../db/conversations.ts';
+import { findConversation, openConversation } from '../db/conversations.ts';
+import { scheduleNoReplyCheck } from '../db/no-reply-checks.ts';
 import { whatsappStatusLogs } from '../db/schema.ts';
 import { reportsPendingBetween } from '../db/webhook-events.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
@@ -54,11 +62,14 @@ import {
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { decodeContent } from '../outbox-content.ts';
-import { parsePayload, type Queues } from '../queues/index.ts';
+import { quietUntil } from '../quiet-hours.ts';
+import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
 import { FOLLOW_UP_LABELS, type FollowUpPurpose } from '../replies/messages.ts';
 import { postbackKeys, signPostback } from '../replies/postback.ts';
 import { holdsSlot, type PaceMark, type SenderPace } from '../sender-pace.ts';
 import { resolveSender, type Sender } from '../senders.ts';
+import type { SettingsCache } from '../settings-cache.ts';
+import { BUSINESS_INITIATED_KINDS, policyOf, recordDeferral } from './quiet-deferral.ts';
 
 /** Status of a message Gupshup accepted but has not reported on yet (below SENT). */
 export const SUBMITTED = 'SUBMITTED';
@@ -71,12 +82,20 @@ interface Deps {
   decrypt: CredentialCipher['decrypt'] | null;
   /** Per-sender pacing; null sends as fast as the queue's limiter allows. */
   pace: SenderPace | null;
+  /** The account's conversation policy: quiet hours, the no-reply rule. */
+  settings: SettingsCache;
+  clock: Clock;
   metrics: Pick<Metrics, 'sends' | 'interactiveFallbacks'>;
   log: Log;
 }
 
+/** The FDR template and its no-reply reminder go out as templates; follow-ups as session messages. */
+function isTemplateKind(kind: string): boolean {
+  return kind === 'fdr_template' || kind === 'fdr_reminder';
+}
+
 function sendKind(outbox: OutboxRow): string {
-  return outbox.kind === 'fdr_template' ? 'template' : 'session';
+  return isTemplateKind(outbox.kind) ? 'template' : 'session';
 }
 
 export function processMessageSend(deps: Deps): Processor {
@@ -128,7 +147,10 @@ export function processMessageSend(deps: Deps): Processor {
       );
       return { status: 'reconciled', messageId: outbox.gupshupMessageId };
     }
-    const isTemplate = outbox.kind === 'fdr_template';
+    if (token && (await deferForQuietHours(deps, job, token, outbox))) {
+      throw new DelayedError();
+    }
+    const isTemplate = isTemplateKind(outbox.kind);
     // Templates go through the HSM account; follow-ups through the two-way account.
     const senderKey = `${sender.connectionId}:${isTemplate ? 'hsm' : 'two-way'}`;
     const waitUntil = reconcileDeadline(config, outbox);
@@ -238,7 +260,8 @@ interface SessionHow {
 /**
  * The FDR template, through the connection's API: the rendered text (Enterprise), or the template
  * id and its placeholder values with a signed postback per quick-reply button (self-serve). The
- * postbacks name the conversation by this outbox row's id, the key its conversation will have.
+ * postbacks name the conversation by this outbox row's id, the key its conversation will have
+ * (a reminder's, by the FDR message it reminds of: replies to it belong to that conversation).
  */
 async function sendTemplate(
   deps: Deps,
@@ -257,6 +280,7 @@ async function sendTemplate(
     };
   }
   const keys = postbackKeys(deps.config);
+  const conversation = await conversationKeyOf(deps, outbox);
   return deps.gupshup.sendTemplate(
     sender.account,
     {
@@ -266,11 +290,65 @@ async function sendTemplate(
       templateId: outbox.templateId ?? '',
       params: template?.params ?? [],
       postbacks: (template?.buttons ?? []).map((action) =>
-        action ? signPostback(keys, { conversation: outbox.id, action }) : null,
+        action ? signPostback(keys, { conversation, action }) : null,
       ),
     },
     signal,
   );
+}
+
+/** The key a template's postbacks name its conversation by: its FDR message's outbox id. */
+async function conversationKeyOf(deps: Deps, outbox: OutboxRow): Promise<number> {
+  if (outbox.kind !== 'fdr_reminder' || outbox.conversationId === null) {
+    return outbox.id;
+  }
+  return (await findConversation(deps.db, outbox.conversationId))?.outboxId ?? outbox.id;
+}
+
+/**
+ * Quiet hours (src/workers/quiet-deferral.ts): a message the business starts that would go out
+ * inside the account's quiet hours is moved to `delayed` until they end, with its timeline
+ * entry. Returns true when it was. Follow-ups are never deferred: the customer just wrote.
+ */
+async function deferForQuietHours(
+  deps: Deps,
+  job: Job,
+  token: string,
+  outbox: OutboxRow,
+): Promise<boolean> {
+  if (!BUSINESS_INITIATED_KINDS.includes(outbox.kind)) {
+    return false;
+  }
+  const policy = policyOf(deps.config, await deps.settings.get(outbox.accountId));
+  const now = deps.clock.now();
+  const until = quietUntil(policy.quietHours, now);
+  if (until === null || !policy.quietHours) {
+    return false;
+  }
+  await recordDeferral(deps, outbox, until, policy.quietHours, now);
+  deps.log.info(
+    { outboxId: outbox.id, shipmentId: outbox.shipmentId, until: new Date(until).toISOString() },
+    'inside quiet hours: the message waits until they end',
+  );
+  await job.moveToDelayed(Date.now() + delayUntil(deps.clock, until), token);
+  return true;
+}
+
+/**
+ * When the no-reply check of an FDR message just sent is due (src/workers/no-reply-check.ts):
+ * `noReply.afterHours` from now, and for a reminder not inside quiet hours; null when the
+ * account's rule is to do nothing.
+ */
+async function noReplyDue(deps: Deps, outbox: OutboxRow, sentAt: number): Promise<number | null> {
+  if (outbox.kind !== 'fdr_template') {
+    return null;
+  }
+  const { noReply, quietHours } = policyOf(deps.config, await deps.settings.get(outbox.accountId));
+  if (noReply.then === 'nothing') {
+    return null;
+  }
+  const due = sentAt + noReply.afterHours * 3_600_000;
+  return noReply.then === 'remind' ? (quietUntil(quietHours, due) ?? due) : due;
 }
 
 /**
@@ -413,17 +491,26 @@ async function commitSent(
   how: SessionHow | null = null,
 ): Promise<boolean> {
   const { config } = deps;
-  const isTemplate = outbox.kind === 'fdr_template';
-  const sentAt = new Date();
+  const isTemplate = isTemplateKind(outbox.kind);
+  const isReminder = outbox.kind === 'fdr_reminder';
+  const sentAt = new Date(deps.clock.now());
+  const noReplyAt = await noReplyDue(deps, outbox, sentAt.getTime());
   const who = sender.connectionId === DEFAULT_CONNECTION_ID ? config.PLATFORM_NAME : sender.appName;
+  const customer = outbox.customerName ?? 'the customer';
   const entry: ActivityEntry = {
     key: `notified-${outbox.id}`,
     shipmentId: outbox.shipmentId,
     accountId: outbox.accountId,
-    kind: isTemplate ? 'whatsapp_notified' : 'whatsapp_follow_up',
-    title: isTemplate
-      ? `${who} notified ${outbox.customerName ?? 'the customer'}`
-      : `${who} replied to the customer: ${followUpLabel(outbox.reason)}${fallbackNote(how)}`,
+    kind: isReminder
+      ? 'whatsapp_reminder'
+      : isTemplate
+        ? 'whatsapp_notified'
+        : 'whatsapp_follow_up',
+    title: isReminder
+      ? `${who} reminded ${customer}`
+      : isTemplate
+        ? `${who} notified ${customer}`
+        : `${who} replied to the customer: ${followUpLabel(outbox.reason)}${fallbackNote(how)}`,
     details: {
       appName: sender.appName,
       fromNumber: sender.waNumber,
@@ -446,7 +533,7 @@ async function commitSent(
       .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId })
       .$returningId();
     await markOutboxSent(tx, outbox.id, messageId, statusLog!.id, sentAt);
-    if (isTemplate) {
+    if (outbox.kind === 'fdr_template') {
       await openConversation(tx, {
         outboxId: outbox.id,
         shipmentId: outbox.shipmentId,
@@ -454,11 +541,33 @@ async function commitSent(
         customerNumber: outbox.toNumber,
         connectionId: outbox.connectionId,
       });
+      if (noReplyAt !== null) {
+        await scheduleNoReplyCheck(tx, {
+          outboxId: outbox.id,
+          shipmentId: outbox.shipmentId,
+          accountId: outbox.accountId,
+          dueAt: new Date(noReplyAt),
+        });
+      }
     }
     return insertActivity(tx, entry);
   });
   if (activityId === null) {
     return false;
+  }
+  if (noReplyAt !== null) {
+    await enqueue(
+      deps.queues,
+      'no-reply.check',
+      { outboxId: outbox.id },
+      { delay: delayUntil(deps.clock, noReplyAt) },
+    ).catch((err: unknown) =>
+      // MySQL holds the check: the sweeper makes its job once it is due.
+      deps.log.warn(
+        { outboxId: outbox.id, err: err instanceof Error ? err.message : String(err) },
+        'no-reply check not queued; the sweeper will queue it when due',
+      ),
+    );
   }
   await publishActivity(deps.queues, activityId);
   return true;

@@ -70,6 +70,7 @@ import {
 import type { InboundMessage } from '../webhook/events.ts';
 import { plausibleEpochMs } from '../webhook/fields.ts';
 import { isFailedDelivery, type WmsClient } from '../wms/client.ts';
+import { cancelNoReplyChecks } from './no-reply-check.ts';
 
 interface Deps {
   config: Config;
@@ -189,6 +190,10 @@ async function receive(deps: Deps, webhookEventId: number, lookAgain: () => Prom
     receivedAt,
     state: actionable ? 'pending' : 'logged',
   });
+  if (sender !== 'other') {
+    // The customer answered: the no-reply rule of this conversation's message is moot.
+    await cancelNoReplyChecks(deps, [conversation.outboxId], 'replied');
+  }
   await recordActivity(deps, {
     key: `reply-${reply.id}`,
     shipmentId: conversation.shipmentId,

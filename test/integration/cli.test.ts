@@ -244,6 +244,7 @@ describe('wa-notify against a running service', { timeout: 60_000 }, () => {
       'dlr.process',
       'reply.route',
       'activity.emit',
+      'no-reply.check',
     ]);
     const byName = new Map(queues.map((q) => [q.queue, q]));
     expect(byName.get('dlr.process')).toMatchObject({ failed: 11, paused: false });

@@ -28,6 +28,12 @@ interface Operation {
 }
 interface JsonObject {
   properties?: Record<string, JsonObject>;
+  items?: JsonObject;
+  description?: string;
+  nullable?: boolean;
+  enum?: string[];
+  minimum?: number;
+  maximum?: number;
 }
 interface OpenApiDocument {
   openapi: string;
@@ -170,6 +176,35 @@ describe('the OpenAPI document', () => {
     ]);
   });
 
+  it('describes the conversation policy the settings PUT takes, and how to reset a key', () => {
+    const operation = doc.paths[SETTINGS_PATH]?.put;
+    const body = operation?.requestBody?.content['application/json']?.schema;
+    const policy = body?.properties?.policy;
+    expect(policy?.description).toContain('quiet hours, the no-reply rule');
+    expect(Object.keys(policy?.properties ?? {}).sort()).toEqual(
+      [
+        'noReply',
+        'optInKeywords',
+        'optOutKeywords',
+        'optOutTemplateId',
+        'quietHours',
+        'reminderTemplates',
+      ].sort(),
+    );
+    const quiet = policy?.properties?.quietHours;
+    expect(quiet?.nullable).toBe(true);
+    expect(Object.keys(quiet?.properties ?? {})).toEqual(['start', 'end', 'timeZone']);
+    expect(quiet?.description).toContain('DEFAULT_QUIET_HOURS');
+    const noReply = policy?.properties?.noReply;
+    expect(noReply?.properties?.afterHours).toMatchObject({ minimum: 1, maximum: 72 });
+    expect(noReply?.properties?.then?.enum).toEqual(['remind', 'reattempt', 'nothing']);
+    expect(Object.keys(policy?.properties?.reminderTemplates?.properties ?? {}).sort()).toEqual(
+      [...FDR_REASONS].sort(),
+    );
+    expect(body?.properties?.policyDefaults?.items?.enum).toContain('quietHours');
+    expect(operation?.responses?.['200']?.description).toContain('policyInEffect');
+  });
+
   it('holds no secret', () => {
     for (const secret of [
       API_TOKEN,
@@ -209,6 +244,38 @@ describe('validation, documented', () => {
       code: 'ERR_VALIDATION',
       message: 'accountId must be a positive integer',
     });
+  });
+
+  it('a policy change is kept, shown in effect with the defaults, and a key can be reset', async () => {
+    const quietHours = { start: '22:00', end: '07:00', timeZone: 'America/New_York' };
+    const set = await api('PUT', '/v1/accounts/702/whatsapp-settings', {
+      policy: { quietHours, noReply: { afterHours: 24, then: 'reattempt' } },
+    });
+    expect(set.status).toBe(200);
+    expect(await set.json()).toMatchObject({
+      policy: { quietHours, noReply: { afterHours: 24, then: 'reattempt' } },
+      policyInEffect: { quietHours, optInKeywords: ['START'] },
+    });
+    const reset = await api('PUT', '/v1/accounts/702/whatsapp-settings', {
+      policyDefaults: ['quietHours'],
+    });
+    const after = (await reset.json()) as { policy: object; policyInEffect: object };
+    expect(after.policy).toEqual({ noReply: { afterHours: 24, then: 'reattempt' } });
+    // This test's service runs with DEFAULT_QUIET_HOURS=off.
+    expect(after.policyInEffect).toMatchObject({ quietHours: null });
+
+    const badZone = await api('PUT', '/v1/accounts/702/whatsapp-settings', {
+      policy: { quietHours: { ...quietHours, timeZone: 'Mars/Olympus' } },
+    });
+    expect(badZone.status).toBe(400);
+    expect(await badZone.json()).toMatchObject({
+      message: 'policy.quietHours.timeZone: must be an IANA time zone, e.g. Asia/Kolkata',
+    });
+    const unknownTemplate = await api('PUT', '/v1/accounts/702/whatsapp-settings', {
+      policy: { reminderTemplates: { oda: 'no-such-template' } },
+    });
+    expect(unknownTemplate.status).toBe(400);
+    expect(await unknownTemplate.json()).toMatchObject({ code: 'ERR_UNKNOWN_TEMPLATE' });
   });
 
   it('a valid change goes through and answers as before', async () => {

@@ -7,7 +7,8 @@
  * accepted; logging in through the form (a session cookie that is HttpOnly, SameSite=Strict and
  * not the token); switching WhatsApp on, picking the client's own app as sender, a template that
  * fails verification (PENDING) and one that passes; a save refused with the API's problems shown
- * inline; a save that passes; a reload showing the saved state; recent activity, escaped; every
+ * inline; a save that passes; a reload showing the saved state; the conversation policy (quiet
+ * hours, the no-reply rule, keywords, reminder templates) edited, refused and saved; recent activity, escaped; every
  * control labelled; a 375px-wide screen without horizontal scrolling; CSRF; logging out.
  *
  * Screenshots are kept in test-results/settings-page/ (gitignored; CI keeps it as an artifact).
@@ -402,8 +403,82 @@ describe('the settings page in a browser', () => {
     await page.screenshot({ path: `${SHOTS}saved.png`, fullPage: true });
   });
 
+  it('edits the conversation policy: quiet hours, the no-reply rule, keywords, reminder templates', async () => {
+    const policyPart = () => page.locator('section[aria-labelledby="h-policy"]');
+    // What the account follows until it chooses: the platform's defaults.
+    expect(await page.getByLabel('Platform default (none)').isChecked()).toBe(true);
+    expect(await page.getByLabel('From', { exact: true }).isDisabled()).toBe(true);
+    expect(await page.getByLabel('Hours without a reply').inputValue()).toBe('12');
+    expect(await page.getByLabel('Then', { exact: true }).inputValue()).toBe('remind');
+    expect(await page.getByLabel('Opt-out keywords').inputValue()).toContain('STOP\nUNSUBSCRIBE');
+    expect(await page.getByLabel('Opt-in keywords').inputValue()).toBe('START');
+
+    await page.getByLabel('These hours:').check();
+    await page.getByLabel('From', { exact: true }).fill('22:00');
+    await page.getByLabel('Until', { exact: true }).fill('08:00');
+    await page.getByLabel('Time zone', { exact: true }).fill('Mars/Olympus');
+    await page.getByLabel('Hours without a reply').fill('6');
+    await page.getByLabel('Then', { exact: true }).selectOption('reattempt');
+    const optOut = page.getByLabel('Opt-out keywords');
+    await optOut.fill(`${await optOut.inputValue()}\nBAS KARO`);
+    await policyPart().getByText('Reminder templates', { exact: true }).click();
+    await policyPart()
+      .getByRole('textbox', { name: 'Rejected by the Customer', exact: true })
+      .fill(REJECTED_ID);
+
+    // A zone that does not exist: refused before anything is saved, named as the page names it.
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.locator('#errors').waitFor();
+    expect(await page.locator('#errors li').allTextContents()).toEqual([
+      'Quiet hours, time zone: must be an IANA time zone, e.g. Asia/Kolkata',
+    ]);
+    expect(await page.locator('#errors-title').textContent()).toBe('Nothing was saved:');
+    expect((await api('GET', `/v1/accounts/${ACCOUNT}/whatsapp-settings`)).body.policy).toEqual({});
+
+    await page.getByLabel('Time zone', { exact: true }).fill('Europe/London');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Settings saved.' }).waitFor();
+    const saved = await api('GET', `/v1/accounts/${ACCOUNT}/whatsapp-settings`);
+    expect(saved.body.policy).toEqual({
+      quietHours: { start: '22:00', end: '08:00', timeZone: 'Europe/London' },
+      noReply: { afterHours: 6, then: 'reattempt' },
+      optOutKeywords: ['STOP', 'UNSUBSCRIBE', 'STOP ALL', 'OPT OUT', 'बंद', 'band karo', 'BAS KARO'],
+      reminderTemplates: { rejected_by_customer: REJECTED_ID },
+    });
+    // Untouched keys keep following the platform default.
+    expect(saved.body.policyInEffect).toMatchObject({ optInKeywords: ['START'] });
+
+    await page.reload();
+    expect(await page.getByLabel('These hours:').isChecked()).toBe(true);
+    expect(await page.getByLabel('From', { exact: true }).inputValue()).toBe('22:00');
+    expect(await page.getByLabel('Time zone', { exact: true }).inputValue()).toBe('Europe/London');
+    expect(await page.getByLabel('Hours without a reply').inputValue()).toBe('6');
+    expect(await page.getByLabel('Then', { exact: true }).inputValue()).toBe('reattempt');
+    expect(await page.getByLabel('Opt-out keywords').inputValue()).toContain('BAS KARO');
+    expect(
+      await policyPart()
+        .getByRole('textbox', { name: 'Rejected by the Customer', exact: true })
+        .inputValue(),
+    ).toBe(REJECTED_ID);
+    await policyPart().screenshot({ path: `${SHOTS}policy.png` });
+
+    // None, then back to the platform default.
+    await page.getByLabel('None: send at any hour').check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Settings saved.' }).waitFor();
+    expect(
+      (await api('GET', `/v1/accounts/${ACCOUNT}/whatsapp-settings`)).body.policy as object,
+    ).toMatchObject({ quietHours: null, noReply: { afterHours: 6, then: 'reattempt' } });
+    await page.getByLabel('Platform default (none)').check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect
+      .poll(async () => (await api('GET', `/v1/accounts/${ACCOUNT}/whatsapp-settings`)).body.policy)
+      .not.toHaveProperty('quietHours');
+  });
+
   it('labels every control and fits a 375px-wide screen', async () => {
-    const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select, button')]
+    const unlabelled =
+      await page.evaluate(`[...document.querySelectorAll('input, select, textarea, button')]
       .filter((el) => el.type !== 'hidden')
       .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
       .map((el) => el.outerHTML)`);

@@ -82,6 +82,8 @@ function scenario(name: string, shutdownTimeoutMs: number) {
     SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
     // Only BullMQ's own recovery is under test: no sweeper re-enqueueing behind its back.
     SWEEP_INTERVAL_MS: '0',
+    // Tests run at any hour: no send waits for the morning.
+    DEFAULT_QUIET_HOURS: 'off',
   };
   return { env, vars };
 }

@@ -56,12 +56,20 @@ label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
 fieldset { border: 0; padding: 0; margin: 0; min-width: 0; }
 legend { font-weight: 600; padding: 0; margin: .75rem 0 .25rem; }
 .hint { color: var(--muted); font-size: .92rem; margin: .25rem 0 0; }
-input[type=text], input[type=email], input[type=tel], input[type=password], input[type=number], select {
+input[type=text], input[type=email], input[type=tel], input[type=password], input[type=number],
+input[type=time], select, textarea {
   display: block; width: 100%; max-width: 100%; min-height: 2.75rem;
   font: inherit; color: inherit; background: #fff;
   padding: .45rem .6rem; border: 1px solid var(--field); border-radius: .35rem;
 }
 input[type=number] { max-width: 8rem; }
+textarea { resize: vertical; line-height: 1.4; }
+input:disabled { background: #eef0f3; color: var(--muted); }
+.inline-fields { display: flex; flex-wrap: wrap; gap: 0 .75rem; margin-left: 2rem; }
+.inline-fields > div { flex: 1 1 7rem; min-width: 0; }
+.inline-fields > .wide { flex: 3 1 14rem; }
+.policy > fieldset, .policy > details { margin-top: 1.25rem; }
+.policy > fieldset > legend { font-size: 1.05rem; }
 input[aria-invalid=true] { border: 2px solid var(--bad); }
 button {
   font: inherit; font-weight: 600; min-height: 2.75rem; padding: .5rem 1rem; cursor: pointer;
@@ -141,6 +149,8 @@ export const SETTINGS_PAGE_JS = `
   });
   var MAX_PLACEHOLDERS = 30;
   var saving = false;
+  var POLICY_PARTS = ['noReply', 'optOutKeywords', 'optInKeywords', 'reminderTemplates'];
+  var policyInitial = null;
 
   function byId(id) { return document.getElementById(id); }
 
@@ -203,6 +213,53 @@ export const SETTINGS_PAGE_JS = `
     return mapping;
   }
 
+  function linesOf(id) {
+    return byId(id).value.split('\\n').map(function (line) { return line.trim(); }).filter(Boolean);
+  }
+
+  function quietMode() {
+    var checked = form.querySelector('input[name=quietHoursMode]:checked');
+    return checked ? checked.value : 'default';
+  }
+
+  function syncQuietFields() {
+    var custom = quietMode() === 'custom';
+    ['qh-start', 'qh-end', 'qh-zone'].forEach(function (id) { byId(id).disabled = !custom; });
+  }
+
+  // The policy as the fields show it, in the API's shapes.
+  function readPolicy() {
+    var reminders = {};
+    form.querySelectorAll('input[data-reminder]').forEach(function (input) {
+      var id = input.value.trim();
+      if (id) { reminders[input.getAttribute('data-reminder')] = id; }
+    });
+    var hours = byId('noReply-afterHours').value.trim();
+    return {
+      mode: quietMode(),
+      quietHours: { start: byId('qh-start').value, end: byId('qh-end').value, timeZone: byId('qh-zone').value.trim() },
+      noReply: { afterHours: hours === '' ? 0 : Number(hours), then: byId('noReply-then').value },
+      optOutKeywords: linesOf('optOutKeywords'),
+      optInKeywords: linesOf('optInKeywords'),
+      reminderTemplates: reminders
+    };
+  }
+
+  // Quiet hours as chosen; the other parts only when changed here, so an account keeps following
+  // the platform's defaults for what nobody touched.
+  function policyChange() {
+    var now = readPolicy();
+    var policy = {};
+    var defaults = [];
+    if (now.mode === 'default') { defaults.push('quietHours'); }
+    else if (now.mode === 'off') { policy.quietHours = null; }
+    else { policy.quietHours = now.quietHours; }
+    POLICY_PARTS.forEach(function (key) {
+      if (JSON.stringify(now[key]) !== JSON.stringify(policyInitial[key])) { policy[key] = now[key]; }
+    });
+    return { policy: policy, defaults: defaults };
+  }
+
   function syncBadges() {
     reasons.forEach(function (reason) {
       var on = master.checked && byId('reason-on-' + reason).checked;
@@ -238,6 +295,10 @@ export const SETTINGS_PAGE_JS = `
       setPlaceholderCount(reason, Math.min(n, MAX_PLACEHOLDERS));
     });
     byId('reason-on-' + reason).addEventListener('change', syncBadges);
+  });
+
+  form.querySelectorAll('input[name=quietHoursMode]').forEach(function (radio) {
+    radio.addEventListener('change', syncQuietFields);
   });
 
   master.addEventListener('change', function () {
@@ -311,6 +372,9 @@ export const SETTINGS_PAGE_JS = `
       supportEmailAddress: byId('supportEmailAddress').value,
       reasons: {}
     };
+    var change = policyChange();
+    body.policy = change.policy;
+    if (change.defaults.length) { body.policyDefaults = change.defaults; }
     reasons.forEach(function (reason) {
       body.reasons[reason] = {
         enabled: byId('reason-on-' + reason).checked,
@@ -322,6 +386,7 @@ export const SETTINGS_PAGE_JS = `
       var data = res.data || {};
       if (res.status === 200 && data.ok) {
         applySaved(data.settings);
+        policyInitial = readPolicy();
         say(data.message || 'Settings saved.', 'ok');
         return;
       }
@@ -344,6 +409,8 @@ export const SETTINGS_PAGE_JS = `
   });
 
   syncBadges();
+  syncQuietFields();
+  policyInitial = readPolicy();
 })();
 `;
 

@@ -36,6 +36,25 @@ export interface ActivityView {
   title: string;
 }
 
+/** The conversation policy as the page edits it (src/policy.ts). */
+export interface PolicyView {
+  /** default: the platform's DEFAULT_QUIET_HOURS; off: none; custom: the fields below. */
+  quietHoursMode: 'default' | 'off' | 'custom';
+  /** The custom window's fields (prefilled with the platform default when not custom). */
+  quietHours: { start: string; end: string; timeZone: string };
+  /** The platform default, as people read it (`21:00–09:00 Asia/Kolkata`, or `none`). */
+  platformQuietHours: string;
+  noReply: { afterHours: number; then: string };
+  /** Whether the account follows the platform default for these (nothing of its own stored). */
+  noReplyIsDefault: boolean;
+  optOutKeywords: string[];
+  optInKeywords: string[];
+  /** Per reason: its reminder template id, '' for the reason's own template. */
+  reminderTemplates: { reason: string; label: string; templateId: string }[];
+  /** IANA zones offered as suggestions. */
+  timeZones: readonly string[];
+}
+
 export interface SettingsPageView {
   accountId: number;
   /** The per-session CSRF token; null when the page was fetched with the bearer token. */
@@ -49,6 +68,7 @@ export interface SettingsPageView {
   supportEmailAddress: string;
   activity: ActivityView[];
   variables: readonly { name: string; description: string }[];
+  policy: PolicyView;
 }
 
 function layout(title: string, body: SafeHtml | SafeHtml[], options: { script?: boolean } = {}) {
@@ -243,6 +263,127 @@ function reasonSection(r: ReasonView, view: SettingsPageView) {
   </details>`;
 }
 
+const NO_REPLY_CHOICES = [
+  ['remind', 'Send one reminder (the same template, or the reminder template below)'],
+  ['reattempt', 'Ask the courier to reattempt delivery'],
+  ['nothing', 'Do nothing'],
+] as const;
+
+function policySection(p: PolicyView) {
+  const mode = (value: PolicyView['quietHoursMode'], label: string) =>
+    html`<div class="check">
+      <input
+        type="radio"
+        name="quietHoursMode"
+        id="qh-${value}"
+        value="${value}"
+        ${p.quietHoursMode === value ? html` checked` : ''}
+      /><label for="qh-${value}">${label}</label>
+    </div>`;
+  const anyReminder = p.reminderTemplates.some((r) => r.templateId !== '');
+  return html`<section class="card policy" aria-labelledby="h-policy">
+    <h2 id="h-policy">Conversation policy</h2>
+    <fieldset aria-describedby="quiet-hint">
+      <legend>Quiet hours</legend>
+      ${mode('default', `Platform default (${p.platformQuietHours})`)}
+      ${mode('off', 'None: send at any hour')} ${mode('custom', 'These hours:')}
+      <div class="inline-fields" id="qh-fields">
+        <div>
+          <label for="qh-start">From</label>
+          <input type="time" id="qh-start" value="${p.quietHours.start}" step="60" />
+        </div>
+        <div>
+          <label for="qh-end">Until</label>
+          <input type="time" id="qh-end" value="${p.quietHours.end}" step="60" />
+        </div>
+        <div class="wide">
+          <label for="qh-zone">Time zone</label>
+          <input
+            type="text"
+            id="qh-zone"
+            value="${p.quietHours.timeZone}"
+            list="time-zones"
+            autocomplete="off"
+            spellcheck="false"
+          />
+        </div>
+      </div>
+      <p class="hint" id="quiet-hint">
+        A failed-delivery message or reminder that would go out inside these local hours waits until
+        they end (the timeline says for when). Replies to a customer who just wrote are never held.
+        From 21:00 until 09:00 runs past midnight.
+      </p>
+    </fieldset>
+    <datalist id="time-zones">
+      ${p.timeZones.map((z) => html`<option value="${z}"></option>`)}
+    </datalist>
+
+    <fieldset aria-describedby="noreply-hint">
+      <legend>No reply</legend>
+      <label for="noReply-afterHours">Hours without a reply</label>
+      <input
+        type="number"
+        id="noReply-afterHours"
+        min="1"
+        max="72"
+        inputmode="numeric"
+        value="${p.noReply.afterHours}"
+      />
+      <label for="noReply-then">Then</label>
+      <select id="noReply-then">
+        ${NO_REPLY_CHOICES.map(
+          ([value, label]) =>
+            html`<option value="${value}" ${p.noReply.then === value && html` selected`}>
+              ${label}
+            </option>`,
+        )}
+      </select>
+      <p class="hint" id="noreply-hint">
+        When the customer has not answered the failed-delivery message in this many hours and the
+        order is still in failed delivery, once per
+        attempt.${
+          p.noReplyIsDefault
+            ? ' The platform default (12 hours, one reminder) applies until changed here.'
+            : ''
+        }
+      </p>
+    </fieldset>
+
+    <label for="optOutKeywords">Opt-out keywords</label>
+    <textarea id="optOutKeywords" rows="4" spellcheck="false" aria-describedby="keywords-hint">
+${p.optOutKeywords.join('\n')}</textarea>
+    <label for="optInKeywords">Opt-in keywords</label>
+    <textarea id="optInKeywords" rows="2" spellcheck="false" aria-describedby="keywords-hint">
+${p.optInKeywords.join('\n')}</textarea>
+    <p class="hint" id="keywords-hint">One keyword or phrase per line.</p>
+
+    <details class="reason" id="reminder-templates" ${anyReminder ? html` open` : ''}>
+      <summary>Reminder templates</summary>
+      <div class="reason-body">
+        <fieldset aria-describedby="reminder-hint">
+          <legend class="visually-hidden">Reminder template per reason</legend>
+          <p class="hint" id="reminder-hint">
+            The template the no-reply reminder sends, per reason. Empty: the reason's own template
+            again.
+          </p>
+          ${p.reminderTemplates.map(
+            (r) =>
+              html`<label for="reminder-${r.reason}">${r.label}</label>
+                <input
+                  type="text"
+                  id="reminder-${r.reason}"
+                  data-reminder="${r.reason}"
+                  value="${r.templateId}"
+                  autocomplete="off"
+                  spellcheck="false"
+                />`,
+          )}
+        </fieldset>
+      </div>
+    </details>
+  </section>`;
+}
+
 function activityList(entries: ActivityView[]) {
   if (entries.length === 0) {
     return html`<p>No activity yet for this account.</p>`;
@@ -384,6 +525,8 @@ export function renderSettingsPage(view: SettingsPageView): string {
               </dl>
             </details>
           </section>
+
+          ${policySection(view.policy)}
 
           <div class="savebar">
             <button type="submit" class="primary" id="save">Save settings</button>

@@ -9,7 +9,8 @@
  * - `GET  /settings`: asks for an account id (`?accountId=N` redirects to `/settings/N`).
  * - `GET  /settings/:accountId`: the page: on/off switch and per-reason switches, the sender
  *   dropdown, per reason the template id with its placeholder mapping and a Verify button, the
- *   store name and support contacts, and the account's last 20 timeline entries.
+ *   store name and support contacts, the conversation policy (quiet hours, the no-reply rule,
+ *   opt-out and opt-in keywords, reminder templates), and the account's last 20 timeline entries.
  * - `POST /settings/:accountId/verify`, `POST /settings/:accountId/save`: the page's script
  *   calls these with JSON; they answer JSON (`{ ok, message, problems?, reasons? }`).
  * - `GET  /settings/assets/settings.{css,js}`: the page's stylesheet and script.
@@ -51,6 +52,13 @@ import { HttpError } from '../../errors.ts';
 import { FDR_REASON_LABELS, FDR_REASONS, type FdrReason } from '../../fdr/reasons.ts';
 import { TEMPLATE_VARIABLES } from '../../fdr/variables.ts';
 import {
+  effectivePolicy,
+  PolicySchema,
+  type ConversationPolicy,
+  type QuietHours,
+} from '../../policy.ts';
+import { describeQuietHours } from '../../quiet-hours.ts';
+import {
   bearerToken,
   mayReach,
   refuseWhileBraked,
@@ -69,11 +77,13 @@ import {
   renderErrorPage,
   renderLoginPage,
   renderSettingsPage,
+  type PolicyView,
   type ReasonView,
   type SenderOption,
   type SettingsPageView,
 } from '../pages/settings-view.ts';
 import { AccountParams, parseAccountId, parseBody } from '../validation.ts';
+import { POLICY_KEYS } from './settings.ts';
 import { VerifyBody } from './templates.ts';
 
 const SESSION_COOKIE = 'wa_settings_session';
@@ -202,6 +212,7 @@ const ApiSettings = v.object({
   supportEmailAddress: v.nullable(v.string()),
   reasons: v.record(v.string(), v.boolean()),
   templates: v.record(v.string(), v.nullable(v.string())),
+  policy: v.optional(v.unknown()),
 });
 type ApiSettings = v.InferOutput<typeof ApiSettings>;
 
@@ -244,8 +255,66 @@ export const PageSaveBody = v.strictObject({
       v.OptionalSchema<typeof PageReason, undefined>
     >,
   ),
+  /** The conversation policy's keys the page changed (judged in full before anything is saved). */
+  policy: v.optional(
+    v.pipe(
+      v.record(v.string(), v.unknown()),
+      v.description('Keys as in the settings API `policy` (src/policy.ts).'),
+    ),
+  ),
+  policyDefaults: v.optional(v.array(v.picklist(POLICY_KEYS))),
 });
 type PageSave = v.InferOutput<typeof PageSaveBody>;
+
+/** What the page calls each policy field in its problems. */
+function policyFieldLabel(path: string): string {
+  const [key, field] = path.split('.');
+  const reasonLabel = field ? FDR_REASON_LABELS[field as FdrReason] : undefined;
+  switch (key) {
+    case 'quietHours':
+      return field === 'start'
+        ? 'Quiet hours, from'
+        : field === 'end'
+          ? 'Quiet hours, until'
+          : field === 'timeZone'
+            ? 'Quiet hours, time zone'
+            : 'Quiet hours';
+    case 'noReply':
+      return field === 'afterHours' ? 'No reply, hours without a reply' : 'No reply';
+    case 'optOutKeywords':
+      return 'Opt-out keywords';
+    case 'optInKeywords':
+      return 'Opt-in keywords';
+    case 'reminderTemplates':
+      return reasonLabel ? `Reminder template for ${reasonLabel}` : 'Reminder templates';
+    default:
+      return key ?? 'Conversation policy';
+  }
+}
+
+/** The page's policy fields, validated as the API will; problems named as the page names fields. */
+function readPagePolicy(
+  raw: Record<string, unknown> | undefined,
+): { ok: true; policy: ConversationPolicy | undefined } | { ok: false; problems: string[] } {
+  if (raw === undefined) {
+    return { ok: true, policy: undefined };
+  }
+  const parsed = v.safeParse(PolicySchema, raw);
+  if (parsed.success) {
+    return { ok: true, policy: parsed.output };
+  }
+  return {
+    ok: false,
+    problems: parsed.issues.map((i) => `${policyFieldLabel(v.getDotPath(i) ?? '')}: ${i.message}`),
+  };
+}
+
+/** `21:00–09:00 Asia/Kolkata`, or `none` when the platform has no quiet hours. */
+function quietHoursLabel(quiet: QuietHours | null): string {
+  return quiet ? describeQuietHours(quiet) : 'none';
+}
+
+const TIME_ZONES: readonly string[] = Intl.supportedValuesOf('timeZone');
 type GivenReason = { reason: FdrReason } & v.InferOutput<typeof PageReason>;
 
 export const LoginForm = v.object({
@@ -569,6 +638,37 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
           title: a.title,
         })),
         variables: TEMPLATE_VARIABLES,
+        policy: policyView(current.policy),
+      };
+    }
+
+    /** The policy fields: what the account stored, else what it follows by default. */
+    function policyView(raw: unknown): PolicyView {
+      const parsed = v.safeParse(PolicySchema, raw ?? {});
+      const stored: ConversationPolicy = parsed.success ? parsed.output : {};
+      const platform = config.DEFAULT_QUIET_HOURS;
+      const inEffect = effectivePolicy(stored, { quietHours: platform });
+      const custom = stored.quietHours ??
+        platform ?? {
+          start: '21:00',
+          end: '09:00',
+          timeZone: 'Asia/Kolkata',
+        };
+      return {
+        quietHoursMode:
+          stored.quietHours === undefined ? 'default' : stored.quietHours ? 'custom' : 'off',
+        quietHours: custom,
+        platformQuietHours: quietHoursLabel(platform),
+        noReply: inEffect.noReply,
+        noReplyIsDefault: stored.noReply === undefined,
+        optOutKeywords: inEffect.optOutKeywords,
+        optInKeywords: inEffect.optInKeywords,
+        reminderTemplates: FDR_REASONS.map((reason) => ({
+          reason,
+          label: FDR_REASON_LABELS[reason],
+          templateId: inEffect.reminderTemplates[reason] ?? '',
+        })),
+        timeZones: TIME_ZONES,
       };
     }
 
@@ -592,6 +692,13 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
         };
       }
       const before = current.output;
+      const policy = readPagePolicy(page.policy);
+      if (!policy.ok) {
+        return {
+          status: 400,
+          body: { ok: false, message: 'Nothing was saved:', problems: policy.problems },
+        };
+      }
       const sender = page.senderConnectionId;
       const given: GivenReason[] = FDR_REASONS.flatMap((reason) => {
         const r = page.reasons[reason];
@@ -695,6 +802,8 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
           ? { reasons: Object.fromEntries(given.map((r) => [r.reason, r.enabled])) }
           : { enabled: false }),
         templates: Object.fromEntries(given.map((r) => [r.reason, r.templateId || null])),
+        ...(policy.policy ? { policy: policy.policy } : {}),
+        ...(page.policyDefaults?.length ? { policyDefaults: page.policyDefaults } : {}),
       });
       const saved = v.safeParse(ApiSettings, settingsRes.body);
       if (settingsRes.status !== 200 || !saved.success) {
@@ -892,7 +1001,7 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
       tags: ['settings page'],
       summary: "An account's settings page",
       description:
-        'On/off switches, sender, template and placeholder mapping per reason with a Verify button, store name and support contacts, and the last 20 timeline entries.',
+        'On/off switches, sender, template and placeholder mapping per reason with a Verify button, store name and support contacts, the conversation policy (quiet hours, the no-reply rule, opt-out and opt-in keywords, reminder templates), and the last 20 timeline entries.',
       security: SECURITY.settingsPage,
       params: AccountParams,
       responses: {
@@ -977,7 +1086,7 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
         tags: ['settings page'],
         summary: "The page's Save button",
         description:
-          'Verifies every new or changed template (nothing is saved if one fails), saves them, then the settings, through the API.',
+          'Checks the conversation policy and verifies every new or changed template (nothing is saved if either fails), saves the templates, then the settings and policy, through the API.',
         security: SECURITY.settingsPage,
         params: AccountParams,
         body: PageSaveBody,

@@ -27,7 +27,7 @@ import {
 } from '../../db/settings.ts';
 import { HttpError } from '../../errors.ts';
 import { FDR_REASON_LABELS, FDR_REASONS, type FdrReason } from '../../fdr/reasons.ts';
-import { effectivePolicy, PolicySchema } from '../../policy.ts';
+import { effectivePolicy, PolicySchema, type ConversationPolicy } from '../../policy.ts';
 import { resolveSender } from '../../senders.ts';
 import type { SettingsCache } from '../../settings-cache.ts';
 import { requireApiAuth, type ApiAuth } from '../auth.ts';
@@ -41,6 +41,12 @@ const reasonRecord = <T extends v.GenericSchema>(schema: T) =>
       v.OptionalSchema<T, undefined>
     >,
   );
+
+/** The conversation policy's keys, each of which can be returned to the platform default. */
+export const POLICY_KEYS = Object.keys(PolicySchema.entries) as [
+  keyof ConversationPolicy,
+  ...(keyof ConversationPolicy)[],
+];
 
 const nullableText = (max: number) =>
   v.optional(
@@ -74,7 +80,23 @@ export const SettingsBody = v.strictObject({
     reasonRecord(v.nullable(v.pipe(v.string(), v.trim(), v.nonEmpty(), v.maxLength(128)))),
   ),
   /** The conversation policy (src/policy.ts): keys given replace the stored ones. */
-  policy: v.optional(PolicySchema),
+  policy: v.optional(
+    v.pipe(
+      PolicySchema,
+      v.description(
+        "The account's conversation policy: quiet hours, the no-reply rule, opt-out and opt-in keywords (matched case-insensitively against the whole reply), reminder templates per reason and the opt-out confirmation template. Keys given replace the stored ones; keys left out stay; a key never set follows the platform default (see `policyInEffect` in the answer).",
+      ),
+    ),
+  ),
+  /** Policy keys to forget, so the platform default applies again (a key also in `policy` wins). */
+  policyDefaults: v.optional(
+    v.pipe(
+      v.array(v.picklist(POLICY_KEYS, `each must be one of ${POLICY_KEYS.join(', ')}`)),
+      v.description(
+        'Policy keys to return to the platform default (e.g. ["quietHours"] to follow DEFAULT_QUIET_HOURS again); a key also given in `policy` takes that value instead.',
+      ),
+    ),
+  ),
 });
 
 function present(settings: AccountSettings, config: Pick<Config, 'DEFAULT_QUIET_HOURS'>) {
@@ -98,9 +120,11 @@ async function checkReferences(
   accountId: number,
   body: v.InferOutput<typeof SettingsBody>,
 ) {
-  const templateIds = Object.values(body.templates ?? {}).filter(
-    (id): id is string => typeof id === 'string',
-  );
+  const templateIds = [
+    ...Object.values(body.templates ?? {}),
+    ...Object.values(body.policy?.reminderTemplates ?? {}),
+    ...(body.policy?.optOutTemplateId ? [body.policy.optOutTemplateId] : []),
+  ].filter((id): id is string => typeof id === 'string');
   if (templateIds.length > 0) {
     // A template another account verified is as unknown here as one that does not exist: the
     // answer must not tell them apart.
@@ -253,7 +277,7 @@ export function settingsRoutes(deps: {
         security: SECURITY.api,
         params: AccountParams,
         responses: {
-          200: 'The settings: on/off per reason, sender, template per reason, store details',
+          200: 'The settings: on/off per reason, sender, template per reason, store details, the conversation policy as stored (`policy`) and in effect with the platform defaults (`policyInEffect`: quietHours, noReply, optOutKeywords, optInKeywords, reminderTemplates, optOutTemplateId)',
           400: 'accountId is not a positive integer',
           401: 'No valid bearer token',
         },
@@ -270,12 +294,12 @@ export function settingsRoutes(deps: {
         tags: ['settings'],
         summary: "Change a client's WhatsApp settings",
         description:
-          'Fields left out are left as they are. A per-reason switch wins over `enabled`. Every replica uses the change from the next event on.',
+          'Fields left out are left as they are. A per-reason switch wins over `enabled`. `policy` keys given replace the stored ones (`quietHours: null` switches quiet hours off); `policyDefaults` names keys to return to the platform default. Every replica uses the change from the next event on.',
         security: SECURITY.api,
         params: AccountParams,
         body: SettingsBody,
         responses: {
-          200: 'The settings after the change',
+          200: 'The settings after the change, with `policy` and `policyInEffect` as GET answers them',
           400: 'The body is invalid (ERR_VALIDATION) or names an unknown template (ERR_UNKNOWN_TEMPLATE) or sender (ERR_UNKNOWN_SENDER)',
           401: 'No valid bearer token',
           422: 'ERR_SETTINGS_INCOMPLETE: a reason would be on without a usable sender and template; `problems` lists each. Nothing is saved',

@@ -89,7 +89,10 @@ export interface Stack {
   killWorker(index?: number): Promise<void>;
   /** Starts a worker process in slot `index` (a new slot by default); resolves once it runs. */
   startWorker(index?: number): Promise<ServiceProc>;
-  /** Waiting, active and delayed jobs over the five queues. */
+  /**
+   * Waiting, active and delayed jobs over the queues, but `no-reply.check`: its jobs wait hours
+   * by design (one per FDR message sent, due `noReply.afterHours` later).
+   */
   pendingJobs(): Promise<number>;
   query<T>(sql: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
@@ -254,7 +257,7 @@ export async function startStack(
     },
     async pendingJobs() {
       let total = 0;
-      for (const queue of queues) {
+      for (const queue of queues.filter((q) => q.name !== 'no-reply.check')) {
         const counts = await queue.getJobCounts(
           'waiting',
           'active',
