@@ -21,20 +21,31 @@ export function inboxEventKey(shipmentId: string, attempt: number): string {
 }
 
 /**
- * Records the event unless the same shipment attempt is already recorded (a redelivery).
- * Returns the row either way, with `created` telling which.
+ * Records the event unless the same shipment attempt is already recorded (a redelivery). Returns
+ * the row's id and status either way, with `created` telling which; only a redelivery reads the
+ * row back.
  */
 export async function recordInboxEvent(
   db: Db,
   event: NewInboxEvent,
-): Promise<{ row: InboxRow; created: boolean }> {
+): Promise<{ id: number; status: InboxStatus; created: boolean }> {
   const eventKey = inboxEventKey(event.shipmentId, event.attempt);
-  const created = await insertOnce(() => db.insert(fdrInbox).values({ eventKey, ...event }));
-  const [row] = await db.select().from(fdrInbox).where(eq(fdrInbox.eventKey, eventKey));
+  let insertId = 0;
+  const created = await insertOnce(async () => {
+    const [result] = await db.insert(fdrInbox).values({ eventKey, ...event });
+    insertId = result.insertId;
+  });
+  if (created) {
+    return { id: insertId, status: 'received', created };
+  }
+  const [row] = await db
+    .select({ id: fdrInbox.id, status: fdrInbox.status })
+    .from(fdrInbox)
+    .where(eq(fdrInbox.eventKey, eventKey));
   if (!row) {
     throw new Error(`inbox row ${eventKey} was not stored`);
   }
-  return { row, created };
+  return { id: row.id, status: row.status as InboxStatus, created };
 }
 
 export interface InvalidInboxEvent {

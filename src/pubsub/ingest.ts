@@ -59,7 +59,7 @@ export async function ingestFdrMessage(
   if (header.kind === 'invalid') {
     return rejectInvalid(deps, data, messageId, header.reason);
   }
-  const { row, created } = await recordInboxEvent(db, {
+  const { created, ...row } = await recordInboxEvent(db, {
     shipmentId: header.shipmentId,
     attempt: header.attempt,
     accountId: header.accountId,

@@ -167,11 +167,16 @@ describe('the connection pool', () => {
       const first = await recordInboxEvent(handle.db, event);
       const again = await recordInboxEvent(handle.db, { ...event, pubsubMessageId: 'm-2' });
       expect([first.created, again.created]).toEqual([true, false]);
-      expect(again.row.id).toBe(first.row.id);
-      expect(again.row.pubsubMessageId).toBe('m-1');
+      expect(again.id).toBe(first.id);
+      expect(again.status).toBe('received');
+      const [stored] = await handle.db
+        .select()
+        .from(fdrInbox)
+        .where(sql`${fdrInbox.id} = ${first.id}`);
+      expect(stored!.pubsubMessageId).toBe('m-1');
       const duplicate = await handle.db
         .insert(fdrInbox)
-        .values({ eventKey: first.row.eventKey, shipmentId: 'x', attempt: 1, payload: '{}' })
+        .values({ eventKey: stored!.eventKey, shipmentId: 'x', attempt: 1, payload: '{}' })
         .then(
           () => null,
           (err: unknown) => err,
