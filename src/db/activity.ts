@@ -27,8 +27,9 @@ export interface ActivityRow extends Omit<ActivityEntry, 'key'> {
 
 /** Inserts the entry unless its key exists; returns the row id either way. */
 export async function insertActivity(db: DbOrTx, entry: ActivityEntry): Promise<number> {
-  await insertOnce(() =>
-    db.insert(shipmentActivity).values({
+  let insertId = 0;
+  const created = await insertOnce(async () => {
+    const [result] = await db.insert(shipmentActivity).values({
       activityKey: entry.key,
       shipmentId: entry.shipmentId,
       accountId: entry.accountId,
@@ -36,8 +37,13 @@ export async function insertActivity(db: DbOrTx, entry: ActivityEntry): Promise<
       title: entry.title.slice(0, 512),
       details: JSON.stringify(entry.details),
       occurredAt: entry.occurredAt,
-    }),
-  );
+    });
+    insertId = result.insertId;
+  });
+  if (created) {
+    return insertId;
+  }
+  // The entry was recorded before (a retried step): its id, read once.
   const [row] = await db
     .select({ id: shipmentActivity.id })
     .from(shipmentActivity)

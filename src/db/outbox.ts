@@ -41,9 +41,14 @@ export async function insertOutbox(
   message: NewOutbox,
 ): Promise<{ id: number; created: boolean }> {
   const correlationKey = newCorrelationKey(message.idempotencyKey);
-  const created = await insertOnce(() =>
-    db.insert(notificationOutbox).values({ ...message, correlationKey }),
-  );
+  let insertId = 0;
+  const created = await insertOnce(async () => {
+    const [result] = await db.insert(notificationOutbox).values({ ...message, correlationKey });
+    insertId = result.insertId;
+  });
+  if (created) {
+    return { id: insertId, created };
+  }
   const [row] = await db
     .select({ id: notificationOutbox.id })
     .from(notificationOutbox)
