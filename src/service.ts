@@ -22,6 +22,7 @@ import { createActivityPublisher } from './pubsub/activity.ts';
 import { startFdrSubscriber, type FdrSubscriber } from './pubsub/subscriber.ts';
 import { ensureTopic } from './pubsub/topics.ts';
 import { createSettingsCache } from './settings-cache.ts';
+import { startRetention } from './retention.ts';
 import { startSweeper } from './sweeper.ts';
 import { settlesWithin, withTimeout } from './timeout.ts';
 import { startWorkers, type Workers } from './workers/main.ts';
@@ -103,6 +104,7 @@ export async function startService(
   let workers: Workers | null = null;
   let subscriber: FdrSubscriber | null = null;
   let sweeper: { stop(): void } | null = null;
+  let retention: { stop(): void } | null = null;
 
   if (roles.includes('worker')) {
     if (config.PUBSUB_EMULATOR_HOST) {
@@ -118,6 +120,16 @@ export async function startService(
       wms,
     });
     sweeper = startSweeper(deps, config.SWEEP_INTERVAL_MS, config.SWEEP_GRACE_MS);
+    retention = startRetention(
+      { ...deps, prefix: config.QUEUE_PREFIX },
+      {
+        days: config.RETENTION_DAYS,
+        intervalMs: config.RETENTION_INTERVAL_MS,
+        batch: config.RETENTION_BATCH,
+        maxBatches: 100,
+        pauseMs: 50,
+      },
+    );
   }
   if (roles.includes('subscriber')) {
     subscriber = await startFdrSubscriber(deps);
@@ -152,6 +164,7 @@ export async function startService(
       // Stop taking work everywhere at once, so the workers get the whole budget: what HTTP
       // requests and Pub/Sub messages in flight still enqueue waits in Redis for the next run.
       sweeper?.stop();
+      retention?.stop();
       log.info({ timeoutMs: timeoutMs ?? null }, 'service stopping');
       const draining = workers?.close(timeoutMs) ?? Promise.resolve({ abandoned: [] });
       const intake = Promise.all([app?.close(), subscriber?.close()]).catch((err: unknown) =>

@@ -1,0 +1,141 @@
+/**
+ * Retention on a real MariaDB and Redis: handled webhook events and validated inbox events older
+ * than the limit are deleted in batches, the report history of old status rows is cleared, and
+ * work still waiting or newer than the limit is left alone; the scheduled run does it by itself.
+ */
+import { sql } from 'drizzle-orm';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { createDb, type DbHandle } from '../../src/db/client.ts';
+import { prepareDatabase } from '../../src/db/migrate.ts';
+import { fdrInbox, webhookEvents, whatsappStatusLogs } from '../../src/db/schema.ts';
+import { createLog } from '../../src/log.ts';
+import { purgeExpired, startRetention } from '../../src/retention.ts';
+import { createTestEnv, REDIS_URL, waitFor } from '../helpers/env.ts';
+
+const env = createTestEnv('retention');
+const log = createLog('silent');
+let handle: DbHandle;
+const DAY = 86_400_000;
+const now = new Date('2026-06-01T00:00:00Z');
+const old = new Date(now.getTime() - 40 * DAY);
+const recent = new Date(now.getTime() - 5 * DAY);
+const cutoff = new Date(now.getTime() - 30 * DAY);
+
+async function seed(tag: string): Promise<void> {
+  const events = [
+    ...Array.from({ length: 5 }, (_v, i) => ({
+      key: `${tag}-old-done-${i}`,
+      status: 'processed',
+      at: old,
+    })),
+    { key: `${tag}-old-ignored`, status: 'ignored', at: old },
+    { key: `${tag}-old-waiting`, status: 'received', at: old },
+    { key: `${tag}-new-done`, status: 'processed', at: recent },
+  ];
+  for (const e of events) {
+    await handle.db.insert(webhookEvents).values({
+      eventKey: e.key,
+      kind: 'dlr',
+      payload: '{}',
+      status: e.status,
+      createdAt: e.at,
+    });
+    await handle.db.insert(fdrInbox).values({
+      eventKey: e.key,
+      shipmentId: e.key,
+      attempt: 1,
+      payload: '{}',
+      status: e.status === 'ignored' ? 'skipped' : e.status,
+      createdAt: e.at,
+    });
+  }
+  for (const [i, at] of [old, old, old, recent].entries()) {
+    await handle.db.insert(whatsappStatusLogs).values({
+      shipmentId: `${tag}-log-${i}`,
+      status: 'READ',
+      remarks: '[{"destAddr":"919876543210"}]',
+      createdAt: at,
+    });
+  }
+}
+
+async function keysLeft(tag: string) {
+  const hooks = await handle.db
+    .select({ key: webhookEvents.eventKey })
+    .from(webhookEvents)
+    .where(sql`${webhookEvents.eventKey} like ${`${tag}-%`}`);
+  const inbox = await handle.db
+    .select({ key: fdrInbox.eventKey })
+    .from(fdrInbox)
+    .where(sql`${fdrInbox.eventKey} like ${`${tag}-%`}`);
+  const logs = await handle.db
+    .select({ shipmentId: whatsappStatusLogs.shipmentId, remarks: whatsappStatusLogs.remarks })
+    .from(whatsappStatusLogs)
+    .where(sql`${whatsappStatusLogs.shipmentId} like ${`${tag}-%`}`);
+  return {
+    webhook: hooks.map((r) => r.key).sort(),
+    inbox: inbox.map((r) => r.key).sort(),
+    withRemarks: logs.filter((r) => r.remarks !== null).map((r) => r.shipmentId),
+    logs: logs.length,
+  };
+}
+
+beforeAll(async () => {
+  await prepareDatabase(env.env.DATABASE_URL!, log);
+  handle = createDb(env.env.DATABASE_URL!, 4);
+});
+
+afterAll(async () => {
+  await handle.close();
+  await env.dropDatabase();
+});
+
+describe('retention', () => {
+  it('purges in batches only what is handled and older than the limit', async () => {
+    await seed('a');
+    const purged = await purgeExpired(handle.db, cutoff, { batch: 2, maxBatches: 100, pauseMs: 0 });
+    expect(purged).toEqual({ webhookEvents: 6, inbox: 6, statusRemarks: 3 });
+    expect(await keysLeft('a')).toEqual({
+      webhook: ['a-new-done', 'a-old-waiting'],
+      inbox: ['a-new-done', 'a-old-waiting'],
+      withRemarks: ['a-log-3'],
+      logs: 4,
+    });
+  });
+
+  it('stops after its batches per run; the next run goes on', async () => {
+    await seed('b');
+    const first = await purgeExpired(handle.db, cutoff, { batch: 2, maxBatches: 1, pauseMs: 0 });
+    expect(first).toEqual({ webhookEvents: 2, inbox: 2, statusRemarks: 2 });
+    const rest = await purgeExpired(handle.db, cutoff, { batch: 2, maxBatches: 100, pauseMs: 0 });
+    expect(rest).toEqual({ webhookEvents: 4, inbox: 4, statusRemarks: 1 });
+    expect((await keysLeft('b')).webhook).toEqual(['b-new-done', 'b-old-waiting']);
+  });
+
+  it('runs on its schedule, under a lock one replica holds', async () => {
+    await seed('c');
+    const redis = new Redis(REDIS_URL);
+    const prefix = `t-${env.id}`;
+    const running = startRetention(
+      { db: handle.db, redis, log, prefix, now: () => now },
+      { days: 30, intervalMs: 200, batch: 100, maxBatches: 10, pauseMs: 0 },
+    );
+    try {
+      await waitFor(async () => (await keysLeft('c')).webhook.length === 2, {
+        what: 'the scheduled retention run',
+      });
+      expect(await redis.exists(`${prefix}:retention-lock`)).toBe(1);
+    } finally {
+      running.stop();
+      redis.disconnect();
+    }
+    expect(await keysLeft('c')).toEqual({
+      webhook: ['c-new-done', 'c-old-waiting'],
+      inbox: ['c-new-done', 'c-old-waiting'],
+      withRemarks: ['c-log-3'],
+      logs: 4,
+    });
+  });
+});
