@@ -38,6 +38,8 @@ import {
   makeCustomers,
   publishAll,
   publishAtRate,
+  tally,
+  type Customer,
 } from '../test/reliability/lib/traffic.ts';
 import { httpLoad, type LoadResult } from './lib/http-load.ts';
 import {
@@ -115,13 +117,14 @@ const BENCH_ENV = {
   SWEEP_GRACE_MS: '120000',
 };
 
-async function benchStack(name: string, servers: RunServers): Promise<Stack> {
+async function benchStack(name: string, servers: RunServers, workers = 1): Promise<Stack> {
   const profile: Record<string, string> = values.profile
     ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${LOG_DIR}/${name}/profiles` }
     : {};
   const stack = await startStack(name, servers, {
     env: { ...BENCH_ENV, ...profile },
     logDir: `${LOG_DIR}/${name}`,
+    workers,
   });
   // Sends are accepted and nothing is reported back: the FDR path alone is measured.
   stack.sandbox.setCallback(null);
@@ -224,20 +227,68 @@ function showLoad(section: string, which: string, r: LoadResult): void {
   }
 }
 
+// The run's servers, set up by main().
+let servers: RunServers;
+let redis: Redis;
+let admin: mysql.Connection;
+let mysqldPid: number | undefined;
+let baseQueues = 0;
+
+/** Lost events and duplicate sends of a phase, noted under its section. */
+function noteDelivery(section: string, stack: Stack, list: Customer[]): void {
+  const t = tally(stack.sandbox.sends, list);
+  note(section, 'lost events', t.lost);
+  note(section, 'duplicate sends', t.duplicates);
+}
+
+/** N events published at once, to their sends: throughput and what each event costs. */
+async function pipeline(section: string, workers: number): Promise<void> {
+  const stack = await benchStack(section.replace(/\W+/g, '-'), servers, workers);
+  try {
+    const list = makeCustomers('pipe', SIZES.events, 0);
+    const cpu0 = serviceCpu(stack);
+    const db0 = cpuMs(mysqldPid);
+    const q0 = await mysqlQuestions(admin);
+    const r0 = await redisStats(redis);
+    const started = performance.now();
+    await publishAll(stack.topic, list);
+    await until(() => acceptedSends(stack) >= list.length, 1_800_000, section, 100);
+    const seconds = (performance.now() - started) / 1000;
+    const q1 = await mysqlQuestions(admin);
+    const r1 = await redisStats(redis);
+    const perSecond = list.length / seconds;
+    note(section, 'events (published at once)', list.length);
+    note(section, 'events/s publish to SendMessage', round(perSecond), `${Math.round(perSecond)}`);
+    note(section, 'ratio to the baseline queues', round(perSecond / baseQueues, 3));
+    note(section, 'service CPU ms per event', round((serviceCpu(stack) - cpu0) / list.length, 2));
+    note(section, 'mysqld CPU ms per event', round((cpuMs(mysqldPid) - db0) / list.length, 2));
+    // Less the two status reads of this runner.
+    note(section, 'MySQL statements per event', round((q1 - q0 - 2) / list.length, 1));
+    note(
+      section,
+      'Redis commands per event',
+      round((r1.commands - r0.commands - 2) / list.length, 1),
+    );
+    noteDelivery(section, stack, list);
+  } finally {
+    await stack.close();
+  }
+}
+
 async function main(): Promise<void> {
   rmSync(LOG_DIR, { recursive: true, force: true });
   mkdirSync(LOG_DIR, { recursive: true });
   const redisServer: RedisServer = await startRedisServer();
-  const redis = new Redis(redisServer.url);
-  const admin = await mysql.createConnection({ uri: mysqlUrl });
-  const servers: RunServers = {
+  redis = new Redis(redisServer.url);
+  admin = await mysql.createConnection({ uri: mysqlUrl });
+  servers = {
     redisUrl: redisServer.url,
     mysqlUrl,
     mysqlDirectUrl: mysqlUrl,
     emulatorHost: process.env.PUBSUB_EMULATOR_HOST!,
     projectId: process.env.PUBSUB_PROJECT_ID ?? 'local-project',
   };
-  const mysqldPid = mysqlServerPid();
+  mysqldPid = mysqlServerPid();
   const versions = {
     node: process.version,
     redis: /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?',
@@ -256,7 +307,6 @@ async function main(): Promise<void> {
     `node ${versions.node}, redis ${versions.redis}, mysql ${versions.mysql}, bullmq ${versions.bullmq}`,
   );
 
-  let baseQueues = 0;
   let bareRoute: LoadResult | null = null;
   try {
     if (chosen.includes('baseline') || chosen.includes('pipeline')) {
@@ -285,47 +335,8 @@ async function main(): Promise<void> {
     }
 
     if (chosen.includes('pipeline')) {
-      const stack = await benchStack('pipeline', servers);
-      try {
-        const list = makeCustomers('pipe', SIZES.events, 0);
-        const cpu0 = serviceCpu(stack);
-        const db0 = cpuMs(mysqldPid);
-        const q0 = await mysqlQuestions(admin);
-        const r0 = await redisStats(redis);
-        const started = performance.now();
-        await publishAll(stack.topic, list);
-        await until(() => acceptedSends(stack) >= list.length, 1_800_000, 'the pipeline', 100);
-        const seconds = (performance.now() - started) / 1000;
-        const q1 = await mysqlQuestions(admin);
-        const r1 = await redisStats(redis);
-        const perSecond = list.length / seconds;
-        note('pipeline', `events (published at once)`, list.length);
-        note(
-          'pipeline',
-          'events/s publish to SendMessage',
-          round(perSecond),
-          `${Math.round(perSecond)}`,
-        );
-        note('pipeline', 'ratio to the baseline queues', round(perSecond / baseQueues, 3));
-        note(
-          'pipeline',
-          'service CPU ms per event',
-          round((serviceCpu(stack) - cpu0) / list.length, 2),
-        );
-        note(
-          'pipeline',
-          'mysqld CPU ms per event',
-          round((cpuMs(mysqldPid) - db0) / list.length, 2),
-        );
-        note('pipeline', 'MySQL statements per event', round((q1 - q0 - 2) / list.length, 1));
-        note(
-          'pipeline',
-          'Redis commands per event',
-          round((r1.commands - r0.commands - 2) / list.length, 1),
-        );
-      } finally {
-        await stack.close();
-      }
+      await pipeline('pipeline', 1);
+      await pipeline('pipeline, 2 worker processes', 2);
     }
 
     if (chosen.includes('latency')) {
@@ -343,6 +354,7 @@ async function main(): Promise<void> {
         note('latency', 'publish to SendMessage p50 ms', l.p50);
         note('latency', 'p95 ms', l.p95);
         note('latency', 'p99 ms', l.p99);
+        noteDelivery('latency', stack, list);
       } finally {
         await stack.close();
       }
@@ -412,6 +424,7 @@ async function main(): Promise<void> {
         note('burst', 'Redis used_memory before', memory0, mib(memory0));
         note('burst', 'Redis used_memory peak', peakRedis, mib(peakRedis));
         note('burst', 'Redis used_memory after', after, mib(after));
+        noteDelivery('burst', stack, list);
       } finally {
         await stack.close();
       }
