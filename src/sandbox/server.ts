@@ -379,7 +379,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       const details = spec.details ?? ERROR_DETAILS[spec.id] ?? 'Error';
       if (record.api === 'self-serve') {
         settle(record, { outcome: 'error', errorId: spec.id, details, httpStatus: 400 });
-        void reply.code(400).send({ status: 'error', message: details });
+        // Gupshup's code beside the message, as its reports carry it (src/gupshup/self-serve.ts).
+        void reply.code(400).send({ status: 'error', message: details, code: Number(spec.id) });
       } else {
         settle(record, { outcome: 'error', errorId: spec.id, details });
         void reply.send(errorEnvelope(spec.id, details));
