@@ -99,10 +99,11 @@ export function createSenderPace(
   redis: Redis,
   prefix: string,
   perSecond: number,
-  opts: { quietMs?: number } = {},
+  opts: { quietMs?: number; debounceMs?: number } = {},
 ): SenderPace {
   const interval = Math.max(1, Math.floor(1_000 / perSecond));
   const quietMs = Math.max(1, opts.quietMs ?? PACE_QUIET_MS);
+  const debounceMs = Math.max(0, opts.debounceMs ?? PACE_DEBOUNCE_MS);
   const slowKey = (connection: string) => `${prefix}:sender-slow:${connection}`;
   const known = `${prefix}:sender-pace-connections`;
   const paceOf = (level: number) => perSecond / 2 ** level;
@@ -128,7 +129,7 @@ export function createSenderPace(
         known,
         quietMs,
         PACE_MAX_LEVEL,
-        PACE_DEBOUNCE_MS,
+        debounceMs,
         connection,
       );
       return paceOf(Number(level));

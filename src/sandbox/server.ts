@@ -371,7 +371,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     record: RecordedSend,
     reply: FastifyReply,
   ): Promise<'answered' | AcceptFault | null> {
-    const spec = failures.shift();
+    const account = record.api === 'self-serve' ? record.params['src.name'] : record.params.userid;
+    const index = failures.findIndex((f) => f.account === undefined || f.account === account);
+    const spec = index === -1 ? undefined : failures.splice(index, 1)[0];
     if (spec === undefined) {
       return applyPolicy(record, reply);
     }
