@@ -198,6 +198,25 @@ describe('paused senders (probe far away: resumed by the CLI)', () => {
     const after = await metrics(service);
     expect(after.value('whatsapp_sender_paused', { connection: 'default' })).toBe(0);
   });
+
+  it('Enterprise 175 stays a permanent failure with its raw code, in the failed set', async () => {
+    sandbox.failNext({ kind: 'error', id: '175' });
+    await pushFdr(service, fdrEvent({ shipmentId: 'RAW-175', accountId: PAUSED }), 'm');
+    const row = await waitFor(async () => {
+      const r = await outboxOf(service.deps.db, 'RAW-175');
+      return r?.status === 'failed' ? r : null;
+    });
+    expect(row).toMatchObject({ errorCode: 'gupshup_175', attempts: 1 });
+    const failed = await waitFor(async () =>
+      (await service.deps.queues['message.send'].getFailed()).find(
+        (j) => j.data.outboxId === row.id,
+      ),
+    );
+    expect(failed.failedReason).toMatch(/^gupshup_175: /);
+    expect(
+      (await metrics(service)).value('whatsapp_sender_paused', { connection: 'default' }),
+    ).toBe(0);
+  });
 });
 
 describe('paused senders (resumed by a probe)', () => {
@@ -474,5 +493,182 @@ describe('sender pace recovery', () => {
       }
       redis.disconnect();
     }
+  });
+});
+
+describe("a self-serve sender's refusals, answered to the send", () => {
+  const env = createTestEnv('errsync');
+  const ACCOUNT = 613;
+  const API_KEY = 'errors-self-serve-key-0123456789';
+  const APP_NUMBER = '919800000613';
+  const TEMPLATE_ID = '992b7ece-3217-4134-a161-ebd6ffd91cd9';
+  let sandbox: Sandbox;
+  let service: Service;
+
+  async function call(method: string, path: string, body: unknown) {
+    const res = await fetch(`${service.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBeLessThan(300);
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  /** The seed's event as a "rejected by the customer" failure for this account. */
+  function rejectedEvent(shipmentId: string, phone: string) {
+    const event = fdrEvent({ shipmentId, phone, accountId: ACCOUNT });
+    const track = (
+      event.response_data as {
+        track_payload: { clickPostTrackData: { additional: Record<string, unknown> } };
+      }
+    ).track_payload.clickPostTrackData.additional;
+    track.ndr_status_code = 2;
+    track.ndr_status_description = 'Rejected by Customer';
+    return event;
+  }
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ port: 0, host: '127.0.0.1', apiKeys: [API_KEY] });
+    service = await startService(
+      env.config({
+        GUPSHUP_ENTERPRISE_URL: sandbox.url,
+        GUPSHUP_SELF_SERVE_URL: sandbox.origin,
+        CREDENTIALS_KEY: Buffer.alloc(32, 6).toString('base64'),
+      }),
+      ['api', 'worker'],
+    );
+    const created = await call('POST', `/v1/accounts/${ACCOUNT}/whatsapp-connections`, {
+      api: 'self-serve',
+      appName: 'errorsapp',
+      apiKey: API_KEY,
+      waNumber: `+${APP_NUMBER}`,
+    });
+    const connectionId = created.id as string;
+    await call('PUT', `/v1/accounts/${ACCOUNT}/whatsapp-templates/rejected_by_customer`, {
+      templateId: TEMPLATE_ID,
+      connectionId,
+      variables: {
+        '1': 'customerFirstName',
+        '2': 'storeName',
+        '3': 'uniqueOrderItemId',
+        '4': 'noOfItemsInTheOrder',
+        '5': 'quantityOfTheItem',
+        '6': 'productTitle',
+      },
+    });
+    await call('PUT', `/v1/accounts/${ACCOUNT}/whatsapp-settings`, {
+      senderConnectionId: connectionId,
+      reasons: { rejected_by_customer: true },
+      templates: { rejected_by_customer: TEMPLATE_ID },
+    });
+  });
+
+  beforeEach(() => sandbox.reset());
+
+  afterAll(async () => {
+    await service?.close();
+    await sandbox?.close();
+    await env.dropDatabase();
+  });
+
+  async function failedRow(shipmentId: string) {
+    return waitFor(
+      async () => {
+        const r = await outboxOf(service.deps.db, shipmentId);
+        return r?.status === 'failed' ? r : null;
+      },
+      { what: `${shipmentId} to fail` },
+    );
+  }
+
+  async function suppressionsOf(customerNumber: string) {
+    return service.deps.db
+      .select()
+      .from(whatsappSuppressions)
+      .where(
+        and(
+          eq(whatsappSuppressions.senderNumber, APP_NUMBER),
+          eq(whatsappSuppressions.customerNumber, customerNumber),
+        ),
+      );
+  }
+
+  it.each([
+    ['1002', 'not_on_whatsapp', '9811400001'],
+    ['1012', 'opted_out', '9811400002'],
+  ] as const)(
+    'v2 %s fails the message at once and suppresses the number (%s)',
+    async (code, reason, phone) => {
+      sandbox.failNext({ kind: 'error', id: code });
+      const shipmentId = `SYNC-${code}`;
+      await pushFdr(service, rejectedEvent(shipmentId, phone), 'm');
+      const row = await failedRow(shipmentId);
+      expect(row).toMatchObject({ errorCode: reason, attempts: 1 });
+      expect(row.lastError).toContain(`v2_${code}`);
+      expect(sandbox.sends).toHaveLength(1);
+      const [suppression] = await suppressionsOf(`91${phone}`);
+      expect(suppression).toMatchObject({ reason, source: 'send_error', accountId: ACCOUNT });
+      if (reason === 'not_on_whatsapp') {
+        const days = (suppression!.expiresAt!.getTime() - Date.now()) / 86_400_000;
+        expect(days).toBeGreaterThan(29.9);
+      } else {
+        expect(suppression!.expiresAt).toBeNull();
+      }
+      const failed = (await listShipmentActivity(service.deps.db, shipmentId)).find(
+        (a) => a.kind === 'whatsapp_failed',
+      );
+      expect(failed?.details).toMatchObject({ code: `v2_${code}`, failure: reason });
+    },
+  );
+
+  it('v2 470 is recorded as window_closed, not retried', async () => {
+    sandbox.failNext({ kind: 'error', id: '470' });
+    const row = await (async () => {
+      await pushFdr(service, rejectedEvent('SYNC-470', '9811400003'), 'm');
+      return failedRow('SYNC-470');
+    })();
+    expect(row).toMatchObject({ errorCode: 'window_closed', attempts: 1 });
+    expect(sandbox.sends).toHaveLength(1);
+    const failed = await waitFor(async () =>
+      (await listShipmentActivity(service.deps.db, 'SYNC-470')).find(
+        (a) => a.kind === 'whatsapp_failed',
+      ),
+    );
+    expect(failed.title).toContain("the customer's 24-hour window is closed");
+  });
+
+  it('v2 4005 fails the message and flags the template', async () => {
+    sandbox.failNext({ kind: 'error', id: '4005', details: 'Template is paused' });
+    await pushFdr(service, rejectedEvent('SYNC-4005', '9811400004'), 'm');
+    const row = await failedRow('SYNC-4005');
+    expect(row).toMatchObject({ errorCode: 'template_refused', attempts: 1 });
+    const [template] = await service.deps.db
+      .select()
+      .from(whatsappTemplates)
+      .where(eq(whatsappTemplates.id, TEMPLATE_ID));
+    expect(template).toMatchObject({ refusedCode: 'v2_4005', refusedReason: 'template paused' });
+  });
+
+  it('Meta 131056 holds the message at least 6 s, then sends it once', async () => {
+    sandbox.failNext({ kind: 'error', id: '131056' });
+    await pushFdr(service, rejectedEvent('SYNC-131056', '9811400005'), 'm');
+    const row = await waitFor(
+      async () => {
+        const r = await outboxOf(service.deps.db, 'SYNC-131056');
+        return r?.status === 'sent' ? r : null;
+      },
+      { timeoutMs: 15_000, what: 'the held message to be sent' },
+    );
+    const [refused, sent] = sandbox.sends;
+    expect(refused?.outcome).toBe('error');
+    expect(sent?.outcome).toBe('success');
+    expect(sent!.at.getTime() - refused!.at.getTime()).toBeGreaterThanOrEqual(5_900);
+    expect(sandbox.sends).toHaveLength(2);
+    // The hold used no attempt: the job completed on its first.
+    const job = await service.deps.queues['message.send'].getJob(
+      messageSend.jobId({ outboxId: row.id }),
+    );
+    expect(job?.attemptsMade).toBe(1);
   });
 });
