@@ -1,7 +1,7 @@
 /**
  * Provider error codes as data: what the service does next when Gupshup refuses a send, or a
  * delivery report says a message failed. One row per code, one action per row; the `message.send`
- * worker (src/send-errors.ts) and the `dlr.process` worker do what the row says. Sources and
+ * worker and the `dlr.process` worker do what the row says (src/workers/send-errors.ts). Sources and
  * their numberings are kept apart: Enterprise error ids (`gupshup_<id>`, the gateway's answer to
  * a send) and Enterprise report codes (`errorCode` of a report) are different tables — 101 is
  * "a required parameter is missing" in one and "24 Hour exceeded" in the other.

@@ -217,7 +217,9 @@ export async function actOnFailedReport(
         senderNumber: digits(sender.waNumber),
         customerNumber: digits(outbox.toNumber),
         reason: rule.action,
-        source: 'report',
+        // An opt-out is a refusal of our message wherever it is said; a number Gupshup reports
+        // as unknown is the report's finding.
+        source: rule.action === 'opted_out' ? 'send_error' : 'report',
         accountId: outbox.accountId,
         expiresAt:
           rule.action === 'not_on_whatsapp'
