@@ -463,6 +463,42 @@ describe('throttles, numbers, windows and templates', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('Gupshup refused this template');
   });
+
+  it('a Meta 131050 report suppresses the number as opted out, until lifted', async () => {
+    await sendWithFailedReport(
+      'OPTOUT-131050',
+      'v3',
+      { errorCode: '131050', cause: 'User stopped marketing messages' },
+      '9811000003',
+    );
+    const [row] = await waitFor(async () => {
+      const r = await suppressionOf('919811000003');
+      return r.length ? r : null;
+    });
+    expect(row).toMatchObject({ reason: 'opted_out', source: 'send_error', expiresAt: null });
+  });
+
+  it('a v2 1003 report (wallet) pauses the sender; the CLI resumes it', async () => {
+    await sendWithFailedReport('WALLET-1003', 'v2', {
+      errorCode: '1003',
+      cause: 'Wallet balance low',
+    });
+    await waitFor(
+      async () =>
+        (await metrics(service)).value('whatsapp_sender_paused', { connection: 'default' }) === 1,
+      { what: 'the sender to be paused' },
+    );
+    // Another account's sender is not.
+    expect(
+      (await metrics(service)).value('whatsapp_sender_paused', { connection: otherConnection }),
+    ).toBe(0);
+    const resume = fakeIo();
+    expect(await runCli(['sender', 'resume', 'default'], resume.io, env.env)).toBe(0);
+    expect(resume.out()).toContain('Sender default resumed');
+    expect(
+      (await metrics(service)).value('whatsapp_sender_paused', { connection: 'default' }),
+    ).toBe(0);
+  });
 });
 
 describe('sender pace recovery', () => {
