@@ -439,8 +439,16 @@ describe('throttles, numbers, windows and templates', () => {
     );
     expect(entry.details.failure).toBe('window_closed');
     expect(entry.title).toContain("the customer's 24-hour window is closed");
-    // Nothing goes out again for it.
-    await new Promise((r) => setTimeout(r, 300));
+    // Nothing goes out again for it: its send job is done, the report's job too, one send made.
+    const row = (await outboxOf(service.deps.db, shipmentId))!;
+    expect(row.status).toBe('sent');
+    await waitFor(async () => {
+      const job = await service.deps.queues['message.send'].getJob(
+        messageSend.jobId({ outboxId: row.id }),
+      );
+      return job && (await job.isCompleted());
+    });
+    expect(await service.deps.queues['message.send'].getDelayedCount()).toBe(0);
     expect(sendsOf(sandbox, shipmentId)).toHaveLength(1);
   });
 
@@ -702,9 +710,12 @@ describe("a self-serve sender's refusals, answered to the send", () => {
     expect(sent!.at.getTime() - refused!.at.getTime()).toBeGreaterThanOrEqual(5_900);
     expect(sandbox.sends).toHaveLength(2);
     // The hold used no attempt: the job completed on its first.
-    const job = await service.deps.queues['message.send'].getJob(
-      messageSend.jobId({ outboxId: row.id }),
-    );
-    expect(job?.attemptsMade).toBe(1);
+    const job = await waitFor(async () => {
+      const j = await service.deps.queues['message.send'].getJob(
+        messageSend.jobId({ outboxId: row.id }),
+      );
+      return j && (await j.isCompleted()) ? j : null;
+    });
+    expect(job.attemptsMade).toBe(1);
   });
 });
