@@ -36,7 +36,7 @@ import { noteAcceptedSend, noteAcceptedSendByNumber } from '../db/outbox.ts';
 import { findWebhookEvent, markWebhookEvent } from '../db/webhook-events.ts';
 import { nextStatus, statusOf, type DlrStatus } from '../dlr/codes.ts';
 import type { CustomerPace } from '../customer-pace.ts';
-import { FAILURE_TITLES, reportErrorRule } from '../gupshup/error-actions.ts';
+import { FAILURE_TITLES, failureReason, reportErrorRule } from '../gupshup/error-actions.ts';
 import type { SenderPace } from '../sender-pace.ts';
 import type { SenderPause } from '../sender-pause.ts';
 import { actOnFailedReport } from './send-errors.ts';
@@ -299,6 +299,8 @@ interface Remark extends Partial<DeliveryReport> {
   known?: boolean | null;
   /** Whether it moved the status. */
   applied?: boolean;
+  /** The failure reason the provider error table gives its code (`window_closed`, …). */
+  failure?: string;
 }
 
 const MAX_REMARKS = 20;
@@ -371,6 +373,9 @@ async function applyReport(
     }
     const mapped = statusOf(report);
     const next = mapped ? nextStatus(row.status, mapped.status) : null;
+    const rule =
+      mapped?.status === 'FAILED' ? reportErrorRule(report.source, report.errorCode) : null;
+    const failure = rule ? failureReason(rule.action) : null;
     const entry: Remark = {
       ...report,
       webhookEventId,
@@ -378,6 +383,7 @@ async function applyReport(
       mapped: mapped?.status ?? null,
       known: mapped?.known ?? null,
       applied: next !== null,
+      ...(failure ? { failure } : {}),
     };
     await tx
       .update(whatsappStatusLogs)

@@ -439,6 +439,13 @@ describe('throttles, numbers, windows and templates', () => {
     );
     expect(entry.details.failure).toBe('window_closed');
     expect(entry.title).toContain("the customer's 24-hour window is closed");
+    const [log] = await service.deps.db
+      .select()
+      .from(whatsappStatusLogs)
+      .where(eq(whatsappStatusLogs.shipmentId, shipmentId));
+    expect(JSON.parse(log!.remarks!)).toContainEqual(
+      expect.objectContaining({ errorCode: fail.errorCode, failure: 'window_closed' }),
+    );
     // Nothing goes out again for it: its send job is done, the report's job too, one send made.
     const row = (await outboxOf(service.deps.db, shipmentId))!;
     expect(row.status).toBe('sent');
