@@ -143,6 +143,7 @@ export const ConfigSchema = v.object({
   MESSAGE_SEND_ATTEMPTS: int(6, 1),
   MESSAGE_SEND_BACKOFF_MS: int(2_000, 1),
   SEND_RECONCILE_MS: int(60_000, 0),
+  SENDER_PAUSE_PROBE_MS: int(300_000, 100),
   PLATFORM_NAME: v.optional(v.string(), 'Eshopbox'),
   DEFAULT_COUNTRY: v.optional(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/)), 'IN'),
   MAX_FDR_ATTEMPTS: int(3, 1),

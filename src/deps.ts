@@ -10,8 +10,10 @@ import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createDb, type Db, type DbHandle } from './db/client.ts';
 import { createLog, throttledLog, type Log } from './log.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { createMetrics, type Metrics, type SenderStates } from './metrics.ts';
 import { closeQueues, createQueues, type Queues } from './queues/index.ts';
+import { createSenderPace } from './sender-pace.ts';
+import { createSenderPause } from './sender-pause.ts';
 
 export interface Deps {
   config: Config;
@@ -53,6 +55,16 @@ export function createPubSub(config: Config): PubSub {
   });
 }
 
+/** The per-sender gauges' source: pace and pause state in Redis, shared by every replica. */
+function senderStates(redis: Redis, config: Config): SenderStates {
+  const pace = createSenderPace(redis, config.QUEUE_PREFIX, config.GUPSHUP_SENDER_MAX_PER_SECOND);
+  const pause = createSenderPause(redis, config.QUEUE_PREFIX, config.SENDER_PAUSE_PROBE_MS);
+  return {
+    paces: () => pace.paces(),
+    paused: async () => (await pause.list()).map((p) => p.connection),
+  };
+}
+
 export function createDeps(
   config: Config,
   log: Log = createLog(config.LOG_LEVEL),
@@ -82,7 +94,7 @@ export function createDeps(
     workerConnection,
     queues,
     pubsub,
-    metrics: createMetrics(queues),
+    metrics: createMetrics(queues, senderStates(redis, config)),
     clock,
     async close() {
       await closeQueues(queues);

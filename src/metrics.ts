@@ -72,13 +72,25 @@ export interface Metrics {
   settingsCache: Counter<'result'>;
 }
 
-/** Creates the registry; with `queues`, `/metrics` also reports their depth and pause state. */
-export function createMetrics(queues?: Queues): Metrics {
+/** Where the per-sender gauges are read at scrape time (Redis: src/sender-pace.ts, src/sender-pause.ts). */
+export interface SenderStates {
+  paces(): Promise<Map<string, number>>;
+  paused(): Promise<string[]>;
+}
+
+/**
+ * Creates the registry; with `queues`, `/metrics` also reports their depth and pause state, and
+ * with `senders` each sender's pace and pause.
+ */
+export function createMetrics(queues?: Queues, senders?: SenderStates): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   if (queues) {
     registerQueueGauges(registry, queues);
+  }
+  if (senders) {
+    registerSenderGauges(registry, senders);
   }
   return {
     registry,
@@ -208,6 +220,41 @@ function registerQueueGauges(registry: Registry, queues: Queues): void {
           }
         }),
       );
+    },
+  });
+}
+
+function registerSenderGauges(registry: Registry, senders: SenderStates): void {
+  new Gauge({
+    name: 'whatsapp_sender_pace_per_second',
+    help: 'Sends per second each sender connection may make now: GUPSHUP_SENDER_MAX_PER_SECOND, halved per throttle (HTTP 429, v2 4001, Meta 130429) and recovering step by step',
+    labelNames: ['connection'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const paces = await readQueue(senders.paces(), 'sender paces');
+      for (const [connection, perSecond] of paces ?? []) {
+        this.set({ connection }, perSecond);
+      }
+    },
+  });
+  new Gauge({
+    name: 'whatsapp_sender_paused',
+    help: 'Whether the sender connection is paused (1: credentials refused or credit exhausted; its messages wait) or not (0)',
+    labelNames: ['connection'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const [paces, paused] = await Promise.all([
+        readQueue(senders.paces(), 'sender paces'),
+        readQueue(senders.paused(), 'paused senders'),
+      ]);
+      for (const connection of paces?.keys() ?? []) {
+        this.set({ connection }, 0);
+      }
+      for (const connection of paused ?? []) {
+        this.set({ connection }, 1);
+      }
     },
   });
 }

@@ -7,30 +7,141 @@
  * Each send reserves the sender's next free slot (one atomic script, on Redis's clock, so replica
  * clocks do not matter). A slot in the future means the job is moved to `delayed` until then and
  * keeps its reservation in its data, so it is not charged twice.
+ *
+ * A sender Gupshup or Meta throttles (HTTP 429, v2 4001, Meta 130429) is slowed down for every
+ * replica: its pace halves per throttle and recovers step by step (`slowDown`); `paces` feeds the
+ * gauge `whatsapp_sender_pace_per_second{connection}`.
  */
 import type { Redis } from 'ioredis';
 
-/** Reserves max(now, next free) and moves the next free slot one interval on. */
-const RESERVE = `
+/**
+ * A sender slowed down by HTTP 429 and its kin (src/gupshup/error-actions.ts `slow_sender`) keeps
+ * `level` and `last` in a hash per connection: its interval is the configured one times
+ * 2^level, where the level stored at the last throttle (`last`, ms on Redis's clock) drops by one
+ * for every quiet period (PACE_QUIET_MS) since. So the pace halves per throttle, down to
+ * 1/2^PACE_MAX_LEVEL of the configured rate, and comes back step by step once throttles stop.
+ */
+const LEVEL = `
+local function level(key, now, quiet)
+  local h = redis.call('HMGET', key, 'level', 'last')
+  local stored = tonumber(h[1] or '0')
+  local last = tonumber(h[2] or '0')
+  if stored <= 0 then return 0, last end
+  return math.max(0, stored - math.floor((now - last) / quiet)), last
+end
+`;
+
+/** Reserves max(now, next free) and moves the next free slot one (slowed) interval on. */
+const RESERVE = `${LEVEL}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
+local lvl = level(KEYS[2], now, tonumber(ARGV[2]))
+local interval = tonumber(ARGV[1]) * math.pow(2, lvl)
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
 redis.call('SET', KEYS[1], slot + interval, 'PX', slot - now + interval + 1000)
+redis.call('SADD', KEYS[3], ARGV[3])
 return slot - now
 `;
 
+/**
+ * One throttle: the level goes one up (at most ARGV[2]) unless the last rise was less than
+ * ARGV[3] ms ago (the sends of one burst were all in flight at the old pace). Returns the level.
+ */
+const SLOW_DOWN = `${LEVEL}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local quiet = tonumber(ARGV[1])
+local lvl = level(KEYS[1], now, quiet)
+local rose = tonumber(redis.call('HGET', KEYS[1], 'rose') or '0')
+if now - rose >= tonumber(ARGV[3]) then
+  lvl = math.min(tonumber(ARGV[2]), lvl + 1)
+  rose = now
+end
+redis.call('HSET', KEYS[1], 'level', lvl, 'last', now, 'rose', rose)
+redis.call('PEXPIRE', KEYS[1], quiet * (tonumber(ARGV[2]) + 1))
+redis.call('SADD', KEYS[2], ARGV[4])
+return lvl
+`;
+
+/** The current level of each sender named in the set (one script, Redis's clock). */
+const LEVELS = `${LEVEL}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for _, conn in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local lvl = level(ARGV[1] .. conn, now, tonumber(ARGV[2]))
+  table.insert(out, conn)
+  table.insert(out, lvl)
+end
+return out
+`;
+
+/** A quiet minute brings a slowed sender one step back. */
+export const PACE_QUIET_MS = 60_000;
+/** At most four halvings: 1/16 of the configured rate. */
+export const PACE_MAX_LEVEL = 4;
+/** Throttles closer together than this count as one (the sends of one burst). */
+const PACE_DEBOUNCE_MS = 1_000;
+
 export interface SenderPace {
-  /** Milliseconds until this send's slot for `sender` (0: now). */
-  reserve(sender: string): Promise<number>;
+  /**
+   * Milliseconds until this send's slot for `sender` (0: now). `sender` is the account
+   * (`<connection>:hsm`, `<connection>:two-way`); `connection` is whose slowdown applies.
+   */
+  reserve(sender: string, connection: string): Promise<number>;
+  /** Halves the connection's pace (down to the floor); returns its new sends per second. */
+  slowDown(connection: string): Promise<number>;
+  /** Sends per second now allowed, per connection that has sent or been slowed. */
+  paces(): Promise<Map<string, number>>;
 }
 
-export function createSenderPace(redis: Redis, prefix: string, perSecond: number): SenderPace {
+export function createSenderPace(
+  redis: Redis,
+  prefix: string,
+  perSecond: number,
+  opts: { quietMs?: number; debounceMs?: number } = {},
+): SenderPace {
   const interval = Math.max(1, Math.floor(1_000 / perSecond));
+  const quietMs = Math.max(1, opts.quietMs ?? PACE_QUIET_MS);
+  const debounceMs = Math.max(0, opts.debounceMs ?? PACE_DEBOUNCE_MS);
+  const slowKey = (connection: string) => `${prefix}:sender-slow:${connection}`;
+  const known = `${prefix}:sender-pace-connections`;
+  const paceOf = (level: number) => perSecond / 2 ** level;
   return {
-    async reserve(sender) {
-      const wait = await redis.eval(RESERVE, 1, `${prefix}:sender-pace:${sender}`, interval);
+    async reserve(sender, connection) {
+      const wait = await redis.eval(
+        RESERVE,
+        3,
+        `${prefix}:sender-pace:${sender}`,
+        slowKey(connection),
+        known,
+        interval,
+        quietMs,
+        connection,
+      );
       return Number(wait);
+    },
+    async slowDown(connection) {
+      const level = await redis.eval(
+        SLOW_DOWN,
+        2,
+        slowKey(connection),
+        known,
+        quietMs,
+        PACE_MAX_LEVEL,
+        debounceMs,
+        connection,
+      );
+      return paceOf(Number(level));
+    },
+    async paces() {
+      const flat = (await redis.eval(LEVELS, 1, known, `${prefix}:sender-slow:`, quietMs)) as
+        unknown[] | null;
+      const out = new Map<string, number>();
+      for (let i = 0; flat && i + 1 < flat.length; i += 2) {
+        out.set(String(flat[i]), paceOf(Number(flat[i + 1])));
+      }
+      return out;
     },
   };
 }

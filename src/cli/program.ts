@@ -30,6 +30,7 @@ import { describeFilter, type FailedFilter } from './filters.ts';
 import { countQueues, renderQueues, setPaused } from './queue-state.ts';
 import { renderReplay, replayFile, type ReplayAs } from './replay.ts';
 import { renderRequeue, requeueJobs } from './requeue.ts';
+import { listSenders, renderSenders, resumeSenderCommand } from './senders.ts';
 import { loadShipment, renderShipment } from './shipment-view.ts';
 
 /** Above this many matching jobs, `requeue` asks first (or wants --yes). */
@@ -368,6 +369,40 @@ export async function runCli(
         throw new CommandError('ERR_NOT_FOUND', `there is no live token ${tokenId}`);
       }
       print(opts.json, { id: tokenId, revoked: true }, `Token ${tokenId} revoked.\n`);
+    });
+
+  const sender = program
+    .command('sender')
+    .summary('sender connections paused or slowed down by Gupshup errors: list, resume')
+    .description(
+      'A sender whose credentials Gupshup refused or whose credit ran out (Enterprise 102, 103, 104, 123, 124; v2 1003) is paused for every worker: its messages wait, none fails, until it is resumed here or a probe send succeeds (every SENDER_PAUSE_PROBE_MS). A throttled sender (HTTP 429, v2 4001, Meta 130429) sends slower for a while.',
+    );
+  sender
+    .command('list')
+    .summary('each sender connection: paused or sending, its pace, why')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('wa-notify sender list'))
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await withDeps({ mysql: false }, (deps) => listSenders(deps));
+      print(opts.json, { senders: rows }, renderSenders(rows));
+    });
+  sender
+    .command('resume')
+    .summary('resume a paused sender; its waiting messages go out')
+    .argument('<connection>', 'sender connection id (`default`, or the id `sender list` shows)')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('wa-notify sender resume default', 'wa-notify sender resume 12'))
+    .action(async (connection: string, opts: { json?: boolean }) => {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(connection)) {
+        throw new UsageError(`not a sender connection id: ${JSON.stringify(connection)}`);
+      }
+      const result = await withDeps({ mysql: false }, (deps) =>
+        resumeSenderCommand(deps, connection),
+      );
+      const human = result.wasPaused
+        ? `Sender ${connection} resumed; ${result.woken} waiting message(s) woken.\n`
+        : `Sender ${connection} was not paused.\n`;
+      print(opts.json, result, human);
     });
 
   for (const paused of [true, false]) {

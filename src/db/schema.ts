@@ -127,6 +127,14 @@ export const whatsappTemplates = mysqlTable('whatsapp_templates', {
   buttons: text('buttons').notNull(),
   category: varchar('category', { length: 32 }).notNull().default('UTILITY'),
   status: varchar('status', { length: 32 }).notNull().default('APPROVED'),
+  /**
+   * Set when Gupshup or Meta refused a send of this template as paused or not matching
+   * (src/gupshup/error-actions.ts `template_refused`): the send's code (`v2_4005`), its reason and
+   * when. Cleared when the template is verified again.
+   */
+  refusedCode: varchar('refused_code', { length: 32 }),
+  refusedReason: varchar('refused_reason', { length: 255 }),
+  refusedAt: datetime('refused_at', { mode: 'date', fsp: 3 }),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });

@@ -19,6 +19,8 @@ export interface StoredTemplate {
   connectionId: string | null;
   status: string;
   mapping: Map<number, TemplateVariable>;
+  /** Gupshup or Meta refused a send of it as paused or not matching (null: never, or verified since). */
+  refused: { code: string; reason: string | null; at: Date } | null;
 }
 
 async function withMapping(
@@ -46,6 +48,10 @@ async function withMapping(
     connectionId: row.connectionId,
     status: row.status,
     mapping,
+    refused:
+      row.refusedCode && row.refusedAt
+        ? { code: row.refusedCode, reason: row.refusedReason, at: row.refusedAt }
+        : null,
   };
 }
 
@@ -149,6 +155,10 @@ export async function saveVerifiedTemplate(
       buttons: JSON.stringify(template.buttons),
       status: template.status,
       category: template.category,
+      // Verified again: an earlier refusal no longer stands.
+      refusedCode: null,
+      refusedReason: null,
+      refusedAt: null,
     };
     await tx
       .insert(whatsappTemplates)
@@ -226,4 +236,25 @@ export async function templatesUsableBy(
       )
       .map((t) => t.id),
   );
+}
+
+/**
+ * Flags a template Gupshup or Meta refused as paused or not matching (`template_refused` in
+ * src/gupshup/error-actions.ts); the settings page shows it until the template is verified again.
+ */
+export async function flagRefusedTemplate(
+  db: Db,
+  id: string,
+  refusal: { code: string; reason: string },
+  at = new Date(),
+): Promise<boolean> {
+  const [result] = await db
+    .update(whatsappTemplates)
+    .set({
+      refusedCode: refusal.code.slice(0, 32),
+      refusedReason: refusal.reason.slice(0, 255),
+      refusedAt: at,
+    })
+    .where(eq(whatsappTemplates.id, id));
+  return result.affectedRows === 1;
 }

@@ -80,7 +80,10 @@ const NOT_ABOUT_PARAMETERS = new Set(['100', '102', '103', '104', '105', '112', 
 /** Which error ids of an interactive send mean "not supported": `all` others, or a list. */
 export type InteractiveUnsupportedCodes = 'all' | ReadonlySet<string>;
 
-/** Gupshup error id meaning "unknown exception, retry later"; every other id is permanent. */
+/**
+ * Gupshup error id meaning "unknown exception, retry later"; no other id is worth repeating the
+ * same request for (what else follows from an id is the provider error table's call).
+ */
 const TRANSIENT_GUPSHUP_ID = '100';
 
 const IdSchema = v.pipe(

@@ -197,6 +197,38 @@ describe('self-serve session messages', () => {
 });
 
 describe('self-serve answers', () => {
+  it("reads a refusal's Gupshup or Meta code, so the error table can act on it", () => {
+    expect(
+      parseAnswer(400, '{"status":"error","message":"Not on WhatsApp","code":1002}'),
+    ).toMatchObject({
+      ok: false,
+      retryable: false,
+      code: 'v2_1002',
+    });
+    expect(
+      parseAnswer(200, '{"status":"error","message":"Wallet low","code":"1003"}'),
+    ).toMatchObject({
+      ok: false,
+      code: 'v2_1003',
+    });
+    expect(
+      parseAnswer(429, '{"status":"error","message":"Rate limited","code":4001}'),
+    ).toMatchObject({
+      ok: false,
+      retryable: true,
+      code: 'v2_4001',
+    });
+    expect(parseAnswer(400, '{"status":"error","code":131047}')).toMatchObject({
+      code: 'meta_131047',
+    });
+    // A server error stays one; a code that is not a number is not read.
+    expect(parseAnswer(503, '{"status":"error","code":1002}')).toMatchObject({
+      code: 'http_503',
+      retryable: true,
+    });
+    expect(parseAnswer(400, '{"status":"error","code":"x1"}')).toMatchObject({ code: 'http_400' });
+  });
+
   const fail = (result: SendResult) => {
     if (result.ok) {
       throw new Error('expected a failure');

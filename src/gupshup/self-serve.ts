@@ -25,6 +25,7 @@ import {
   requestDeadline,
   scrubReason,
 } from '../outbound.ts';
+import { sendErrorRule, v2CodeSource } from './error-actions.ts';
 import type {
   GupshupAccount,
   SendResult,
@@ -64,6 +65,7 @@ const AnswerSchema = v.looseObject({
   messageId: v.optional(v.pipe(v.union([v.string(), v.number()]), v.transform(String))),
   message: v.optional(v.unknown()),
   reason: v.optional(v.unknown()),
+  code: v.optional(v.unknown()),
 });
 
 export function createSelfServeAdapter(opts: {
@@ -201,17 +203,33 @@ export function parseAnswer(httpStatus: number, text: string): SendResult {
         : badResponse(httpStatus, 'submitted without messageId');
     }
     if (verdict === 'error') {
+      const coded = answer ? providerCode(answer) : null;
       return {
         ok: false,
-        retryable: false,
-        code: 'gupshup_error',
+        retryable: coded ? retryableCode(coded) : false,
+        code: coded ?? 'gupshup_error',
         reason: said || 'Gupshup refused the message',
         httpStatus,
       };
     }
     return badResponse(httpStatus, answer ? 'unexpected answer status' : 'answer is not JSON');
   }
-  const retryable = httpStatus >= 500 || httpStatus === 408 || httpStatus === 429;
+  const transient = httpStatus >= 500 || httpStatus === 408;
+  // A refusal that names Gupshup's (or Meta's) code is read by that code (src/gupshup/error-actions.ts);
+  // a server error stays a server error whatever it says.
+  const coded = transient || !answer ? null : providerCode(answer);
+  if (coded) {
+    return {
+      ok: false,
+      retryable: retryableCode(coded),
+      code: coded,
+      reason: said
+        ? `Gupshup answered HTTP ${httpStatus}: ${said}`
+        : `Gupshup answered HTTP ${httpStatus}`,
+      httpStatus,
+    };
+  }
+  const retryable = transient || httpStatus === 429;
   return {
     ok: false,
     retryable,
@@ -221,6 +239,25 @@ export function parseAnswer(httpStatus: number, text: string): SendResult {
       : `Gupshup answered HTTP ${httpStatus}`,
     httpStatus,
   };
+}
+
+/**
+ * The code a refusal carries, as a send-result code: `v2_<code>` (Gupshup's: 1002, 4001, …) or
+ * `meta_<code>` (six digits, Meta's passed through). Read from `code`, whether a number or a
+ * string of digits; null without one (Gupshup's documented answers name none, its reports do).
+ */
+function providerCode(answer: v.InferOutput<typeof AnswerSchema>): string | null {
+  const { code } = answer;
+  const text = typeof code === 'number' && Number.isInteger(code) ? String(code) : code;
+  if (typeof text !== 'string' || !/^\d{1,9}$/.test(text)) {
+    return null;
+  }
+  return `${v2CodeSource(text)}_${text}`;
+}
+
+function retryableCode(code: string): boolean {
+  const { action } = sendErrorRule(code);
+  return action === 'retry' || action === 'slow_sender' || action === 'delay_customer';
 }
 
 function describe(value: unknown): string {

@@ -124,9 +124,12 @@ export interface SessionSend {
 
 /**
  * The outcome of one send. `retryable: false` means repeating the same request cannot succeed
- * (bad number, bad credentials, 4xx). `code` is stable (`gupshup_<id>`, `http_<status>`,
- * `timeout`, `network`, `unreachable`, `aborted`, `bad_response`, `interactive_unsupported`);
- * `reason` is for humans and never holds a credential or the phone number.
+ * (bad number, bad credentials, 4xx). `code` is stable (`gupshup_<id>` for an Enterprise error
+ * id, `v2_<code>` and `meta_<code>` for a self-serve refusal naming Gupshup's or Meta's code,
+ * `http_<status>`, `timeout`, `network`, `unreachable`, `aborted`, `bad_response`,
+ * `interactive_unsupported`); what the worker does about it is the provider error table's call
+ * (src/gupshup/error-actions.ts), by `code`. `reason` is for humans and never holds a credential
+ * or the phone number.
  */
 export type SendResult =
   | { ok: true; messageId: string; httpStatus: number }

@@ -27,19 +27,24 @@ import { SandboxTapError } from './errors.ts';
 import { DEFAULT_FAULT_TIMEOUT_MS, FaultPolicySchema, randomSeed } from './faults.ts';
 import type { RecordedSend, SandboxControl } from './types.ts';
 
+const ForAccount = { account: v.optional(v.pipe(v.string(), v.nonEmpty())) };
+
 export const FailureSpecSchema = v.variant('kind', [
   v.object({
     kind: v.literal('error'),
     id: v.pipe(v.string(), v.regex(/^\d+$/, 'must be a numeric Gupshup error id')),
     details: v.optional(v.string()),
+    ...ForAccount,
   }),
   v.object({
     kind: v.literal('http'),
     status: v.pipe(v.number(), v.integer(), v.minValue(200), v.maxValue(599)),
+    ...ForAccount,
   }),
   v.object({
     kind: v.literal('delay'),
     ms: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(600_000)),
+    ...ForAccount,
   }),
 ]);
 

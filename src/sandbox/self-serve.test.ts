@@ -378,11 +378,11 @@ describe('authentication, failures and ids', () => {
 
     expect(answers[0]).toEqual({
       status: 400,
-      json: { status: 'error', message: 'Wallet balance low' },
+      json: { status: 'error', message: 'Wallet balance low', code: 1003 },
     });
     expect(answers[1]).toEqual({
       status: 400,
-      json: { status: 'error', message: 'Unknown exception, please retry later' },
+      json: { status: 'error', message: 'Unknown exception, please retry later', code: 100 },
     });
     expect(answers[2]?.status).toBe(503);
     expect(answers[3]?.status).toBe(202);

@@ -196,6 +196,18 @@ describe('SendMessage', () => {
     ]);
   });
 
+  it("keeps a failure meant for one account for that account's next send", async () => {
+    sandbox.failNext({ kind: 'error', id: '123', account: '2000999001' });
+    const other = await callGateway(validSend);
+    const mine = await callGateway({ ...validSend, userid: '2000999001' });
+    expect((other.json as Envelope).response.status).toBe('success');
+    expect((mine.json as Envelope).response).toMatchObject({ id: '123', status: 'error' });
+    expect(sandbox.sends.map((s) => [s.params.userid, s.outcome])).toEqual([
+      [validSend.userid, 'success'],
+      ['2000999001', 'error'],
+    ]);
+  });
+
   it('ends a pending delay on close instead of hanging', async () => {
     const own = await startSandbox({ port: 0, host: '127.0.0.1' });
     own.failNext({ kind: 'delay', ms: 60_000 });

@@ -371,7 +371,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     record: RecordedSend,
     reply: FastifyReply,
   ): Promise<'answered' | AcceptFault | null> {
-    const spec = failures.shift();
+    const account = record.api === 'self-serve' ? record.params['src.name'] : record.params.userid;
+    const index = failures.findIndex((f) => f.account === undefined || f.account === account);
+    const spec = index === -1 ? undefined : failures.splice(index, 1)[0];
     if (spec === undefined) {
       return applyPolicy(record, reply);
     }
@@ -379,7 +381,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       const details = spec.details ?? ERROR_DETAILS[spec.id] ?? 'Error';
       if (record.api === 'self-serve') {
         settle(record, { outcome: 'error', errorId: spec.id, details, httpStatus: 400 });
-        void reply.code(400).send({ status: 'error', message: details });
+        // Gupshup's code beside the message, as its reports carry it (src/gupshup/self-serve.ts).
+        void reply.code(400).send({ status: 'error', message: details, code: Number(spec.id) });
       } else {
         settle(record, { outcome: 'error', errorId: spec.id, details });
         void reply.send(errorEnvelope(spec.id, details));

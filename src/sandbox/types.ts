@@ -86,11 +86,16 @@ export interface RecordedSend {
   fault?: FaultKind;
 }
 
-/** A scripted answer for the next send (either API). */
-export type FailureSpec =
+/**
+ * A scripted answer for the next send (either API). With `account`, for the next send through
+ * that account only (the Enterprise `userid`, or the self-serve app's `src.name`); other sends
+ * pass it by.
+ */
+export type FailureSpec = (
   | { kind: 'error'; id: string; details?: string }
   | { kind: 'http'; status: number }
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+) & { account?: string };
 
 /**
  * What a fault policy can do to a send (either API):

@@ -15,8 +15,14 @@
  *
  * Reports come in any of Gupshup's formats (src/webhook/events.ts): Enterprise reports map by the
  * seed's code table, v2 and v3 (Meta-format) reports by event type, their own codes (Gupshup's
- * 1002…, Meta's 131047…) kept in the report and `remarks` as information. ENQUEUED, DELETED and
+ * 1002…, Meta's 131047…) kept in the report and `remarks`. ENQUEUED, DELETED and
  * MISMATCH stand for no status: they are kept in `remarks` and move nothing.
+ *
+ * A report that fails a message with a code of the provider error table
+ * (src/gupshup/error-actions.ts) also does what its row says (src/workers/send-errors.ts
+ * `actOnFailedReport`): the number suppressed (003 UNKNOWN_SUBSCRIBER, v2 1002, opt-outs), the
+ * sender paused or slowed, the customer spaced (131056), the template flagged; its failure reason
+ * (`window_closed`, …) goes on the timeline, for follow-ups too. Nothing is sent again.
  */
 import { DelayedError, type Processor } from 'bullmq';
 import { and, desc, eq, like, type SQL } from 'drizzle-orm';
@@ -29,6 +35,11 @@ import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { noteAcceptedSend, noteAcceptedSendByNumber } from '../db/outbox.ts';
 import { findWebhookEvent, markWebhookEvent } from '../db/webhook-events.ts';
 import { nextStatus, statusOf, type DlrStatus } from '../dlr/codes.ts';
+import type { CustomerPace } from '../customer-pace.ts';
+import { FAILURE_TITLES, failureReason, reportErrorRule } from '../gupshup/error-actions.ts';
+import type { SenderPace } from '../sender-pace.ts';
+import type { SenderPause } from '../sender-pause.ts';
+import { actOnFailedReport } from './send-errors.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
 import { nationalNumber } from '../fdr/phone.ts';
 import type { Log } from '../log.ts';
@@ -44,6 +55,9 @@ interface Deps {
   queues: Queues;
   metrics: Pick<Metrics, 'deliveryReports' | 'deliveryStatuses'>;
   log: Log;
+  pace?: SenderPace | null;
+  pause?: SenderPause | null;
+  customers?: CustomerPace | null;
 }
 
 type OutboxRow = typeof notificationOutbox.$inferSelect;
@@ -137,9 +151,20 @@ export function processDlrProcess(deps: Deps): Processor {
     const outcome = await applyReport(db, statusLogId, webhookEventId, report, receivedAt);
     if (outcome.transition) {
       const outbox = await findOutboxOf(db, statusLogId, outcome.messageId);
-      // Follow-up session messages change status silently; only the FDR notice has a timeline.
-      if (outbox?.kind === 'fdr_template') {
-        await recordTransition(deps, outbox, statusLogId, outcome.transition, report, receivedAt);
+      const failure =
+        outbox && outcome.transition === 'FAILED' ? await actOnFailure(deps, outbox, report) : null;
+      // Follow-up session messages change status silently, unless the table names why they
+      // failed; the FDR notice has a timeline.
+      if (outbox && (outbox.kind === 'fdr_template' || failure !== null)) {
+        await recordTransition(
+          deps,
+          outbox,
+          statusLogId,
+          outcome.transition,
+          report,
+          receivedAt,
+          failure,
+        );
       }
     }
     await markWebhookEvent(db, webhookEventId, 'processed', outcome.note);
@@ -274,6 +299,8 @@ interface Remark extends Partial<DeliveryReport> {
   known?: boolean | null;
   /** Whether it moved the status. */
   applied?: boolean;
+  /** The failure reason the provider error table gives its code (`window_closed`, …). */
+  failure?: string;
 }
 
 const MAX_REMARKS = 20;
@@ -346,6 +373,9 @@ async function applyReport(
     }
     const mapped = statusOf(report);
     const next = mapped ? nextStatus(row.status, mapped.status) : null;
+    const rule =
+      mapped?.status === 'FAILED' ? reportErrorRule(report.source, report.errorCode) : null;
+    const failure = rule ? failureReason(rule.action) : null;
     const entry: Remark = {
       ...report,
       webhookEventId,
@@ -353,6 +383,7 @@ async function applyReport(
       mapped: mapped?.status ?? null,
       known: mapped?.known ?? null,
       applied: next !== null,
+      ...(failure ? { failure } : {}),
     };
     await tx
       .update(whatsappStatusLogs)
@@ -376,6 +407,38 @@ function eventTime(report: DeliveryReport, receivedAt: Date): Date {
   return ms !== null ? new Date(ms) : receivedAt;
 }
 
+/** A failed report's code, acted on (the provider error table); its failure reason, if any. */
+async function actOnFailure(
+  deps: Deps,
+  outbox: OutboxRow,
+  report: DeliveryReport,
+): Promise<string | null> {
+  const rule = reportErrorRule(report.source, report.errorCode);
+  if (!rule || rule.action === 'fail' || rule.action === 'retry') {
+    return null;
+  }
+  const sender = await senderDisplay(deps, outbox);
+  const failure = await actOnFailedReport(
+    {
+      config: deps.config,
+      db: deps.db,
+      queues: deps.queues,
+      pace: deps.pace ?? null,
+      pause: deps.pause ?? null,
+      customers: deps.customers ?? null,
+      log: deps.log,
+    },
+    outbox,
+    { connectionId: outbox.connectionId, ...sender },
+    rule,
+  );
+  deps.log.warn(
+    { outboxId: outbox.id, code: report.errorCode, source: report.source, action: rule.action },
+    'delivery report failed the message with a code the error table acts on',
+  );
+  return failure;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The timeline
 
@@ -393,11 +456,16 @@ async function recordTransition(
   status: DlrStatus,
   report: DeliveryReport,
   receivedAt: Date,
+  failureReason: string | null = null,
 ): Promise<void> {
   const { config } = deps;
   const sender = await senderDisplay(deps, outbox);
   const time = eventTime(report, receivedAt);
-  const failure = [report.cause, report.errorCode && `code ${report.errorCode}`]
+  const failure = [
+    failureReason && FAILURE_TITLES[failureReason],
+    report.cause,
+    report.errorCode && `code ${report.errorCode}`,
+  ]
     .filter(Boolean)
     .join(', ');
   await recordActivity(deps, {
@@ -416,6 +484,7 @@ async function recordTransition(
       time: time.toISOString(),
       ...(status === 'READ' ? { readTime: time.toISOString() } : {}),
       ...(status === 'FAILED' ? { errorCode: report.errorCode, cause: report.cause } : {}),
+      ...(failureReason ? { failure: failureReason } : {}),
       messageId: outbox.gupshupMessageId,
     },
     // A report cannot come before the send it reports on; Gupshup's clock is not ours, so the

@@ -14,7 +14,9 @@ import { throttledLog, withLogContext } from '../log.ts';
 import { observeJobs } from '../metrics.ts';
 import type { ActivityPublisher } from '../pubsub/activity.ts';
 import { QUEUE_NAMES, type QueueName } from '../queues/index.ts';
+import { createCustomerPace } from '../customer-pace.ts';
 import { createSenderPace } from '../sender-pace.ts';
+import { createSenderPause } from '../sender-pause.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { settlesWithin } from '../timeout.ts';
 import type { WmsClient } from '../wms/client.ts';
@@ -48,6 +50,13 @@ export interface Workers {
 export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueName, Processor> {
   const { config, db, queues, log, clock } = deps;
   const { settings } = extras;
+  const pace = createSenderPace(
+    deps.redis,
+    config.QUEUE_PREFIX,
+    config.GUPSHUP_SENDER_MAX_PER_SECOND,
+  );
+  const pause = createSenderPause(deps.redis, config.QUEUE_PREFIX, config.SENDER_PAUSE_PROBE_MS);
+  const customers = createCustomerPace(deps.redis, config.QUEUE_PREFIX);
   return {
     'fdr.validate': processFdrValidate({ config, db, queues, settings, clock, log }),
     'message.send': processMessageSend({
@@ -56,13 +65,24 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       queues,
       gupshup: extras.gupshup,
       decrypt: extras.decrypt,
-      pace: createSenderPace(deps.redis, config.QUEUE_PREFIX, config.GUPSHUP_SENDER_MAX_PER_SECOND),
+      pace,
+      pause,
+      customers,
       settings,
       clock,
       metrics: deps.metrics,
       log,
     }),
-    'dlr.process': processDlrProcess({ config, db, queues, metrics: deps.metrics, log }),
+    'dlr.process': processDlrProcess({
+      config,
+      db,
+      queues,
+      pace,
+      pause,
+      customers,
+      metrics: deps.metrics,
+      log,
+    }),
     'reply.route': processReplyRoute({
       config,
       db,

@@ -3,9 +3,12 @@
  * (src/gupshup/client.ts: Enterprise gateway or self-serve v2). Enqueued by `fdr.validate` (the
  * FDR template), by `reply.route` (follow-ups) and by the sweeper for rows whose job was lost. On
  * success it stores the Gupshup id in `whatsapp_status_logs` and the outbox, and records
- * "<platform> notified <customer>" (or the follow-up) on the timeline. Transient failures (Gupshup
- * error 100, HTTP 5xx/429, timeouts) are retried with backoff; any other error fails the job at
- * once, with its reason on the timeline.
+ * "<platform> notified <customer>" (or the follow-up) on the timeline. A refused send does what
+ * the provider error table says (src/gupshup/error-actions.ts, carried out by
+ * src/workers/send-errors.ts): transient failures (Gupshup error 100, HTTP 5xx, timeouts) are
+ * retried with backoff, a throttle (HTTP 429, …) also slows the sender down, a paused sender's
+ * messages wait (src/sender-pause.ts), and anything else fails the job at once, with its reason
+ * on the timeline.
  *
  * A template's quick-reply buttons carry signed postbacks where the API sends them (self-serve).
  * An interactive follow-up (list, reply buttons) goes out natively where the connection can send
@@ -70,6 +73,9 @@ import { holdsSlot, type PaceMark, type SenderPace } from '../sender-pace.ts';
 import { resolveSender, type Sender } from '../senders.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { BUSINESS_INITIATED_KINDS, policyOf, recordDeferral } from './quiet-deferral.ts';
+import { holdsCustomerTurn, type CustomerMark, type CustomerPace } from '../customer-pace.ts';
+import { resumeSender, type SenderPause } from '../sender-pause.ts';
+import { actOnSendError, recordHeld } from './send-errors.ts';
 
 /** Status of a message Gupshup accepted but has not reported on yet (below SENT). */
 export const SUBMITTED = 'SUBMITTED';
@@ -85,6 +91,10 @@ interface Deps {
   /** The account's conversation policy: quiet hours, the no-reply rule. */
   settings: SettingsCache;
   clock: Clock;
+  /** Paused senders (src/sender-pause.ts); null never pauses. */
+  pause: SenderPause | null;
+  /** Per-customer spacing after Meta's 131056; null never spaces. */
+  customers: CustomerPace | null;
   metrics: Pick<Metrics, 'sends' | 'interactiveFallbacks'>;
   log: Log;
 }
@@ -174,7 +184,14 @@ export function processMessageSend(deps: Deps): Processor {
       await job.moveToDelayed(Date.now() + RECONCILE_RECHECK_MS, token);
       throw new DelayedError();
     }
-    if (await awaitSenderSlot(deps, job, token, senderKey)) {
+    const paused = await awaitSenderPause(deps, job, token, outbox, sender);
+    if (paused === 'held') {
+      throw new DelayedError();
+    }
+    if (await awaitSenderSlot(deps, job, token, senderKey, sender.connectionId)) {
+      throw new DelayedError();
+    }
+    if (await awaitCustomerTurn(deps, job, token, outbox, sender)) {
       throw new DelayedError();
     }
     if (!(await claimOutbox(db, outboxId))) {
@@ -196,6 +213,9 @@ export function processMessageSend(deps: Deps): Processor {
       );
       const committed = await commitSent(deps, outbox, sender, result.messageId, sent.how);
       deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'sent', code: 'none' });
+      if (paused === 'probe' && deps.pause) {
+        await endPause(deps, sender);
+      }
       log.info(
         {
           outboxId,
@@ -210,9 +230,33 @@ export function processMessageSend(deps: Deps): Processor {
     }
 
     const failure = `${result.code}: ${result.reason}`;
-    if (!result.retryable) {
-      await failForGood(deps, outbox, result.code, result.reason);
-      throw new PermanentError(result.code, failure);
+    const mark = job.data as CustomerMark;
+    const verdict = await actOnSendError(deps, outbox, sender, result, mark.customerHolds ?? 0);
+    if (verdict.kind === 'fail') {
+      await failForGood(deps, outbox, verdict.code, verdict.reason, result.code);
+      throw new PermanentError(verdict.code, `${verdict.code}: ${verdict.reason}`);
+    }
+    if (verdict.kind === 'hold' && token) {
+      // Not this message's fault: it waits as a delayed job without using an attempt.
+      await markOutboxError(db, outboxId, 'sending', result.code, result.reason);
+      deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'held', code: result.code });
+      if (verdict.pausedSince !== undefined && deps.pause) {
+        await holdForPause(deps.pause, job, token, sender, config.SENDER_PAUSE_PROBE_MS);
+      } else {
+        const customerAt = Date.now() + verdict.waitMs;
+        const next: CustomerMark = {
+          customerAt,
+          customerAttempt: job.attemptsMade,
+          customerHolds: (mark.customerHolds ?? 0) + 1,
+        };
+        await job.updateData({ ...(job.data as object), ...next });
+        await job.moveToDelayed(customerAt, token);
+      }
+      log.warn(
+        { outboxId, shipmentId: outbox.shipmentId, code: result.code, action: verdict.action },
+        'WhatsApp send refused; the message waits',
+      );
+      throw new DelayedError();
     }
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (lastAttempt) {
@@ -405,11 +449,12 @@ async function awaitSenderSlot(
   job: Job,
   token: string | undefined,
   senderKey: string,
+  connectionId: string,
 ): Promise<boolean> {
   if (!deps.pace || !token || holdsSlot(job.data as PaceMark, job.attemptsMade)) {
     return false;
   }
-  const wait = await deps.pace.reserve(senderKey);
+  const wait = await deps.pace.reserve(senderKey, connectionId);
   if (wait <= 0) {
     return false;
   }
@@ -417,6 +462,102 @@ async function awaitSenderSlot(
   const mark: PaceMark = { paceAt, paceAttempt: job.attemptsMade };
   await job.updateData({ ...(job.data as object), ...mark });
   await job.moveToDelayed(paceAt, token);
+  return true;
+}
+
+/** What a job that went through a paused sender as its probe keeps: that pause's start. */
+interface ProbeMark {
+  pauseProbe?: number;
+}
+
+/**
+ * Checks the sender's pause (src/sender-pause.ts): `go` when it is not paused; `probe` when it
+ * is and this send is the one let through to see whether it works again; `held` when the job was
+ * moved to `delayed` until the next probe time (and remembered, so a resume wakes it).
+ */
+async function awaitSenderPause(
+  deps: Deps,
+  job: Job,
+  token: string | undefined,
+  outbox: OutboxRow,
+  sender: Sender,
+): Promise<'go' | 'probe' | 'held'> {
+  if (!deps.pause || !token) {
+    return 'go';
+  }
+  const state = await deps.pause.check(sender.connectionId);
+  if (state.kind === 'go') {
+    return 'go';
+  }
+  if (state.kind === 'probe') {
+    const mark: ProbeMark = { pauseProbe: state.since };
+    await job.updateData({ ...(job.data as object), ...mark });
+    deps.log.info(
+      { outboxId: outbox.id, connectionId: sender.connectionId },
+      'paused sender: this send is its probe',
+    );
+    return 'probe';
+  }
+  if ((job.data as ProbeMark).pauseProbe === state.since) {
+    // The probe, back from waiting for its sender's turn.
+    return 'probe';
+  }
+  await recordHeld(deps, outbox, sender, { since: state.since, reason: state.reason });
+  await holdForPause(deps.pause, job, token, sender, state.waitMs);
+  return 'held';
+}
+
+async function holdForPause(
+  pause: SenderPause,
+  job: Job,
+  token: string,
+  sender: Sender,
+  waitMs: number,
+): Promise<void> {
+  const { pauseProbe: _dropped, ...data } = job.data as ProbeMark & Record<string, unknown>;
+  await job.updateData(data);
+  await pause.hold(sender.connectionId, job.id ?? '');
+  await job.moveToDelayed(Date.now() + Math.max(waitMs, 1_000), token);
+}
+
+/** The probe went through: the sender is resumed and the messages that waited on it wake. */
+async function endPause(deps: Deps, sender: Sender): Promise<void> {
+  const { wasPaused, woken } = await resumeSender(
+    deps.pause!,
+    deps.queues['message.send'],
+    sender.connectionId,
+  );
+  if (wasPaused) {
+    deps.log.warn(
+      { connectionId: sender.connectionId, appName: sender.appName, woken },
+      'WhatsApp sender resumed: a probe send succeeded',
+    );
+  }
+}
+
+/**
+ * Spaces messages to a customer Meta said gets too many (131056; src/customer-pace.ts). Returns
+ * true when the job was moved to `delayed` until its turn.
+ */
+async function awaitCustomerTurn(
+  deps: Deps,
+  job: Job,
+  token: string | undefined,
+  outbox: OutboxRow,
+  sender: Sender,
+): Promise<boolean> {
+  const mark = job.data as CustomerMark;
+  if (!deps.customers || !token || holdsCustomerTurn(mark, job.attemptsMade)) {
+    return false;
+  }
+  const wait = await deps.customers.turn(sender.connectionId, outbox.toNumber);
+  if (wait <= 0) {
+    return false;
+  }
+  const customerAt = Date.now() + wait;
+  const next: CustomerMark = { customerAt, customerAttempt: job.attemptsMade };
+  await job.updateData({ ...(job.data as object), ...next });
+  await job.moveToDelayed(customerAt, token);
   return true;
 }
 
@@ -578,6 +719,8 @@ async function failForGood(
   outbox: OutboxRow,
   code: string,
   reason: string,
+  /** The provider's code, when `code` is the failure reason the table gave it. */
+  raw: string = code,
 ): Promise<void> {
   // As with a send, the final state and its timeline entry commit together.
   const activityId = await deps.db.transaction(async (tx) => {
@@ -588,11 +731,16 @@ async function failForGood(
       accountId: outbox.accountId,
       kind: 'whatsapp_failed',
       title: `WhatsApp notification failed: ${reason}`,
-      details: { code, reason, templateId: outbox.templateId },
+      details: {
+        code: raw,
+        reason,
+        templateId: outbox.templateId,
+        ...(raw === code ? {} : { failure: code }),
+      },
       occurredAt: new Date(),
     });
   });
-  deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'failed', code });
+  deps.metrics.sends.inc({ kind: sendKind(outbox), result: 'failed', code: raw });
   await publishActivity(deps.queues, activityId);
   deps.log.warn(
     { outboxId: outbox.id, shipmentId: outbox.shipmentId, code },

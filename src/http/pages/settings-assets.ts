@@ -56,6 +56,7 @@ label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
 fieldset { border: 0; padding: 0; margin: 0; min-width: 0; }
 legend { font-weight: 600; padding: 0; margin: .75rem 0 .25rem; }
 .hint { color: var(--muted); font-size: .92rem; margin: .25rem 0 0; }
+.hint.refused { color: var(--bad); font-weight: 600; }
 input[type=text], input[type=email], input[type=tel], input[type=password], input[type=number],
 input[type=time], select, textarea {
   display: block; width: 100%; max-width: 100%; min-height: 2.75rem;

@@ -27,6 +27,11 @@ export interface ReasonView {
   template: { name: string; status: string; connectionId: string | null } | null;
   /** Placeholder number → variable name, in placeholder order. */
   mapping: [number, string][];
+  /**
+   * Gupshup or Meta refused a send of the template in use (own or platform default) as paused or
+   * not matching, since it was last verified.
+   */
+  refused: { code: string; reason: string | null; at: Date } | null;
 }
 
 export interface ActivityView {
@@ -236,6 +241,15 @@ function reasonSection(r: ReasonView, view: SettingsPageView) {
           aria-describedby="template-${id}-hint"
         />
         <p class="hint" id="template-${id}-hint">${saved} Empty: the platform default.</p>
+        ${
+          r.refused
+            ? html`<p class="hint refused" id="template-${id}-refused" role="note">
+                Gupshup refused this template on ${r.refused.at.toISOString().slice(0, 10)}:
+                ${r.refused.reason ?? 'refused'} (${r.refused.code}). Messages for this reason fail
+                until the template is fixed with Gupshup and verified again.
+              </p>`
+            : ''
+        }
         <label for="count-${id}">Placeholders in the template</label>
         <input
           type="number"

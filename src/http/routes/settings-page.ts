@@ -47,7 +47,7 @@ import { listAccountActivity } from '../../db/activity.ts';
 import { isTokenLive } from '../../db/api-tokens.ts';
 import type { Db } from '../../db/client.ts';
 import { DEFAULT_CONNECTION_ID } from '../../db/settings.ts';
-import { findTemplate, type StoredTemplate } from '../../db/templates.ts';
+import { findDefaultTemplate, findTemplate, type StoredTemplate } from '../../db/templates.ts';
 import { HttpError } from '../../errors.ts';
 import { FDR_REASON_LABELS, FDR_REASONS, type FdrReason } from '../../fdr/reasons.ts';
 import { TEMPLATE_VARIABLES } from '../../fdr/variables.ts';
@@ -585,9 +585,17 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
           t ? [[t.id, t] as const] : [],
         ),
       );
+      const defaults = new Map(
+        await Promise.all(
+          FDR_REASONS.map(
+            async (reason) => [reason, await findDefaultTemplate(db, reason)] as const,
+          ),
+        ),
+      );
       const reasons: ReasonView[] = FDR_REASONS.map((reason) => {
         const templateId = current.templates[reason] ?? null;
         const template = templateId === null ? undefined : stored.get(templateId);
+        const inUse = templateId === null ? defaults.get(reason) : template;
         return {
           reason,
           label: FDR_REASON_LABELS[reason],
@@ -597,6 +605,7 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
             ? { name: template.name, status: template.status, connectionId: template.connectionId }
             : null,
           mapping: template ? [...template.mapping].sort(([a], [b]) => a - b) : [],
+          refused: inUse?.refused ?? null,
         };
       });
       const senders: SenderOption[] = connections.output.connections.map((c) => ({
