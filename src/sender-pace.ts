@@ -1,8 +1,9 @@
 /**
  * Per-sender pacing of Gupshup sends, shared by every replica through Redis. BullMQ's
  * open-source limiter is per queue (GUPSHUP_MAX_PER_SECOND caps the whole service); this spaces
- * the sends of each sender account GUPSHUP_SENDER_MAX_PER_SECOND apart, so one client's burst
- * waits for its own account's turns instead of holding up everyone else's messages.
+ * the sends of each sender account apart, at its connection's own limit (`maxPerSecond`, its
+ * WhatsApp number's tier) or GUPSHUP_SENDER_MAX_PER_SECOND, so one client's burst waits for its
+ * own account's turns instead of holding up everyone else's messages.
  *
  * Each send reserves the sender's next free slot (one atomic script, on Redis's clock, so replica
  * clocks do not matter). A slot in the future means the job is moved to `delayed` until then and
@@ -31,16 +32,26 @@ local function level(key, now, quiet)
 end
 `;
 
-/** Reserves max(now, next free) and moves the next free slot one (slowed) interval on. */
+/**
+ * Reserves max(now, next free) and moves the next free slot one (slowed) interval on, in
+ * microseconds (a sender allowed 1,000/s is 1,000 µs apart, not rounded to whole milliseconds).
+ * Returns the wait in ms, 0 when the slot is less than ARGV[5] µs away: a send that close to its
+ * turn goes now (the slots still advance one interval per send, so the rate holds).
+ */
 const RESERVE = `${LEVEL}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local lvl = level(KEYS[2], now, tonumber(ARGV[2]))
 local interval = tonumber(ARGV[1]) * math.pow(2, lvl)
-local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-redis.call('SET', KEYS[1], slot + interval, 'PX', slot - now + interval + 1000)
+local slot = math.max(nowUs, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX',
+  math.floor((slot - nowUs + interval) / 1000) + 1000)
 redis.call('SADD', KEYS[3], ARGV[3])
-return slot - now
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
+local wait = slot - nowUs
+if wait < tonumber(ARGV[5]) then return 0 end
+return math.ceil(wait / 1000)
 `;
 
 /**
@@ -63,7 +74,7 @@ redis.call('SADD', KEYS[2], ARGV[4])
 return lvl
 `;
 
-/** The current level of each sender named in the set (one script, Redis's clock). */
+/** The current level and configured rate of each sender named in the set (Redis's clock). */
 const LEVELS = `${LEVEL}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -72,6 +83,7 @@ for _, conn in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local lvl = level(ARGV[1] .. conn, now, tonumber(ARGV[2]))
   table.insert(out, conn)
   table.insert(out, lvl)
+  table.insert(out, redis.call('HGET', KEYS[2], conn) or ARGV[3])
 end
 return out
 `;
@@ -82,13 +94,16 @@ export const PACE_QUIET_MS = 60_000;
 export const PACE_MAX_LEVEL = 4;
 /** Throttles closer together than this count as one (the sends of one burst). */
 const PACE_DEBOUNCE_MS = 1_000;
+/** A send this close to its turn goes now rather than through `delayed` (µs). */
+const ON_TIME_US = 2_000;
 
 export interface SenderPace {
   /**
    * Milliseconds until this send's slot for `sender` (0: now). `sender` is the account
-   * (`<connection>:hsm`, `<connection>:two-way`); `connection` is whose slowdown applies.
+   * (`<connection>:hsm`, `<connection>:two-way`); `connection` is whose slowdown applies;
+   * `perSecond` is the connection's own limit (the configured default when absent).
    */
-  reserve(sender: string, connection: string): Promise<number>;
+  reserve(sender: string, connection: string, perSecond?: number | null): Promise<number>;
   /** Halves the connection's pace (down to the floor); returns its new sends per second. */
   slowDown(connection: string): Promise<number>;
   /** Sends per second now allowed, per connection that has sent or been slowed. */
@@ -101,23 +116,27 @@ export function createSenderPace(
   perSecond: number,
   opts: { quietMs?: number; debounceMs?: number } = {},
 ): SenderPace {
-  const interval = Math.max(1, Math.floor(1_000 / perSecond));
+  const intervalUs = (rate: number) => Math.max(1, Math.round(1_000_000 / rate));
   const quietMs = Math.max(1, opts.quietMs ?? PACE_QUIET_MS);
   const debounceMs = Math.max(0, opts.debounceMs ?? PACE_DEBOUNCE_MS);
   const slowKey = (connection: string) => `${prefix}:sender-slow:${connection}`;
   const known = `${prefix}:sender-pace-connections`;
-  const paceOf = (level: number) => perSecond / 2 ** level;
+  const rates = `${prefix}:sender-pace-rates`;
   return {
-    async reserve(sender, connection) {
+    async reserve(sender, connection, ownRate) {
+      const rate = ownRate && ownRate > 0 ? ownRate : perSecond;
       const wait = await redis.eval(
         RESERVE,
-        3,
+        4,
         `${prefix}:sender-pace:${sender}`,
         slowKey(connection),
         known,
-        interval,
+        rates,
+        intervalUs(rate),
         quietMs,
         connection,
+        rate,
+        ON_TIME_US,
       );
       return Number(wait);
     },
@@ -132,14 +151,22 @@ export function createSenderPace(
         debounceMs,
         connection,
       );
-      return paceOf(Number(level));
+      const rate = Number((await redis.hget(rates, connection)) ?? perSecond);
+      return rate / 2 ** Number(level);
     },
     async paces() {
-      const flat = (await redis.eval(LEVELS, 1, known, `${prefix}:sender-slow:`, quietMs)) as
-        unknown[] | null;
+      const flat = (await redis.eval(
+        LEVELS,
+        2,
+        known,
+        rates,
+        `${prefix}:sender-slow:`,
+        quietMs,
+        perSecond,
+      )) as unknown[] | null;
       const out = new Map<string, number>();
-      for (let i = 0; flat && i + 1 < flat.length; i += 2) {
-        out.set(String(flat[i]), paceOf(Number(flat[i + 1])));
+      for (let i = 0; flat && i + 2 < flat.length; i += 3) {
+        out.set(String(flat[i]), Number(flat[i + 2]) / 2 ** Number(flat[i + 1]));
       }
       return out;
     },

@@ -30,6 +30,8 @@ export interface Sender {
    * Enterprise client gave to read its template list.
    */
   apiKey: string | null;
+  /** The connection's own sends-per-second limit; null: GUPSHUP_SENDER_MAX_PER_SECOND. */
+  maxPerSecond: number | null;
 }
 
 export type SenderLookup =
@@ -100,6 +102,7 @@ export async function resolveSender(
           waNumber: row.waNumber,
           account: { api: 'self-serve', apiKey, appName: row.appName, waNumber: row.waNumber },
           apiKey,
+          maxPerSecond: row.maxPerSecond,
         },
       };
     }
@@ -128,6 +131,7 @@ export async function resolveSender(
               : hsm,
         },
         apiKey,
+        maxPerSecond: row.maxPerSecond,
       },
     };
   } catch (err) {
@@ -144,6 +148,7 @@ function defaultSender(config: Config): SenderLookup {
     connectionId: DEFAULT_CONNECTION_ID,
     appName: config.GUPSHUP_DEFAULT_APP_NAME,
     waNumber: config.GUPSHUP_DEFAULT_WA_NUMBER ?? '',
+    maxPerSecond: null,
   };
   if (config.GUPSHUP_DEFAULT_API === 'self-serve') {
     const apiKey = config.GUPSHUP_DEFAULT_API_KEY;

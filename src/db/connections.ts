@@ -19,6 +19,8 @@ export interface ConnectionSummary {
   api: GupshupApi;
   hasTwoWay: boolean;
   hasApiKey: boolean;
+  /** Its own sends-per-second limit; null: GUPSHUP_SENDER_MAX_PER_SECOND. */
+  maxPerSecond: number | null;
 }
 
 export type NewConnection = Omit<
@@ -34,6 +36,7 @@ const summaryColumns = {
   api: whatsappSenderConnections.api,
   twoWayUseridEnc: whatsappSenderConnections.twoWayUseridEnc,
   apiKeyEnc: whatsappSenderConnections.apiKeyEnc,
+  maxPerSecond: whatsappSenderConnections.maxPerSecond,
 };
 
 type SummaryRow = {
@@ -44,6 +47,7 @@ type SummaryRow = {
   api: string;
   twoWayUseridEnc: string | null;
   apiKeyEnc: string | null;
+  maxPerSecond: number | null;
 };
 
 function toSummary(row: SummaryRow): ConnectionSummary {
@@ -55,6 +59,7 @@ function toSummary(row: SummaryRow): ConnectionSummary {
     api: row.api === 'self-serve' ? 'self-serve' : 'enterprise',
     hasTwoWay: row.twoWayUseridEnc !== null,
     hasApiKey: row.apiKeyEnc !== null,
+    maxPerSecond: row.maxPerSecond,
   };
 }
 
@@ -95,7 +100,7 @@ export type SealedCredentials = Partial<
  */
 export async function storeConnection(
   db: Db,
-  row: Pick<NewConnection, 'accountId' | 'api' | 'appName' | 'waNumber'>,
+  row: Pick<NewConnection, 'accountId' | 'api' | 'appName' | 'waNumber' | 'maxPerSecond'>,
   seal: (connectionId: number) => SealedCredentials,
 ): Promise<number> {
   return db.transaction(async (tx) => {
@@ -109,6 +114,22 @@ export async function storeConnection(
       .where(eq(whatsappSenderConnections.id, inserted.id));
     return inserted.id;
   });
+}
+
+/** Sets (or, with null, clears) a stored connection's own rate limit; false when there is none. */
+export async function setConnectionRate(
+  db: Db,
+  accountId: number,
+  id: number,
+  maxPerSecond: number | null,
+): Promise<boolean> {
+  const [result] = await db
+    .update(whatsappSenderConnections)
+    .set({ maxPerSecond })
+    .where(
+      and(eq(whatsappSenderConnections.id, id), eq(whatsappSenderConnections.accountId, accountId)),
+    );
+  return result.affectedRows === 1;
 }
 
 /**

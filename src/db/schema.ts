@@ -91,6 +91,8 @@ export const whatsappStatusLogs = mysqlTable(
   (t) => [
     index('whatsapp_status_logs_shipment').on(t.shipmentId),
     index('whatsapp_status_logs_message').on(t.messageId),
+    // Retention clears old report history by age (src/retention.ts).
+    index('whatsapp_status_logs_created').on(t.createdAt),
   ],
 );
 
@@ -158,6 +160,8 @@ export const whatsappSenderConnections = mysqlTable(
     twoWayUseridEnc: text('two_way_userid_enc'),
     twoWayPasswordEnc: text('two_way_password_enc'),
     apiKeyEnc: text('api_key_enc'),
+    /** Sends per second this app may make (its WhatsApp number's limit); null: the default. */
+    maxPerSecond: int('max_per_second'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

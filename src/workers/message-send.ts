@@ -188,7 +188,7 @@ export function processMessageSend(deps: Deps): Processor {
     if (paused === 'held') {
       throw new DelayedError();
     }
-    if (await awaitSenderSlot(deps, job, token, senderKey, sender.connectionId)) {
+    if (await awaitSenderSlot(deps, job, token, senderKey, sender)) {
       throw new DelayedError();
     }
     if (await awaitCustomerTurn(deps, job, token, outbox, sender)) {
@@ -449,12 +449,12 @@ async function awaitSenderSlot(
   job: Job,
   token: string | undefined,
   senderKey: string,
-  connectionId: string,
+  sender: Pick<Sender, 'connectionId' | 'maxPerSecond'>,
 ): Promise<boolean> {
   if (!deps.pace || !token || holdsSlot(job.data as PaceMark, job.attemptsMade)) {
     return false;
   }
-  const wait = await deps.pace.reserve(senderKey, connectionId);
+  const wait = await deps.pace.reserve(senderKey, sender.connectionId, sender.maxPerSecond);
   if (wait <= 0) {
     return false;
   }

@@ -185,6 +185,7 @@ describe("a client's own Gupshup app", () => {
       usable: true,
       hasTwoWay: true,
       hasApiKey: false,
+      maxPerSecond: null,
     });
     connectionId = created.id as string;
 
@@ -253,6 +254,47 @@ describe("a client's own Gupshup app", () => {
         .status,
     ).toBe(404);
     expect(await rawConnectionRows()).toHaveLength(1);
+  });
+
+  it('takes its own rate limit, changed and cleared with PATCH; bad values are refused', async () => {
+    const path = `/v1/accounts/${ACCOUNT}/whatsapp-connections/${connectionId}`;
+    const patch = (target: string, body: unknown) =>
+      api(target, { method: 'PATCH', body: JSON.stringify(body) });
+    const set = await patch(path, { maxPerSecond: 50 });
+    expect(set.status).toBe(200);
+    expect(((await set.json()) as { maxPerSecond: number }).maxPerSecond).toBe(50);
+    const list = (await (await api(`/v1/accounts/${ACCOUNT}/whatsapp-connections`)).json()) as {
+      connections: { id: string; maxPerSecond: number | null }[];
+    };
+    expect(list.connections.find((c) => c.id === connectionId)?.maxPerSecond).toBe(50);
+    for (const [body, reason] of [
+      [{ maxPerSecond: 0 }, 'maxPerSecond must be at least 1'],
+      [{ maxPerSecond: 1001 }, 'maxPerSecond must be at most 1000'],
+      [{ maxPerSecond: 2.5 }, 'maxPerSecond must be a whole number'],
+      [{ maxPerSecond: '5' }, 'maxPerSecond must be a number'],
+      [{}, 'maxPerSecond'],
+    ] as const) {
+      const res = await patch(path, body);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toContain(reason);
+    }
+    expect(
+      (await patch(`/v1/accounts/${ACCOUNT}/whatsapp-connections/default`, { maxPerSecond: 5 }))
+        .status,
+    ).toBe(400);
+    expect(
+      (await patch(`/v1/accounts/${ACCOUNT}/whatsapp-connections/99999`, { maxPerSecond: 5 }))
+        .status,
+    ).toBe(404);
+    expect(
+      (
+        await patch(`/v1/accounts/${ACCOUNT + 1}/whatsapp-connections/${connectionId}`, {
+          maxPerSecond: 5,
+        })
+      ).status,
+    ).toBe(404);
+    const cleared = await patch(path, { maxPerSecond: null });
+    expect(((await cleared.json()) as { maxPerSecond: number | null }).maxPerSecond).toBeNull();
   });
 
   it("is listed next to the default app and the engine's installed apps, without secrets", async () => {

@@ -27,6 +27,7 @@ import {
   findConnectionSummary,
   storeConnection,
   listConnections,
+  setConnectionRate,
   type ConnectionSummary,
 } from '../../db/connections.ts';
 import { DEFAULT_CONNECTION_ID, getAccountSettings } from '../../db/settings.ts';
@@ -59,6 +60,11 @@ export interface ConnectionView {
   usable: boolean;
   hasTwoWay: boolean;
   hasApiKey: boolean;
+  /**
+   * The app's own sends-per-second limit (its WhatsApp number's tier); null: the platform's
+   * GUPSHUP_SENDER_MAX_PER_SECOND.
+   */
+  maxPerSecond: number | null;
 }
 
 const text = (field: string, max: number) =>
@@ -84,6 +90,19 @@ const WaNumber = v.pipe(
   v.regex(/^\d{10,15}$/, 'waNumber must be 10 to 15 digits, country code first'),
 );
 
+/** A sender's sends-per-second limit, as WhatsApp tiers allow (up to 1,000 a number). */
+const MaxPerSecond = v.pipe(
+  v.number('maxPerSecond must be a number'),
+  v.integer('maxPerSecond must be a whole number'),
+  v.minValue(1, 'maxPerSecond must be at least 1'),
+  v.maxValue(1_000, 'maxPerSecond must be at most 1000'),
+);
+
+/** `PATCH …/whatsapp-connections/:connectionId`: what may change without new credentials. */
+export const ConnectionChangeBody = v.strictObject({
+  maxPerSecond: v.nullable(MaxPerSecond),
+});
+
 /** An Enterprise gateway app: the HSM account, optionally the two-way account and an API key. */
 export const EnterpriseConnectionBody = v.pipe(
   v.strictObject({
@@ -95,6 +114,7 @@ export const EnterpriseConnectionBody = v.pipe(
     twoWayUserid: v.optional(text('twoWayUserid', 128)),
     twoWayPassword: v.optional(secret('twoWayPassword', 256)),
     apiKey: v.optional(secret('apiKey', 256)),
+    maxPerSecond: v.optional(MaxPerSecond),
   }),
   v.check(
     (b) => (b.twoWayUserid === undefined) === (b.twoWayPassword === undefined),
@@ -108,6 +128,7 @@ export const SelfServeConnectionBody = v.strictObject({
   appName: text('appName', 128),
   apiKey: secret('apiKey', 256),
   waNumber: WaNumber,
+  maxPerSecond: v.optional(MaxPerSecond),
 });
 
 /** Either kind; `api` says which (Enterprise when absent). */
@@ -144,6 +165,7 @@ function platformView(config: Config, selected: string): ConnectionView {
     usable: defaultSenderUsable(config),
     hasTwoWay: Boolean(config.GUPSHUP_DEFAULT_TWO_WAY_USERID),
     hasApiKey: Boolean(config.GUPSHUP_DEFAULT_API_KEY),
+    maxPerSecond: null,
   };
 }
 
@@ -163,7 +185,22 @@ function clientView(
     usable: cipher !== null,
     hasTwoWay: c.hasTwoWay,
     hasApiKey: c.hasApiKey,
+    maxPerSecond: c.maxPerSecond,
   };
+}
+
+/** A stored connection's id from the path; 400 for anything else (the default app included). */
+function storedConnectionId(raw: string): number {
+  if (!v.is(ConnectionParams.entries.connectionId, raw)) {
+    throw new HttpError(
+      400,
+      'ERR_VALIDATION',
+      raw === DEFAULT_CONNECTION_ID
+        ? 'the platform default app is configured by GUPSHUP_DEFAULT_* and GUPSHUP_SENDER_MAX_PER_SECOND, not here'
+        : 'connectionId must be the id of a stored connection',
+    );
+  }
+  return Number(raw);
 }
 
 /** An app the engine lists and this service stores is one app: same name and number. */
@@ -228,6 +265,7 @@ export function connectionRoutes(deps: {
                 usable: false,
                 hasTwoWay: false,
                 hasApiKey: false,
+                maxPerSecond: null,
               });
             }
           }
@@ -293,6 +331,7 @@ export function connectionRoutes(deps: {
             api: body.api ?? 'enterprise',
             appName: body.appName,
             waNumber: body.waNumber,
+            maxPerSecond: body.maxPerSecond ?? null,
           },
           (connectionId) => {
             const seal = (value: string, column: CredentialColumn) =>
@@ -325,6 +364,45 @@ export function connectionRoutes(deps: {
       },
     );
 
+    app.patch<{ Params: { accountId: string; connectionId: string } }>(
+      '/v1/accounts/:accountId/whatsapp-connections/:connectionId',
+      documented({
+        tags: ['connections'],
+        summary: "Change a client's stored app (its rate limit)",
+        description:
+          "`maxPerSecond`: the sends per second this app may make (its WhatsApp number's limit, 1 to 1000), or null for the platform default GUPSHUP_SENDER_MAX_PER_SECOND. Every worker paces by it from its next send.",
+        security: SECURITY.api,
+        params: ConnectionParams,
+        body: ConnectionChangeBody,
+        responses: {
+          200: 'The connection, without its credentials',
+          400: 'The body is invalid, or not a stored connection id',
+          401: 'No valid bearer token',
+          404: 'No such connection for this account',
+        },
+      }),
+      async (request) => {
+        const accountId = parseAccountId(request.params.accountId);
+        const id = storedConnectionId(request.params.connectionId);
+        const body = parseBody(ConnectionChangeBody, request.body);
+        if (!(await findConnectionSummary(db, accountId, id))) {
+          throw new HttpError(
+            404,
+            'ERR_NOT_FOUND',
+            `account ${accountId} has no sender connection ${id}`,
+          );
+        }
+        await setConnectionRate(db, accountId, id, body.maxPerSecond);
+        request.log.info(
+          { accountId, connectionId: id, maxPerSecond: body.maxPerSecond },
+          'sender connection rate limit changed',
+        );
+        const summary = (await findConnectionSummary(db, accountId, id))!;
+        const { senderConnectionId } = await getAccountSettings(db, accountId);
+        return clientView(summary, senderConnectionId, cipher);
+      },
+    );
+
     app.delete<{ Params: { accountId: string; connectionId: string } }>(
       '/v1/accounts/:accountId/whatsapp-connections/:connectionId',
       documented({
@@ -346,14 +424,7 @@ export function connectionRoutes(deps: {
         if (raw === DEFAULT_CONNECTION_ID) {
           throw new HttpError(400, 'ERR_VALIDATION', 'the platform default app cannot be deleted');
         }
-        if (!v.is(ConnectionParams.entries.connectionId, raw)) {
-          throw new HttpError(
-            400,
-            'ERR_VALIDATION',
-            'connectionId must be the id of a stored connection',
-          );
-        }
-        const outcome = await deleteConnection(db, accountId, Number(raw));
+        const outcome = await deleteConnection(db, accountId, storedConnectionId(raw));
         if (outcome === 'in_use') {
           throw new HttpError(
             409,

@@ -1,0 +1,1 @@
+ALTER TABLE `whatsapp_sender_connections` ADD `max_per_second` int;

@@ -1,0 +1,1 @@
+CREATE INDEX `whatsapp_status_logs_created` ON `whatsapp_status_logs` (`created_at`);
