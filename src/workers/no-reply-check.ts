@@ -168,9 +168,13 @@ async function cancel(
   outbox?: OutboxRow,
   entry?: { title: string; details?: Record<string, unknown> },
 ) {
-  const cancelled = await finishNoReplyCheck(deps.db, outboxId, 'cancelled', reason);
-  if (cancelled && outbox && entry) {
-    await recordActivity(deps, {
+  // The check's end and its timeline entry commit together, as in every outcome here.
+  const activityId = await deps.db.transaction(async (tx) => {
+    const cancelled = await finishNoReplyCheck(tx, outboxId, 'cancelled', reason);
+    if (!cancelled || !outbox || !entry) {
+      return null;
+    }
+    return insertActivity(tx, {
       key: `no-reply-${outboxId}`,
       shipmentId: outbox.shipmentId,
       accountId: outbox.accountId,
@@ -179,6 +183,9 @@ async function cancel(
       details: { outcome: 'cancelled', reason, outboxId, ...entry.details },
       occurredAt: new Date(deps.clock.now()),
     });
+  });
+  if (activityId !== null) {
+    await publishActivity(deps.queues, activityId);
   }
   deps.log.info({ outboxId, reason }, 'no-reply check cancelled');
   return { status: 'cancelled', reason };
@@ -323,22 +330,27 @@ async function reattempt(deps: Deps, outbox: OutboxRow, hours: number) {
       details: { code: result.code },
     });
   }
-  await finishNoReplyCheck(deps.db, outbox.id, 'done', 'reattempt');
-  await recordActivity(deps, {
-    key: `no-reply-${outbox.id}`,
-    shipmentId: outbox.shipmentId,
-    accountId: outbox.accountId,
-    kind: 'whatsapp_no_reply',
-    title: `No reply from the customer in ${hours} h: delivery reattempt requested`,
-    details: {
-      outcome: 'done',
-      action: 'reattempt',
-      wmsAction: 'REATTEMPT',
-      remarks: NO_REPLY_REMARKS,
-      outboxId: outbox.id,
-    },
-    occurredAt: new Date(deps.clock.now()),
+  // The check's end and its timeline entry commit together: a crash between them cannot leave
+  // a done check whose entry nobody will write.
+  const activityId = await deps.db.transaction(async (tx) => {
+    await finishNoReplyCheck(tx, outbox.id, 'done', 'reattempt');
+    return insertActivity(tx, {
+      key: `no-reply-${outbox.id}`,
+      shipmentId: outbox.shipmentId,
+      accountId: outbox.accountId,
+      kind: 'whatsapp_no_reply',
+      title: `No reply from the customer in ${hours} h: delivery reattempt requested`,
+      details: {
+        outcome: 'done',
+        action: 'reattempt',
+        wmsAction: 'REATTEMPT',
+        remarks: NO_REPLY_REMARKS,
+        outboxId: outbox.id,
+      },
+      occurredAt: new Date(deps.clock.now()),
+    });
   });
+  await publishActivity(deps.queues, activityId);
   deps.log.info(
     { outboxId: outbox.id, shipmentId: outbox.shipmentId },
     'no reply: reattempt requested',
