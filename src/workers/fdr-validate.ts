@@ -21,7 +21,6 @@ import type { Db } from '../db/client.ts';
 import { findInbox, markInbox, type InboxRow } from '../db/inbox.ts';
 import { cancelEarlierAttemptChecks } from '../db/no-reply-checks.ts';
 import { insertOutbox } from '../db/outbox.ts';
-import { findDefaultTemplate, findTemplate } from '../db/templates.ts';
 import { PermanentError } from '../errors.ts';
 import { parseFdrEvent } from '../fdr/event.ts';
 import { normalizePhone } from '../fdr/phone.ts';
@@ -109,8 +108,8 @@ export function processFdrValidate(deps: Deps): Processor {
       );
     }
     const template = reasonSetting.templateId
-      ? await findTemplate(db, reasonSetting.templateId)
-      : await findDefaultTemplate(db, reason);
+      ? await deps.settings.template(reasonSetting.templateId)
+      : await deps.settings.defaultTemplate(reason);
     if (!template) {
       return skip(
         'no_template',

@@ -57,6 +57,8 @@ afterAll(async () => {
 function unusedSettings(): SettingsCache {
   return {
     get: () => Promise.reject(new Error('unused')),
+    template: () => Promise.reject(new Error('unused')),
+    defaultTemplate: () => Promise.reject(new Error('unused')),
     invalidate: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };

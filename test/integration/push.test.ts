@@ -259,6 +259,8 @@ describe('POST /pubsub/push', () => {
     const app = await buildApp(deps, {
       settings: {
         get: () => Promise.reject(new Error('unused')),
+        template: () => Promise.reject(new Error('unused')),
+        defaultTemplate: () => Promise.reject(new Error('unused')),
         invalidate: () => Promise.resolve(),
         close: () => Promise.resolve(),
       },

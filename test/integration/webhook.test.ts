@@ -707,6 +707,8 @@ describe('across this file', () => {
 function unusedSettings(): SettingsCache {
   return {
     get: () => Promise.reject(new Error('unused')),
+    template: () => Promise.reject(new Error('unused')),
+    defaultTemplate: () => Promise.reject(new Error('unused')),
     invalidate: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
