@@ -2,7 +2,7 @@
  * The shipment activity timeline. A step records its entry here (keyed, so a retried step adds
  * nothing), then asks `activity.emit` to publish it.
  */
-import { and, asc, desc, eq, isNull, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lt } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertOnce } from './insert-once.ts';
@@ -107,6 +107,41 @@ export async function markActivityPublished(db: Db, id: number): Promise<void> {
     .update(shipmentActivity)
     .set({ publishedAt: new Date() })
     .where(and(eq(shipmentActivity.id, id), isNull(shipmentActivity.publishedAt)));
+}
+
+/**
+ * Publishes the oldest unpublished entries, up to `limit`, in one transaction: the rows are
+ * locked (rows another publisher holds are skipped, so two replicas never publish the same
+ * batch), handed to `publish`, and marked published once it resolved. Returns how many.
+ */
+export async function publishUnpublishedActivity(
+  db: Db,
+  limit: number,
+  publish: (rows: ActivityRow[]) => Promise<void>,
+): Promise<number> {
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .select()
+      .from(shipmentActivity)
+      .where(isNull(shipmentActivity.publishedAt))
+      .orderBy(asc(shipmentActivity.publishedAt), asc(shipmentActivity.createdAt))
+      .limit(limit)
+      .for('update', { skipLocked: true });
+    if (rows.length === 0) {
+      return 0;
+    }
+    await publish(rows.map(toRow));
+    await tx
+      .update(shipmentActivity)
+      .set({ publishedAt: new Date() })
+      .where(
+        inArray(
+          shipmentActivity.id,
+          rows.map((r) => r.id),
+        ),
+      );
+    return rows.length;
+  });
 }
 
 /** Entries stored before `olderThan` and still unpublished (for the sweeper). */

@@ -3,6 +3,7 @@
  * here, so no queue name is ever a bare string elsewhere.
  */
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
 import * as v from 'valibot';
 
 import type { Config } from '../config.ts';
@@ -42,6 +43,18 @@ const RETENTION: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3_600 },
 };
 
+/** The Redis connection each set of queues was made on, for the few commands beside BullMQ's. */
+const connections = new WeakMap<Queues, Redis>();
+
+/** The Redis client `queues` share (createQueues must have been given one). */
+export function queuesRedis(queues: Queues): Redis {
+  const redis = connections.get(queues);
+  if (!redis) {
+    throw new Error('these queues were not made on a shared Redis connection');
+  }
+  return redis;
+}
+
 export function createQueues(
   connection: ConnectionOptions,
   config: Config,
@@ -56,7 +69,7 @@ export function createQueues(
     queue.on('error', (err) => onError(name, err));
     return queue;
   };
-  return {
+  const queues: Queues = {
     'fdr.validate': make('fdr.validate'),
     'message.send': make('message.send'),
     'dlr.process': make('dlr.process'),
@@ -64,6 +77,10 @@ export function createQueues(
     'activity.emit': make('activity.emit'),
     'no-reply.check': make('no-reply.check'),
   };
+  if (connection instanceof Redis) {
+    connections.set(queues, connection as Redis);
+  }
+  return queues;
 }
 
 /**

@@ -1,37 +1,43 @@
 /**
- * `activity.emit`: publishes one stored timeline entry to ACTIVITY_TOPIC and marks it published.
- * Enqueued by every step that records activity (and by the sweeper for entries whose job was
- * lost). Publishing twice is possible if the process dies between publish and mark; consumers
- * dedupe on the entry's `id`.
+ * `activity.emit`: publishes stored timeline entries to ACTIVITY_TOPIC and marks them published,
+ * a batch per pass, until no entry is waiting (src/activity.ts says when a job is added and why
+ * none is missed). Publishing twice is possible if the process dies between publish and mark;
+ * consumers dedupe on the entry's `id`.
  */
 import type { Processor } from 'bullmq';
 
+import { activityPendingKey } from '../activity.ts';
 import type { Db } from '../db/client.ts';
-import { findActivity, markActivityPublished } from '../db/activity.ts';
+import { publishUnpublishedActivity } from '../db/activity.ts';
 import type { Log } from '../log.ts';
 import type { ActivityPublisher } from '../pubsub/activity.ts';
-import { parsePayload } from '../queues/index.ts';
+import { parsePayload, queuesRedis, type Queues } from '../queues/index.ts';
+
+/** Entries per pass (one transaction, one batch of Pub/Sub publishes). */
+const BATCH = 500;
 
 export function processActivityEmit(deps: {
   db: Db;
+  queues: Queues;
   publisher: ActivityPublisher;
   log: Log;
 }): Processor {
   return async (job) => {
     const { activityId } = parsePayload('activity.emit', job.data);
-    const row = await findActivity(deps.db, activityId);
-    if (!row) {
-      return { status: 'missing' };
+    const redis = queuesRedis(deps.queues);
+    const pending = activityPendingKey(deps.queues);
+    let published = 0;
+    for (;;) {
+      const flagged = await redis.getdel(pending);
+      const n = await publishUnpublishedActivity(deps.db, BATCH, async (rows) => {
+        await Promise.all(rows.map((row) => deps.publisher.publish(row)));
+      });
+      published += n;
+      if (n < BATCH && flagged === null) {
+        break;
+      }
     }
-    if (row.publishedAt) {
-      return { status: 'already_published' };
-    }
-    const pubsubMessageId = await deps.publisher.publish(row);
-    await markActivityPublished(deps.db, activityId);
-    deps.log.debug(
-      { activityId, shipmentId: row.shipmentId, kind: row.kind, pubsubMessageId },
-      'activity published',
-    );
-    return { status: 'published', pubsubMessageId };
+    deps.log.debug({ activityId, published }, 'activity published');
+    return { status: 'published', published };
   };
 }

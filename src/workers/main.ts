@@ -91,7 +91,7 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       metrics: deps.metrics,
       log,
     }),
-    'activity.emit': processActivityEmit({ db, publisher: extras.publisher, log }),
+    'activity.emit': processActivityEmit({ db, queues, publisher: extras.publisher, log }),
     'no-reply.check': processNoReplyCheck({
       config,
       db,
