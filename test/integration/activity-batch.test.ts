@@ -98,6 +98,15 @@ describe('activity.emit in batches', () => {
   });
 
   it('publishes an entry whose job was lost, once the sweeper finds it (the flag notwithstanding)', async () => {
+    // No job of the first test may still be running: it would publish these entries too.
+    await waitFor(async () => {
+      const counts = await service.deps.queues['activity.emit'].getJobCounts(
+        'active',
+        'waiting',
+        'delayed',
+      );
+      return Object.values(counts).every((n) => n === 0);
+    });
     const redis = queuesRedis(service.deps.queues);
     // As if Redis lost the job but kept the flag: the entry is stored, nothing will run.
     await redis.set(activityPendingKey(service.deps.queues), '1');

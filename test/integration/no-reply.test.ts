@@ -144,7 +144,11 @@ describe('no reply', () => {
     const waiting = await waitFor(
       async () => {
         const j = await checkJob(fdr.id);
-        return j && j.attemptsStarted > 0 && (await j.getState()) === 'delayed' ? j : null;
+        if (!j || j.attemptsStarted === 0 || (await j.getState()) !== 'delayed') {
+          return null;
+        }
+        // Read again: the copy above may predate the move back to delayed (and its new delay).
+        return checkJob(fdr.id);
       },
       { what: 'the early check to wait again' },
     );
@@ -283,7 +287,11 @@ describe('no reply', () => {
     const again = await waitFor(
       async () => {
         const j = await checkJob(fdr.id);
-        return j && j.attemptsStarted > 0 && (await j.getState()) === 'delayed' ? j : null;
+        if (!j || j.attemptsStarted === 0 || (await j.getState()) !== 'delayed') {
+          return null;
+        }
+        // Read again: the copy above may predate the move back to delayed (and its new delay).
+        return checkJob(fdr.id);
       },
       { what: 'the check to wait for the morning' },
     );
