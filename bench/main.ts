@@ -243,7 +243,7 @@ function noteDelivery(section: string, stack: Stack, list: Customer[]): void {
 
 /** N events published at once, to their sends: throughput and what each event costs. */
 async function pipeline(section: string, workers: number): Promise<void> {
-  const stack = await benchStack(section.replace(/\W+/g, '-'), servers, workers);
+  const stack = await benchStack(section.replace(/\W+/g, '_'), servers, workers);
   try {
     const list = makeCustomers('pipe', SIZES.events, 0);
     const cpu0 = serviceCpu(stack);
