@@ -9,6 +9,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createDb, type Db, type DbHandle } from './db/client.ts';
+import { createWriteBatcher, type WriteBatcher } from './db/write-batcher.ts';
 import { createLog, throttledLog, type Log } from './log.ts';
 import { createMetrics, type Metrics, type SenderStates } from './metrics.ts';
 import { closeQueues, createQueues, type Queues } from './queues/index.ts';
@@ -27,6 +28,8 @@ export interface Deps {
   queues: Queues;
   pubsub: PubSub;
   metrics: Metrics;
+  /** Group commit of concurrent durable writes (src/db/write-batcher.ts). */
+  writes: WriteBatcher;
   /** The wall clock quiet hours and the no-reply rule are judged by (src/clock.ts). */
   clock: Clock;
   close(): Promise<void>;
@@ -85,6 +88,7 @@ export function createDeps(
     warn({ queue, err: err.message }, 'queue connection error'),
   );
   const pubsub = createPubSub(config);
+  const writes = createWriteBatcher(dbHandle.db);
   return {
     config,
     log,
@@ -95,8 +99,10 @@ export function createDeps(
     queues,
     pubsub,
     metrics: createMetrics(queues, senderStates(redis, config)),
+    writes,
     clock,
     async close() {
+      await writes.close();
       await closeQueues(queues);
       await pubsub.close().catch(() => undefined);
       redis.disconnect();

@@ -1,7 +1,7 @@
 /** Queries on `fdr_inbox`, the durable record of FDR events taken in from Pub/Sub. */
 import { and, eq, lt } from 'drizzle-orm';
 
-import type { Db } from './client.ts';
+import type { Db, DbOrTx } from './client.ts';
 import { insertOnce } from './insert-once.ts';
 import { fdrInbox } from './schema.ts';
 
@@ -26,7 +26,7 @@ export function inboxEventKey(shipmentId: string, attempt: number): string {
  * row back.
  */
 export async function recordInboxEvent(
-  db: Db,
+  db: DbOrTx,
   event: NewInboxEvent,
 ): Promise<{ id: number; status: InboxStatus; created: boolean }> {
   const eventKey = inboxEventKey(event.shipmentId, event.attempt);

@@ -2,7 +2,7 @@
 import { and, eq, gte, inArray, lt, lte } from 'drizzle-orm';
 
 import type { WebhookEvent } from '../webhook/events.ts';
-import type { Db } from './client.ts';
+import type { Db, DbOrTx } from './client.ts';
 import { insertOnce } from './insert-once.ts';
 import { webhookEvents } from './schema.ts';
 
@@ -14,19 +14,25 @@ export type WebhookEventRow = typeof webhookEvents.$inferSelect;
  * or billing event, an ignored callback) never waits as `received`.
  */
 export async function recordWebhookEvent(
-  db: Db,
+  db: DbOrTx,
   eventKey: string,
   event: WebhookEvent,
   handled?: { status: 'ignored'; note: string },
 ): Promise<{ id: number; created: boolean; status: string }> {
-  const created = await insertOnce(() =>
-    db.insert(webhookEvents).values({
+  let insertId = 0;
+  const created = await insertOnce(async () => {
+    const [result] = await db.insert(webhookEvents).values({
       eventKey,
       kind: event.kind,
       payload: JSON.stringify(event),
       ...(handled ? { status: handled.status, note: handled.note.slice(0, 512) } : {}),
-    }),
-  );
+    });
+    insertId = result.insertId;
+  });
+  if (created) {
+    return { id: insertId, created, status: handled?.status ?? 'received' };
+  }
+  // A repeated callback: the first one's row.
   const [row] = await db
     .select({ id: webhookEvents.id, status: webhookEvents.status })
     .from(webhookEvents)

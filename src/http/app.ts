@@ -204,6 +204,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   await app.register(
     gupshupWebhookRoutes({
       db,
+      writes: deps.writes,
       queues: deps.queues,
       log,
       token: config.WEBHOOK_TOKEN,

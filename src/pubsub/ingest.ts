@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 
 import type { Db } from '../db/client.ts';
 import { recordInboxEvent, recordInvalidInboxEvent } from '../db/inbox.ts';
+import type { WriteBatcher } from '../db/write-batcher.ts';
 import { readFdrHeader } from '../fdr/event.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -26,6 +27,8 @@ export type IngestResult =
 
 interface Deps {
   db: Db;
+  /** When given, the inbox insert commits with the concurrent messages' (group commit). */
+  writes?: WriteBatcher;
   queues: Queues;
   metrics: Pick<Metrics, 'fdrEvents'>;
   log: Log;
@@ -59,13 +62,16 @@ export async function ingestFdrMessage(
   if (header.kind === 'invalid') {
     return rejectInvalid(deps, data, messageId, header.reason);
   }
-  const { created, ...row } = await recordInboxEvent(db, {
+  const event = {
     shipmentId: header.shipmentId,
     attempt: header.attempt,
     accountId: header.accountId,
     pubsubMessageId: messageId,
     payload: JSON.stringify(raw),
-  });
+  };
+  const { created, ...row } = await (deps.writes
+    ? deps.writes.run((tx) => recordInboxEvent(tx, event))
+    : recordInboxEvent(db, event));
   // A redelivery of an event already validated changes nothing. One still waiting is enqueued
   // again: the job id makes that a no-op while the first job exists, and a repair if Redis lost it.
   if (created || row.status === 'received') {

@@ -20,6 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, LogLevel } from 'fa
 
 import type { Db } from '../../db/client.ts';
 import { recordWebhookEvent } from '../../db/webhook-events.ts';
+import type { WriteBatcher } from '../../db/write-batcher.ts';
 import { coerceError, HttpError } from '../../errors.ts';
 import type { Log } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
@@ -38,6 +39,8 @@ const CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded', 
 
 export interface GupshupWebhookDeps {
   db: Db;
+  /** When given, the event's insert commits with concurrent requests' (group commit). */
+  writes?: WriteBatcher;
   queues: Queues;
   log: Log;
   /** WEBHOOK_TOKEN; undefined refuses every request. */
@@ -215,15 +218,15 @@ function storageError(err: unknown): string {
  * they were, and nothing is enqueued.
  */
 export async function storeAndEnqueue(
-  deps: Pick<GupshupWebhookDeps, 'db' | 'queues'>,
+  deps: Pick<GupshupWebhookDeps, 'db' | 'queues' | 'writes'>,
   event: WebhookEvent,
 ): Promise<boolean> {
   const key = eventKey(event);
   if (event.kind !== 'dlr' && event.kind !== 'inbound') {
     const handled = { status: 'ignored', note: storedOnlyNote(event) } as const;
-    return (await recordWebhookEvent(deps.db, key, event, handled)).created;
+    return (await record(deps, key, event, handled)).created;
   }
-  const { id, created, status } = await recordWebhookEvent(deps.db, key, event);
+  const { id, created, status } = await record(deps, key, event);
   if (created || status === 'received') {
     if (event.kind === 'dlr') {
       await enqueue(deps.queues, 'dlr.process', { webhookEventId: id });
@@ -246,4 +249,16 @@ function storedOnlyNote(event: StoredOnly): string {
     case 'ignored':
       return `ignored: ${event.ignored.what} (${event.ignored.reason})`;
   }
+}
+
+/** Stores one event, through the write batcher when there is one. */
+function record(
+  deps: Pick<GupshupWebhookDeps, 'db' | 'writes'>,
+  key: string,
+  event: WebhookEvent,
+  handled?: { status: 'ignored'; note: string },
+) {
+  return deps.writes
+    ? deps.writes.run((tx) => recordWebhookEvent(tx, key, event, handled))
+    : recordWebhookEvent(deps.db, key, event, handled);
 }
