@@ -130,7 +130,9 @@ export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
           'the events could not be recorded; retry later',
         );
       }
-      log.info(
+      // One line per callback is Gupshup's volume, not an event an operator reads: debug, with
+      // whatsapp_webhook_requests_total counting every outcome (refusals log at warn).
+      log.debug(
         { reqId: request.id, ...countKinds(parsed.events), created },
         'Gupshup webhook events recorded',
       );
