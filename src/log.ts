@@ -45,6 +45,7 @@ const REDACTED_FIELDS = [
   'destination',
   'source',
   'customerNumber',
+  'senderNumber',
   'toNumber',
   'destAddr',
   'waNumber',

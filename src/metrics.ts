@@ -70,6 +70,18 @@ export interface Metrics {
   wmsLatency: Histogram<'operation' | 'result'>;
   /** Account settings lookups answered from the in-process cache (hit) or MySQL (miss). */
   settingsCache: Counter<'result'>;
+  /**
+   * Messages not sent, by the reason the timeline's `whatsapp_not_sent` entry gives:
+   * `opted_out`, `not_on_whatsapp` (the number is suppressed), `window_closed` (a session
+   * message outside the customer's 24-hour window), `whatsapp_disabled`, `no_template`, ….
+   */
+  notSent: Counter<'reason'>;
+  /**
+   * Opt-outs and opt-ins applied to the suppression list, by change (`opted_out`, `opted_in`)
+   * and source (`keyword`, `message`: any other message from the customer, `user_event`,
+   * `api`).
+   */
+  optChanges: Counter<'change' | 'source'>;
 }
 
 /** Where the per-sender gauges are read at scrape time (Redis: src/sender-pace.ts, src/sender-pause.ts). */
@@ -178,6 +190,18 @@ export function createMetrics(queues?: Queues, senders?: SenderStates): Metrics 
       name: 'whatsapp_settings_cache_requests_total',
       help: 'Account settings lookups by result (hit, miss)',
       labelNames: ['result'],
+      registers,
+    }),
+    notSent: new Counter({
+      name: 'whatsapp_not_sent_total',
+      help: 'Messages not sent, by reason (opted_out, not_on_whatsapp, window_closed, whatsapp_disabled, …)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    optChanges: new Counter({
+      name: 'whatsapp_opt_changes_total',
+      help: 'Opt-outs and opt-ins applied to the suppression list, by change (opted_out, opted_in) and source',
+      labelNames: ['change', 'source'],
       registers,
     }),
   };

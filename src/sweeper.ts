@@ -49,9 +49,9 @@ export async function sweepOnce(deps: { db: Db; queues: Queues; clock?: Clock },
     listReceivedInbox(deps.db, olderThan, BATCH),
     listUnfinishedOutbox(deps.db, olderThan, BATCH),
     listUnpublishedActivity(deps.db, olderThan, BATCH),
-    // Only reports and messages have a job; user, billing and ignored events are stored
-    // already handled and are never queued.
-    listReceivedWebhookEvents(deps.db, olderThan, BATCH, ['dlr', 'inbound']),
+    // Only reports, messages and opt-outs/opt-ins (user events) have a job; other user events,
+    // billing and ignored events are stored already handled and are never queued.
+    listReceivedWebhookEvents(deps.db, olderThan, BATCH, ['dlr', 'inbound', 'user']),
     listDueNoReplyChecks(deps.db, olderThan, BATCH),
   ]);
   let revived = 0;
@@ -72,7 +72,8 @@ export async function sweepOnce(deps: { db: Db; queues: Queues; clock?: Clock },
   for (const { id, kind } of webhook) {
     if (kind === 'dlr') {
       await ensure('dlr.process', { webhookEventId: id });
-    } else if (kind === 'inbound') {
+    } else if (kind === 'inbound' || kind === 'user') {
+      // A user event left `received` is an opt-out or opt-in (reply.route ignores any other).
       await ensure('reply.route', { webhookEventId: id });
     }
   }

@@ -78,3 +78,12 @@ export function parseTokenId(text: string): number {
   }
   return Number(value);
 }
+
+/** A suppression reason: `opted_out` or `not_on_whatsapp`. */
+export function parseSuppressionReason(text: string): 'opted_out' | 'not_on_whatsapp' {
+  const value = text.trim().toLowerCase();
+  if (value === 'opted_out' || value === 'not_on_whatsapp') {
+    return value;
+  }
+  throw new InvalidArgumentError('use opted_out or not_on_whatsapp.');
+}

@@ -21,6 +21,7 @@ import {
   parseErrorCode,
   parseLimit,
   parseQueueName,
+  parseSuppressionReason,
   parseTokenId,
 } from './args.ts';
 import { connectCli } from './context.ts';
@@ -32,6 +33,12 @@ import { renderReplay, replayFile, type ReplayAs } from './replay.ts';
 import { renderRequeue, requeueJobs } from './requeue.ts';
 import { listSenders, renderSenders, resumeSenderCommand } from './senders.ts';
 import { loadShipment, renderShipment } from './shipment-view.ts';
+import {
+  addSuppression,
+  listAccountSuppressions,
+  removeSuppression,
+  renderSuppressions,
+} from './suppressions.ts';
 
 /** Above this many matching jobs, `requeue` asks first (or wants --yes). */
 export const CONFIRM_ABOVE = 10;
@@ -146,6 +153,7 @@ export async function runCli(
         'wa-notify shipment 4980116095129-90758',
         'wa-notify replay saved/fdr-event.json',
         'wa-notify pause message.send',
+        'wa-notify suppression list --account 379',
       )}${ENVIRONMENT_HELP}\n`,
     );
 
@@ -404,6 +412,92 @@ export async function runCli(
         : `Sender ${connection} was not paused.\n`;
       print(opts.json, result, human);
     });
+
+  const suppression = program
+    .command('suppression')
+    .summary('the numbers a sender does not message: list, add, remove')
+    .description(
+      "The suppression list: numbers an account's sender number does not message, because the customer opted out (STOP, or in WhatsApp) or the number is not on WhatsApp. An FDR for a suppressed number is recorded as not sent. Numbers take the country code (919812345678) or are read in DEFAULT_COUNTRY.",
+    );
+  suppression
+    .command('list')
+    .summary('suppressions in force, newest first')
+    .option('--account <accountId>', 'only this account', parseAccount)
+    .option('--reason <reason>', 'only opted_out or not_on_whatsapp', parseSuppressionReason)
+    .option('--limit <n>', 'show at most n (default 100)', parseLimit)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('wa-notify suppression list --account 379 --reason opted_out'))
+    .action(
+      async (opts: {
+        account?: number;
+        reason?: 'opted_out' | 'not_on_whatsapp';
+        limit?: number;
+        json?: boolean;
+      }) => {
+        const list = await withDeps({ mysql: true }, (deps) =>
+          listAccountSuppressions(
+            deps.db,
+            {
+              ...(opts.account !== undefined ? { accountId: opts.account } : {}),
+              ...(opts.reason ? { reason: opts.reason } : {}),
+            },
+            opts.limit ?? 100,
+          ),
+        );
+        print(opts.json, list, renderSuppressions(list));
+      },
+    );
+  suppression
+    .command('add')
+    .summary("suppress a number for the account's sender")
+    .argument('<customerNumber>', 'the customer number')
+    .requiredOption('--account <accountId>', 'the account whose sender it is', parseAccount)
+    .option(
+      '--reason <reason>',
+      'opted_out (the default) or not_on_whatsapp',
+      parseSuppressionReason,
+    )
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('wa-notify suppression add 919812345678 --account 379'))
+    .action(
+      async (
+        number: string,
+        opts: { account: number; reason?: 'opted_out' | 'not_on_whatsapp'; json?: boolean },
+      ) => {
+        const result = await withDeps({ mysql: true }, (deps) =>
+          addSuppression(deps, opts.account, number, opts.reason ?? 'opted_out'),
+        );
+        const { suppression: s } = result;
+        print(
+          opts.json,
+          result,
+          `${s.customerNumber} ${result.created ? 'suppressed' : 'was suppressed already (renewed)'} for account ${opts.account} (${s.reason}, sender ${s.senderNumber}).\n`,
+        );
+      },
+    );
+  suppression
+    .command('remove')
+    .summary("remove the account's suppressions of a number")
+    .argument('<customerNumber>', 'the customer number')
+    .requiredOption('--account <accountId>', 'the account', parseAccount)
+    .option('--reason <reason>', 'only opted_out or not_on_whatsapp', parseSuppressionReason)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('wa-notify suppression remove 919812345678 --account 379'))
+    .action(
+      async (
+        number: string,
+        opts: { account: number; reason?: 'opted_out' | 'not_on_whatsapp'; json?: boolean },
+      ) => {
+        const result = await withDeps({ mysql: true }, (deps) =>
+          removeSuppression(deps, opts.account, number, opts.reason),
+        );
+        print(
+          opts.json,
+          result,
+          `${result.removed} suppression(s) of that number removed for account ${opts.account}.\n`,
+        );
+      },
+    );
 
   for (const paused of [true, false]) {
     const verb = paused ? 'pause' : 'resume';

@@ -149,7 +149,7 @@ export async function replayFile(
 const KIND_LABELS: Readonly<Record<WebhookEvent['kind'], string>> = {
   dlr: 'delivery report',
   inbound: 'inbound message',
-  user: 'user event (stored only)',
+  user: 'user event (an opt-out or opt-in is queued, others stored only)',
   billing: 'billing event (stored only)',
   ignored: 'ignored callback (stored only)',
 };

@@ -161,3 +161,22 @@ export async function deleteConnection(
     return result.affectedRows > 0 ? 'deleted' : 'not_found';
   });
 }
+
+/** A stored connection's WhatsApp number, by id alone (no credentials); null when there is none. */
+export async function findConnectionNumber(db: Db, id: number): Promise<string | null> {
+  const [row] = await db
+    .select({ waNumber: whatsappSenderConnections.waNumber })
+    .from(whatsappSenderConnections)
+    .where(eq(whatsappSenderConnections.id, id));
+  return row?.waNumber ?? null;
+}
+
+/** The ids of stored connections of a Gupshup app name (any case), oldest first. */
+export async function findConnectionIdsByAppName(db: Db, appName: string): Promise<number[]> {
+  const rows = await db
+    .select({ id: whatsappSenderConnections.id })
+    .from(whatsappSenderConnections)
+    .where(eq(whatsappSenderConnections.appName, appName))
+    .orderBy(asc(whatsappSenderConnections.id));
+  return rows.map((r) => r.id);
+}

@@ -98,6 +98,31 @@ export async function latestConversationForNumber(
   return row ?? null;
 }
 
+/**
+ * The customer's newest conversation of any age, open or closed, optionally on one sender
+ * connection: whom an opt-out or opt-in concerns when no open conversation takes the message.
+ */
+export async function lastConversationForNumber(
+  db: Db,
+  customerNumber: string,
+  connectionId?: string,
+): Promise<ConversationRow | null> {
+  const [row] = await db
+    .select()
+    .from(whatsappConversations)
+    .where(
+      and(
+        eq(whatsappConversations.customerNumber, customerNumber),
+        connectionId === undefined
+          ? undefined
+          : eq(whatsappConversations.connectionId, connectionId),
+      ),
+    )
+    .orderBy(desc(whatsappConversations.createdAt), desc(whatsappConversations.id))
+    .limit(1);
+  return row ?? null;
+}
+
 export async function updateConversation(
   db: DbOrTx,
   id: number,

@@ -4,7 +4,7 @@
  * messages (for a while). Keyed by (sender number, customer number, reason); both numbers are
  * digits with the country code. An entry with `expires_at` in the past no longer counts.
  */
-import { and, count, desc, eq, gt, isNull, or, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gt, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { whatsappSuppressions } from './schema.ts';
@@ -63,7 +63,14 @@ export async function suppress(
     .insert(whatsappSuppressions)
     .values(values)
     .onDuplicateKeyUpdate({
-      set: { source: values.source, accountId: values.accountId, expiresAt: values.expiresAt },
+      set: {
+        source: values.source,
+        accountId: values.accountId,
+        expiresAt: values.expiresAt,
+        // The database's clock, as on insert: `updated_at` says when it was last set, which a
+        // later message from the customer is compared with (src/suppression.ts).
+        updatedAt: sql`CURRENT_TIMESTAMP(3)`,
+      },
     });
   return before === null;
 }
@@ -82,6 +89,53 @@ export async function liftSuppression(
     .where(
       and(
         eq(whatsappSuppressions.senderNumber, senderNumber),
+        eq(whatsappSuppressions.customerNumber, customerNumber),
+        reason ? eq(whatsappSuppressions.reason, reason) : undefined,
+      ),
+    );
+  return result.affectedRows;
+}
+
+/**
+ * Lifts the pair's `reason` suppression if it was last set at or before `at`; returns whether it
+ * went. A message the customer sent before opting out (a retry, a replay, one overtaken in the
+ * queues) cannot undo the opt-out.
+ */
+export async function liftSuppressionSetBefore(
+  db: DbOrTx,
+  senderNumber: string,
+  customerNumber: string,
+  reason: SuppressionReason,
+  at: Date,
+): Promise<boolean> {
+  const [result] = await db
+    .delete(whatsappSuppressions)
+    .where(
+      and(
+        eq(whatsappSuppressions.senderNumber, senderNumber),
+        eq(whatsappSuppressions.customerNumber, customerNumber),
+        eq(whatsappSuppressions.reason, reason),
+        lte(whatsappSuppressions.updatedAt, at),
+      ),
+    );
+  return result.affectedRows > 0;
+}
+
+/**
+ * Lifts an account's suppressions of a customer number (of any sender number; `reason` given:
+ * only that one); returns how many rows went. Rows another account set are left alone.
+ */
+export async function liftAccountSuppressions(
+  db: DbOrTx,
+  accountId: number,
+  customerNumber: string,
+  reason?: SuppressionReason,
+): Promise<number> {
+  const [result] = await db
+    .delete(whatsappSuppressions)
+    .where(
+      and(
+        eq(whatsappSuppressions.accountId, accountId),
         eq(whatsappSuppressions.customerNumber, customerNumber),
         reason ? eq(whatsappSuppressions.reason, reason) : undefined,
       ),

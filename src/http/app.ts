@@ -35,6 +35,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { createPushVerifier, pubsubPushRoutes, type PushVerifier } from './routes/pubsub-push.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { settingsPageRoutes } from './routes/settings-page.ts';
+import { suppressionRoutes } from './routes/suppressions.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { trackRoutes } from './routes/track.ts';
 
@@ -104,10 +105,13 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   });
 
   // One line per request (Fastify's own is two), with the path but never the query string,
-  // which can hold a token or a customer's number. Probes and scrapes only at debug. A route
-  // that logs from `warn` up (the webhook, Bull Board) keeps these lines out too.
+  // which can hold a token or a customer's number. A path that holds a customer's number
+  // (`…/whatsapp-suppressions/:customerNumber`) is logged as its route pattern. Probes and
+  // scrapes only at debug. A route that logs from `warn` up (the webhook, Bull Board) keeps
+  // these lines out too.
   app.addHook('onResponse', async (request, reply) => {
-    const path = request.url.split('?')[0] ?? '';
+    const route = request.routeOptions.url ?? '';
+    const path = route.includes(':customerNumber') ? route : (request.url.split('?')[0] ?? '');
     const fields = {
       method: request.method,
       path,
@@ -198,6 +202,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
     }),
   );
   await app.register(activityRoutes({ db, auth }));
+  await app.register(suppressionRoutes({ config, db, metrics: deps.metrics, auth }));
   // The HTML settings page: reads and writes through the routes above (app.inject).
   await app.register(settingsPageRoutes({ config, db, auth }));
   await app.register(trackRoutes({ config, db, queues: deps.queues }));

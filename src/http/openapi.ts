@@ -98,6 +98,11 @@ const TAGS = [
     description: 'Templates verified with Gupshup, and the variables they use.',
   },
   { name: 'activity', description: "A shipment's timeline." },
+  {
+    name: 'suppressions',
+    description:
+      'Numbers a sender does not message: the customer opted out, or is not on WhatsApp.',
+  },
   { name: 'settings page', description: 'The server-rendered settings page and its form posts.' },
   { name: 'customers', description: 'What customers open from their WhatsApp messages.' },
   { name: 'ingress', description: 'Events from Gupshup and Pub/Sub.' },

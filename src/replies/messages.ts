@@ -20,7 +20,8 @@ export type FollowUpPurpose =
   | 'portal_link'
   | 'standard_reply'
   | 'confirmation'
-  | 'invalid_choice';
+  | 'invalid_choice'
+  | 'opt_out_confirmation';
 
 export interface FollowUp {
   purpose: FollowUpPurpose;
@@ -41,6 +42,7 @@ export const FOLLOW_UP_LABELS: Readonly<Record<FollowUpPurpose, string>> = {
   standard_reply: 'order no longer in failed delivery',
   confirmation: 'action confirmed',
   invalid_choice: 'asked to choose again',
+  opt_out_confirmation: 'opt-out confirmed',
 };
 
 const CHANGE_DATE = 'Change date';
@@ -136,6 +138,18 @@ export function standardReply(status: string): FollowUp {
   return text(
     'standard_reply',
     `Thank you for your reply. Your order is now ${status.replace(/_/g, ' ')}, so no action is needed. For any help, please contact the store.`,
+  );
+}
+
+/**
+ * The opt-out confirmation, when the account has no template for it (`optOutTemplateId`): sent
+ * once per opt-out message, while the customer's window is open (they have just written).
+ */
+export function optOutConfirmation(optInKeyword: string | undefined): FollowUp {
+  const back = optInKeyword ? ` To get them again, reply ${optInKeyword}.` : '';
+  return text(
+    'opt_out_confirmation',
+    `You will no longer receive WhatsApp messages from us.${back}`,
   );
 }
 

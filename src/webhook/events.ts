@@ -109,8 +109,8 @@ export interface InboundMessage {
 }
 
 /**
- * A v2 `user-event` (opted-in, opted-out, sandbox-start, …): stored, not acted on here (the
- * opt-out policy reads them).
+ * A v2 `user-event` (opted-in, opted-out, sandbox-start, …): `opted-out` and `opted-in` change
+ * the suppression list (`reply.route`, src/suppression.ts); any other is stored only.
  */
 export interface UserEvent {
   source: CallbackFormat;

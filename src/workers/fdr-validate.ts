@@ -2,7 +2,8 @@
  * `fdr.validate`: turns one recorded FDR event (an `fdr_inbox` row) into at most one WhatsApp
  * message. Enqueued by the Pub/Sub ingress; enqueues `message.send` for the outbox row it writes,
  * or records on the timeline why no message goes out (WhatsApp off, unknown reason, no template,
- * invalid phone number, …).
+ * invalid phone number, the number suppressed for the account's sender — opted out, or not on
+ * WhatsApp —, …), counted in `whatsapp_not_sent_total{reason}`.
  *
  * Inside the account's quiet hours (src/workers/quiet-deferral.ts) the `message.send` job is
  * queued delayed until they end, and the timeline says for when. A newer attempt of a shipment
@@ -21,6 +22,7 @@ import type { Db } from '../db/client.ts';
 import { findInbox, markInbox, type InboxRow } from '../db/inbox.ts';
 import { cancelEarlierAttemptChecks } from '../db/no-reply-checks.ts';
 import { insertOutbox } from '../db/outbox.ts';
+import { findSuppression } from '../db/suppressions.ts';
 import { PermanentError } from '../errors.ts';
 import { parseFdrEvent } from '../fdr/event.ts';
 import { normalizePhone } from '../fdr/phone.ts';
@@ -29,9 +31,11 @@ import { FDR_REASON_LABELS } from '../fdr/reasons.ts';
 import { templateContent } from '../fdr/message-content.ts';
 import { extractVariables, renderTemplate } from '../fdr/render.ts';
 import type { Log } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { quietUntil } from '../quiet-hours.ts';
 import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
 import type { SettingsCache } from '../settings-cache.ts';
+import { senderNumberOf, SUPPRESSION_TEXT } from '../suppression.ts';
 import { cancelNoReplyChecks } from './no-reply-check.ts';
 import { policyOf, recordDeferral } from './quiet-deferral.ts';
 
@@ -43,6 +47,8 @@ export type SkipCode =
   | 'whatsapp_disabled'
   | 'no_template'
   | 'invalid_phone'
+  | 'opted_out'
+  | 'not_on_whatsapp'
   | 'missing_variable'
   | 'unmapped_placeholder'
   | 'too_long';
@@ -53,6 +59,7 @@ interface Deps {
   queues: Queues;
   settings: SettingsCache;
   clock: Clock;
+  metrics: Pick<Metrics, 'notSent'>;
   log: Log;
 }
 
@@ -123,6 +130,14 @@ export function processFdrValidate(deps: Deps): Processor {
     const to = normalizePhone(rawPhone, countryCode);
     if (!to) {
       return skip('invalid_phone', 'the customer phone number is missing or invalid');
+    }
+    const senderNumber = await senderNumberOf(config, db, settings.senderConnectionId);
+    const suppressed = senderNumber
+      ? await findSuppression(db, senderNumber, to, new Date(deps.clock.now()))
+      : null;
+    if (suppressed) {
+      const why = suppressed.reason === 'not_on_whatsapp' ? 'not_on_whatsapp' : 'opted_out';
+      return skip(why, SUPPRESSION_TEXT[why]);
     }
     const values = extractVariables(event, settings, countryCode);
     const rendered = renderTemplate(template.body, template.mapping, values);
@@ -219,6 +234,7 @@ async function skipEvent(deps: Deps, inbox: InboxRow, code: SkipCode, reason: st
     occurredAt: new Date(),
   });
   await markInbox(deps.db, inbox.id, 'skipped', `${code}: ${reason}`);
+  deps.metrics.notSent.inc({ reason: code });
   deps.log.info(
     { inboxId: inbox.id, shipmentId: inbox.shipmentId, attempt: inbox.attempt, code },
     'FDR event skipped',

@@ -58,7 +58,15 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
   const pause = createSenderPause(deps.redis, config.QUEUE_PREFIX, config.SENDER_PAUSE_PROBE_MS);
   const customers = createCustomerPace(deps.redis, config.QUEUE_PREFIX);
   return {
-    'fdr.validate': processFdrValidate({ config, db, queues, settings, clock, log }),
+    'fdr.validate': processFdrValidate({
+      config,
+      db,
+      queues,
+      settings,
+      clock,
+      metrics: deps.metrics,
+      log,
+    }),
     'message.send': processMessageSend({
       config,
       db,
@@ -88,6 +96,7 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       db,
       queues,
       wms: extras.wms,
+      settings: extras.settings,
       metrics: deps.metrics,
       log,
     }),

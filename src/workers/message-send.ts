@@ -22,6 +22,13 @@
  * template is accepted, its no-reply check is recorded with it and queued, delayed until due
  * (src/workers/no-reply-check.ts).
  *
+ * Before anything goes out, the conversation policy is checked again at send time: nothing goes to
+ * a number suppressed for the sender (opted out, or not on WhatsApp; the opt-out confirmation
+ * itself excepted), and a session (free-form) message goes only while the customer's 24-hour
+ * window is open (src/customer-window.ts). A message held back is finished as not sent: its
+ * outbox row `failed` with the reason as code, `whatsapp_not_sent` on the timeline, counted in
+ * `whatsapp_not_sent_total{reason}`. The window is judged by the injectable clock (src/clock.ts).
+ *
  * Nothing is sent twice once its outcome is known: a sent or failed outbox row cannot be claimed
  * again. The row's correlation key (its idempotency key and a random part, drawn once when the
  * row was written) travels in `msg_id` and `extra`, the same on every attempt. When an attempt's
@@ -51,9 +58,12 @@ import {
 import { findInteractiveRefusal, recordInteractiveRefusal } from '../db/connection-features.ts';
 import { findConversation, openConversation } from '../db/conversations.ts';
 import { scheduleNoReplyCheck } from '../db/no-reply-checks.ts';
+import { lastCustomerMessageAt } from '../db/customer-windows.ts';
 import { whatsappStatusLogs } from '../db/schema.ts';
 import { reportsPendingBetween } from '../db/webhook-events.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
+import { findSuppression } from '../db/suppressions.ts';
+import { CUSTOMER_WINDOW_MS, isWindowOpen } from '../customer-window.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
 import { nationalNumber } from '../fdr/phone.ts';
 import {
@@ -76,6 +86,7 @@ import { BUSINESS_INITIATED_KINDS, policyOf, recordDeferral } from './quiet-defe
 import { holdsCustomerTurn, type CustomerMark, type CustomerPace } from '../customer-pace.ts';
 import { resumeSender, type SenderPause } from '../sender-pause.ts';
 import { actOnSendError, recordHeld } from './send-errors.ts';
+import { senderNumberKey, SUPPRESSION_TEXT } from '../suppression.ts';
 
 /** Status of a message Gupshup accepted but has not reported on yet (below SENT). */
 export const SUBMITTED = 'SUBMITTED';
@@ -95,13 +106,17 @@ interface Deps {
   pause: SenderPause | null;
   /** Per-customer spacing after Meta's 131056; null never spaces. */
   customers: CustomerPace | null;
-  metrics: Pick<Metrics, 'sends' | 'interactiveFallbacks'>;
+  metrics: Pick<Metrics, 'sends' | 'interactiveFallbacks' | 'notSent'>;
   log: Log;
 }
 
-/** The FDR template and its no-reply reminder go out as templates; follow-ups as session messages. */
+/**
+ * Templates: the FDR notice (`fdr_template`, which opens the conversation), its no-reply
+ * reminder (`fdr_reminder`) and any other template (`template`: the opt-out confirmation).
+ * Follow-ups (`session_text`) go out as session messages.
+ */
 function isTemplateKind(kind: string): boolean {
-  return kind === 'fdr_template' || kind === 'fdr_reminder';
+  return kind === 'fdr_template' || kind === 'fdr_reminder' || kind === 'template';
 }
 
 function sendKind(outbox: OutboxRow): string {
@@ -183,6 +198,10 @@ export function processMessageSend(deps: Deps): Processor {
       );
       await job.moveToDelayed(Date.now() + RECONCILE_RECHECK_MS, token);
       throw new DelayedError();
+    }
+    const held = await heldByPolicy(deps, outbox, sender);
+    if (held) {
+      return notSent(deps, outbox, held.code, held.reason);
     }
     const paused = await awaitSenderPause(deps, job, token, outbox, sender);
     if (paused === 'held') {
@@ -632,8 +651,9 @@ async function commitSent(
   how: SessionHow | null = null,
 ): Promise<boolean> {
   const { config } = deps;
-  const isTemplate = isTemplateKind(outbox.kind);
   const isReminder = outbox.kind === 'fdr_reminder';
+  // The FDR notice is "notified"; any other template (the opt-out confirmation) is a follow-up.
+  const isNotice = outbox.kind === 'fdr_template';
   const sentAt = new Date(deps.clock.now());
   const noReplyAt = await noReplyDue(deps, outbox, sentAt.getTime());
   const who = sender.connectionId === DEFAULT_CONNECTION_ID ? config.PLATFORM_NAME : sender.appName;
@@ -642,14 +662,10 @@ async function commitSent(
     key: `notified-${outbox.id}`,
     shipmentId: outbox.shipmentId,
     accountId: outbox.accountId,
-    kind: isReminder
-      ? 'whatsapp_reminder'
-      : isTemplate
-        ? 'whatsapp_notified'
-        : 'whatsapp_follow_up',
+    kind: isReminder ? 'whatsapp_reminder' : isNotice ? 'whatsapp_notified' : 'whatsapp_follow_up',
     title: isReminder
       ? `${who} reminded ${customer}`
-      : isTemplate
+      : isNotice
         ? `${who} notified ${customer}`
         : `${who} replied to the customer: ${followUpLabel(outbox.reason)}${fallbackNote(how)}`,
     details: {
@@ -746,6 +762,78 @@ async function failForGood(
     { outboxId: outbox.id, shipmentId: outbox.shipmentId, code },
     'WhatsApp message failed for good',
   );
+}
+
+/**
+ * Why the conversation policy holds this message back now, or null: the number is suppressed
+ * for this sender (every message but the opt-out confirmation), or a session message is outside
+ * the customer's 24-hour window. There is no template for a follow-up, so a follow-up outside
+ * the window is not sent at all.
+ */
+async function heldByPolicy(
+  deps: Deps,
+  outbox: OutboxRow,
+  sender: Sender,
+): Promise<{ code: string; reason: string } | null> {
+  const senderNumber = senderNumberKey(sender.waNumber);
+  const now = new Date(deps.clock.now());
+  if (outbox.reason !== 'opt_out_confirmation') {
+    const suppressed = await findSuppression(deps.db, senderNumber, outbox.toNumber, now);
+    if (suppressed) {
+      const code = suppressed.reason === 'not_on_whatsapp' ? 'not_on_whatsapp' : 'opted_out';
+      return { code, reason: SUPPRESSION_TEXT[code] };
+    }
+  }
+  if (outbox.kind !== 'session_text') {
+    return null;
+  }
+  const lastWrote = await lastCustomerMessageAt(deps.db, senderNumber, outbox.toNumber);
+  if (isWindowOpen(lastWrote, now)) {
+    return null;
+  }
+  const hours = CUSTOMER_WINDOW_MS / 3_600_000;
+  return {
+    code: 'window_closed',
+    reason: lastWrote
+      ? `the customer last wrote ${Math.floor((now.getTime() - lastWrote.getTime()) / 3_600_000)} hours ago, and a message that is not a template may only go within ${hours} hours of that`
+      : `the customer has not written to this number within ${hours} hours, and a message that is not a template may only go then`,
+  };
+}
+
+/**
+ * Finishes a message the policy holds back: the row `failed` with the reason as its code (never
+ * claimed again) and `whatsapp_not_sent` on the timeline, in one transaction.
+ */
+async function notSent(deps: Deps, outbox: OutboxRow, code: string, reason: string) {
+  const what =
+    outbox.kind === 'fdr_template'
+      ? 'WhatsApp notification'
+      : `WhatsApp follow-up (${followUpLabel(outbox.reason)})`;
+  const activityId = await deps.db.transaction(async (tx) => {
+    if (!(await lockUnfinishedOutbox(tx, outbox.id))) {
+      return null;
+    }
+    await markOutboxError(tx, outbox.id, 'failed', code, `not sent: ${reason}`);
+    return insertActivity(tx, {
+      key: `not-sent-${outbox.id}`,
+      shipmentId: outbox.shipmentId,
+      accountId: outbox.accountId,
+      kind: 'whatsapp_not_sent',
+      title: `${what} not sent: ${reason}`,
+      details: { code, reason, purpose: outbox.reason, templateId: outbox.templateId },
+      occurredAt: new Date(),
+    });
+  });
+  if (activityId === null) {
+    return { status: 'not_claimable' };
+  }
+  deps.metrics.notSent.inc({ reason: code });
+  await publishActivity(deps.queues, activityId);
+  deps.log.info(
+    { outboxId: outbox.id, shipmentId: outbox.shipmentId, code },
+    'WhatsApp message not sent: held back by the conversation policy',
+  );
+  return { status: 'not_sent', code };
 }
 
 function followUpLabel(purpose: string | null): string {

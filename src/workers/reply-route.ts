@@ -15,6 +15,14 @@
  *   (ndrNotification, date list, portal link, concern prompt) and confirm in one short message
  *   whose reply buttons offer the next step (src/replies/messages.ts).
  *
+ * Opt-out and opt-in (src/suppression.ts): a message from the customer opens their 24-hour window
+ *   (src/customer-window.ts). A message that is one of the account's opt-out keywords suppresses
+ *   the number for the conversation's sender number, is confirmed once (the account's opt-out
+ *   template, else a short text) and is never read as a reply intent; an opt-in keyword, or any
+ *   other message the customer sends later, lifts the opt-out. A keyword from a number whose
+ *   conversations are closed or old still counts (bound to its newest one). A v2 `user-event`
+ *   `opted-out` / `opted-in` (stage `receive` too) does the same without a confirmation.
+ *
  * Idempotency: the WMS call carries `ndr-reply-<replyId>` as Idempotency-Key; follow-up messages
  * are outbox rows keyed by reply and purpose, so a retried job books and sends nothing twice.
  */
@@ -24,12 +32,14 @@ import { and, eq } from 'drizzle-orm';
 import { recordActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
+import { findConnectionIdsByAppName } from '../db/connections.ts';
 import {
   findConversation,
   findConversationByMessageId,
   findConversationByOutboxId,
   findReplyByEvent,
   insertReply,
+  lastConversationForNumber,
   latestConversationForNumber,
   markLatestActionable,
   markReply,
@@ -37,13 +47,18 @@ import {
   type ConversationRow,
   type ReplyRow,
 } from '../db/conversations.ts';
+import { recordCustomerMessage } from '../db/customer-windows.ts';
 import { insertOutbox } from '../db/outbox.ts';
 import { notificationOutbox } from '../db/schema.ts';
+import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
+import { findTemplate } from '../db/templates.ts';
 import { findWebhookEvent, markWebhookEvent, scrubWebhookEvent } from '../db/webhook-events.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
 import { trackedLink } from '../links.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { keywordText, matchKeyword, type KeywordMatch } from '../opt-out.ts';
+import { effectivePolicy, type EffectivePolicy } from '../policy.ts';
 import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
 import { encodeContent } from '../outbox-content.ts';
 import { formatDateChoice, nextDeliveryDates } from '../replies/dates.ts';
@@ -52,6 +67,7 @@ import {
   confirmation,
   dateChoices,
   invalidDate,
+  optOutConfirmation,
   portalLink,
   standardReply,
   type FollowUp,
@@ -67,7 +83,9 @@ import {
   type ConversationState,
   type Request,
 } from '../replies/rules.ts';
-import type { InboundMessage } from '../webhook/events.ts';
+import type { SettingsCache } from '../settings-cache.ts';
+import { optIn, optOut, senderNumberOf, type OptChangeContext } from '../suppression.ts';
+import type { InboundMessage, UserEvent } from '../webhook/events.ts';
 import { plausibleEpochMs } from '../webhook/fields.ts';
 import { isFailedDelivery, type WmsClient } from '../wms/client.ts';
 import { cancelNoReplyChecks } from './no-reply-check.ts';
@@ -77,6 +95,7 @@ interface Deps {
   db: Db;
   queues: Queues;
   wms: WmsClient | null;
+  settings: Pick<SettingsCache, 'get'>;
   metrics: Metrics;
   log: Log;
 }
@@ -141,6 +160,9 @@ async function receive(deps: Deps, webhookEventId: number, lookAgain: () => Prom
   if (found.row.status !== 'received') {
     return { status: 'duplicate', eventStatus: found.row.status };
   }
+  if (found.event.kind === 'user') {
+    return receiveUserEvent(deps, webhookEventId, found.event.event, found.row.createdAt);
+  }
   if (found.event.kind !== 'inbound') {
     throw new PermanentError(
       'ERR_EVENT_KIND',
@@ -159,6 +181,8 @@ async function receive(deps: Deps, webhookEventId: number, lookAgain: () => Prom
     // The send may have committed between the two reads: its conversation is there now.
     bound = await bindConversation(deps, message, read.postback);
   }
+  // An opt-out (or opt-in) counts even after the conversations it could answer are closed.
+  bound ??= await bindKeyword(deps, message);
   if (!bound) {
     deps.metrics.unknownSenderReplies.inc();
     await scrubWebhookEvent(db, webhookEventId, 'unknown sender');
@@ -169,6 +193,19 @@ async function receive(deps: Deps, webhookEventId: number, lookAgain: () => Prom
   const sender = checkSender(conversation, message, by);
   if (sender === 'learn_user_id' && message.userId) {
     await updateConversation(db, conversation.id, { customerUserId: message.userId });
+  }
+  if (sender !== 'other') {
+    const keyword = await applyCustomerMessage(deps, {
+      webhookEventId,
+      message,
+      conversation,
+      by,
+      receivedAt,
+      arrivedAt: found.row.createdAt,
+    });
+    if (keyword) {
+      return keyword;
+    }
   }
 
   const request: Request =
@@ -582,4 +619,227 @@ async function bindConversation(
 
 function offeredDates(conversation: ConversationRow): string[] {
   return conversation.offeredDates ? (JSON.parse(conversation.offeredDates) as string[]) : [];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opt-out, opt-in and the customer's window
+
+/** The account's conversation policy, defaults resolved. */
+async function policyOf(deps: Deps, accountId: number): Promise<EffectivePolicy> {
+  const settings = await deps.settings.get(accountId);
+  return effectivePolicy(settings.policy, { quietHours: deps.config.DEFAULT_QUIET_HOURS });
+}
+
+/**
+ * A message no open conversation takes: when it is an opt-out or opt-in keyword of the account
+ * of the customer's newest conversation (of any age, closed or not), it belongs to that one.
+ */
+async function bindKeyword(
+  deps: Deps,
+  message: InboundMessage,
+): Promise<{ conversation: ConversationRow; by: BoundBy } | null> {
+  const words = keywordText(message);
+  if (message.mobile === null || words === null) {
+    return null;
+  }
+  const conversation = await lastConversationForNumber(deps.db, message.mobile);
+  if (!conversation) {
+    return null;
+  }
+  const keyword = matchKeyword(words, await policyOf(deps, conversation.accountId));
+  return keyword ? { conversation, by: 'number' } : null;
+}
+
+/**
+ * What every message from the conversation's customer does before it is read as a reply: it
+ * opens their window for the conversation's sender number, and an opt-out or opt-in keyword is
+ * handled here (the result the job returns); any other message lifts an earlier opt-out and
+ * goes on to be read (null).
+ */
+async function applyCustomerMessage(
+  deps: Deps,
+  input: {
+    webhookEventId: number;
+    message: InboundMessage;
+    conversation: ConversationRow;
+    by: BoundBy;
+    receivedAt: Date;
+    /** When the service received the message: the window and the opt-out order use our clock. */
+    arrivedAt: Date;
+  },
+): Promise<{ status: KeywordMatch; replyId: number } | null> {
+  const { db } = deps;
+  const { webhookEventId, message, conversation, receivedAt, arrivedAt } = input;
+  const senderNumber = await senderNumberOf(deps.config, db, conversation.connectionId);
+  if (senderNumber === null) {
+    // The conversation's connection was deleted: no number to keep a window or opt-out for.
+    return null;
+  }
+  const customerNumber = conversation.customerNumber;
+  await recordCustomerMessage(db, senderNumber, customerNumber, arrivedAt);
+  const policy = await policyOf(deps, conversation.accountId);
+  const keyword = matchKeyword(keywordText(message), policy);
+  const change = {
+    senderNumber,
+    customerNumber,
+    accountId: conversation.accountId,
+    shipmentId: conversation.shipmentId,
+    occurredAt: receivedAt,
+  };
+  if (keyword === null) {
+    await optIn(
+      deps,
+      { ...change, key: `event-${webhookEventId}`, how: 'wrote again', source: 'message' },
+      arrivedAt,
+    );
+    return null;
+  }
+
+  // A keyword is the customer's reply (on the timeline like any other), never a reply intent.
+  const reply = await insertReply(db, {
+    webhookEventId,
+    conversationId: conversation.id,
+    shipmentId: conversation.shipmentId,
+    type: message.type,
+    intent: keyword,
+    summary: summarise(message),
+    receivedAt,
+    state: 'logged',
+  });
+  await recordActivity(deps, {
+    key: `reply-${reply.id}`,
+    shipmentId: conversation.shipmentId,
+    accountId: conversation.accountId,
+    kind: 'whatsapp_reply',
+    title: `Customer replied: ${reply.summary ?? message.type}`,
+    details: {
+      type: message.type,
+      intent: keyword,
+      receivedAt: receivedAt.toISOString(),
+      boundBy: input.by,
+      action: 'none',
+    },
+    occurredAt: receivedAt,
+  });
+  const ctx: OptChangeContext = {
+    ...change,
+    key: `reply-${reply.id}`,
+    how: keyword === 'opt_out' ? 'an opt-out keyword' : 'an opt-in keyword',
+    source: 'keyword',
+  };
+  if (keyword === 'opt_out') {
+    await optOut(deps, ctx);
+    await sendOptOutConfirmation(deps, conversation, reply, policy);
+  } else {
+    await optIn(deps, ctx, arrivedAt);
+  }
+  deps.metrics.replies.inc({ type: message.type, outcome: keyword });
+  await markWebhookEvent(db, webhookEventId, 'processed', keyword);
+  deps.log.info(
+    { webhookEventId, replyId: reply.id, conversationId: conversation.id, keyword },
+    'opt-out or opt-in keyword received',
+  );
+  return { status: keyword, replyId: reply.id };
+}
+
+/**
+ * The one confirmation of an opt-out message (keyed by its reply, so a repeated callback or a
+ * retried job sends nothing more): the account's opt-out template when the service knows it
+ * and it has no placeholders to fill, else a short text.
+ */
+async function sendOptOutConfirmation(
+  deps: Deps,
+  conversation: ConversationRow,
+  reply: ReplyRow,
+  policy: EffectivePolicy,
+): Promise<void> {
+  const template = policy.optOutTemplateId
+    ? await findTemplate(deps.db, policy.optOutTemplateId)
+    : null;
+  if (!template || /\{\{\s*\d+\s*\}\}/.test(template.body)) {
+    if (policy.optOutTemplateId) {
+      deps.log.warn(
+        { accountId: conversation.accountId, templateId: policy.optOutTemplateId },
+        template
+          ? 'the opt-out template has placeholders; confirming with a text instead'
+          : 'the opt-out template is not known here (verify it first); confirming with a text instead',
+      );
+    }
+    return sendFollowUp(deps, conversation, reply, optOutConfirmation(policy.optInKeywords[0]));
+  }
+  const purpose = 'opt_out_confirmation';
+  const { id: outboxId } = await insertOutbox(deps.db, {
+    idempotencyKey: `reply-${reply.id}-${purpose}`,
+    kind: 'template',
+    shipmentId: conversation.shipmentId,
+    accountId: conversation.accountId,
+    conversationId: conversation.id,
+    reason: purpose,
+    connectionId: conversation.connectionId,
+    templateId: template.id,
+    toNumber: conversation.customerNumber,
+    body: template.body,
+    content: encodeContent({ kind: 'template', params: [], buttons: [] }),
+  });
+  await enqueue(deps.queues, 'message.send', { outboxId });
+}
+
+/**
+ * A v2 `user-event` `opted-out` or `opted-in` (the webhook queues no other): the customer opted
+ * out or in through WhatsApp itself. The sender is the app the event names (the platform app,
+ * or the one stored connection of that name); the account and timeline are those of the
+ * customer's newest conversation on it. No confirmation: WhatsApp has shown the customer one.
+ */
+async function receiveUserEvent(
+  deps: Deps,
+  webhookEventId: number,
+  event: UserEvent,
+  arrivedAt: Date,
+) {
+  const { db, config } = deps;
+  const change = event.type === 'opted-out' || event.type === 'opted-in' ? event.type : null;
+  const ignore = async (note: string) => {
+    await markWebhookEvent(db, webhookEventId, 'ignored', note);
+    return { status: 'ignored', note };
+  };
+  if (change === null) {
+    return ignore(`user-event ${event.type}: no action`);
+  }
+  if (event.phone === null) {
+    return ignore(`user-event ${change} without a phone number`);
+  }
+  const app = await connectionOfApp(deps, event.app);
+  const conversation = await lastConversationForNumber(db, event.phone, app ?? undefined);
+  const connectionId = app ?? conversation?.connectionId ?? null;
+  const senderNumber =
+    connectionId === null ? null : await senderNumberOf(config, db, connectionId);
+  if (senderNumber === null) {
+    return ignore(`user-event ${change}: neither its app nor a conversation names our sender`);
+  }
+  const ctx: OptChangeContext = {
+    senderNumber,
+    customerNumber: event.phone,
+    accountId: conversation?.accountId ?? null,
+    shipmentId: conversation?.shipmentId ?? null,
+    key: `event-${webhookEventId}`,
+    how: 'in WhatsApp',
+    source: 'user_event',
+    occurredAt: new Date(plausibleEpochMs(event.timestamp) ?? arrivedAt.getTime()),
+  };
+  const changed =
+    change === 'opted-out' ? await optOut(deps, ctx) : await optIn(deps, ctx, arrivedAt);
+  await markWebhookEvent(db, webhookEventId, 'processed', `user-event ${change}`);
+  return { status: change, changed };
+}
+
+/** The sender connection a v2 app name is: the platform app, or the one stored connection so named. */
+async function connectionOfApp(deps: Deps, app: string | null): Promise<string | null> {
+  if (app === null) {
+    return null;
+  }
+  if (app.trim().toLowerCase() === deps.config.GUPSHUP_DEFAULT_APP_NAME.trim().toLowerCase()) {
+    return DEFAULT_CONNECTION_ID;
+  }
+  const ids = await findConnectionIdsByAppName(deps.db, app.trim());
+  return ids.length === 1 ? String(ids[0]) : null;
 }

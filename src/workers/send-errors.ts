@@ -29,6 +29,7 @@ import type { Queues } from '../queues/index.ts';
 import type { SenderPace } from '../sender-pace.ts';
 import type { SenderPause } from '../sender-pause.ts';
 import type { Sender } from '../senders.ts';
+import { senderNumberKey } from '../suppression.ts';
 
 export interface SendErrorDeps {
   config: Pick<Config, 'DEFAULT_COUNTRY'>;
@@ -116,7 +117,7 @@ export async function actOnSendError(
           ? new Date(Date.now() + UNDELIVERABLE_DAYS * 86_400_000)
           : null;
       await suppress(deps.db, {
-        senderNumber: digits(sender.waNumber),
+        senderNumber: senderNumberKey(sender.waNumber),
         customerNumber: digits(outbox.toNumber),
         reason: action,
         source: 'send_error',
@@ -214,7 +215,7 @@ export async function actOnFailedReport(
     case 'not_on_whatsapp':
     case 'opted_out':
       await suppress(deps.db, {
-        senderNumber: digits(sender.waNumber),
+        senderNumber: senderNumberKey(sender.waNumber),
         customerNumber: digits(outbox.toNumber),
         reason: rule.action,
         // An opt-out is a refusal of our message wherever it is said; a number Gupshup reports

@@ -367,6 +367,53 @@ describe('wa-notify against a running service', { timeout: 60_000 }, () => {
     expect((await cli('tokens', 'create', '--account', 'abc')).code).toBe(2);
   });
 
+  it('adds, lists and removes suppressions; a bad number exits 2', async () => {
+    const added = await cliJson<{ created: boolean; suppression: Record<string, unknown> }>(
+      'suppression',
+      'add',
+      '+91 98113 00021',
+      '--account',
+      '379',
+    );
+    expect(added).toMatchObject({
+      created: true,
+      suppression: {
+        customerNumber: '919811300021',
+        senderNumber: '919319278973',
+        reason: 'opted_out',
+        source: 'cli',
+        accountId: 379,
+      },
+    });
+    const again = await cli('suppression', 'add', '9811300021', '--account', '379');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('was suppressed already');
+
+    const listed = await cli('suppression', 'list', '--account', '379');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/919811300021\topted_out\tcli\taccount 379/);
+    const json = await cliJson<{ total: number }>('suppression', 'list', '--reason', 'opted_out');
+    expect(json.total).toBe(1);
+
+    const removed = await cliJson<{ removed: number }>(
+      'suppression',
+      'remove',
+      '919811300021',
+      '--account',
+      '379',
+    );
+    expect(removed.removed).toBe(1);
+    const gone = await cli('suppression', 'remove', '919811300021', '--account', '379');
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('holds no suppression');
+
+    const bad = await cli('suppression', 'add', '12345', '--account', '379');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('must be a phone number');
+    expect((await cli('suppression', 'add', '9811300022')).code).toBe(2);
+    expect((await cli('suppression', 'list', '--reason', 'bored')).code).toBe(2);
+  });
+
   it('exits 2 for an unknown queue, naming the valid ones', async () => {
     const run = await cli('requeue', 'message.sned', '--yes');
     expect(run.code).toBe(2);

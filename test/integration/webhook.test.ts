@@ -229,7 +229,7 @@ describe('shapes Gupshup sends', () => {
     },
   );
 
-  it('stores a v2 message-event and the v2 inbound text fixture; a v2 user-event is stored with no job', async () => {
+  it('stores a v2 message-event and the v2 inbound text fixture; a v2 opted-in user-event is queued for reply.route', async () => {
     const gsId = '5a0c7b4e-1111-4b1e-9a1d-1c2b3a4d5e6f';
     const event = {
       app: 'ShopCoNDR',
@@ -274,17 +274,15 @@ describe('shapes Gupshup sends', () => {
       .where(eq(webhookEvents.kind, 'user'));
     const mine = rows.filter((r) => r.payload.includes('1716450020000'));
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatchObject({
-      status: 'ignored',
-      note: 'user-event opted-in: stored, no action',
-    });
-    expect(await jobOf('inbound', mine[0]!.id)).toBeUndefined();
+    // An opt-in (or opt-out) changes the suppression list: reply.route takes it.
+    expect(mine[0]).toMatchObject({ status: 'received', note: null });
+    expect(await jobOf('inbound', mine[0]!.id)).toBeTruthy();
   });
 });
 
 describe('every callback format Gupshup posts (test/fixtures/webhook/)', () => {
   /** A row whose job is queued. */
-  const queued = (kind: 'dlr' | 'inbound') => ({ kind, status: 'received', note: null });
+  const queued = (kind: 'dlr' | 'inbound' | 'user') => ({ kind, status: 'received', note: null });
   /** A row stored already handled, with no job. */
   const stored = (kind: 'user' | 'billing' | 'ignored', note: string) => ({
     kind,
@@ -324,8 +322,8 @@ describe('every callback format Gupshup posts (test/fixtures/webhook/)', () => {
     'v2-read.json': [queued('dlr')],
     'v2-sent.json': [queued('dlr')],
     'v2-template-event.json': [stored('ignored', `ignored: v2 template-event (${TEMPLATES})`)],
-    'v2-user-event-opted-in.json': [stored('user', 'user-event opted-in: stored, no action')],
-    'v2-user-event-opted-out.json': [stored('user', 'user-event opted-out: stored, no action')],
+    'v2-user-event-opted-in.json': [queued('user')],
+    'v2-user-event-opted-out.json': [queued('user')],
     'v2-user-event-sandbox-start.json': [
       stored('user', 'user-event sandbox-start: stored, no action'),
     ],
@@ -408,7 +406,7 @@ describe('every callback format Gupshup posts (test/fixtures/webhook/)', () => {
         const found = await rowsByKey(key);
         expect(found).toHaveLength(1);
         expect(found[0]).toMatchObject(rows[i]!);
-        // Only reports and messages have a job.
+        // Only reports, messages and opt-outs/opt-ins have a job (reply.route takes the last two).
         expect(await jobsOf(found[0]!.id)).toHaveLength(rows[i]!.status === 'received' ? 1 : 0);
       }
     },
@@ -422,14 +420,14 @@ describe('every callback format Gupshup posts (test/fixtures/webhook/)', () => {
   });
 
   it('leaves stored-only events to nobody: the sweeper queues none, even one left received', async () => {
-    for (const name of ['v2-user-event-opted-out.json', 'v3-echo.json']) {
+    for (const name of ['v2-billing-event.json', 'v3-echo.json']) {
       const res = await call({
         contentType: JSON_TYPE,
         body: JSON.stringify(webhookFixture(name)),
       });
       expect(res.statusCode).toBe(200);
     }
-    const [row] = await rowsByKey(keysOf(webhookFixture('v2-user-event-opted-out.json'))[0]!);
+    const [row] = await rowsByKey(keysOf(webhookFixture('v2-billing-event.json'))[0]!);
     const [echo] = await rowsByKey(keysOf(webhookFixture('v3-echo.json'))[0]!);
     // As if stored before this rule: `received`, of a kind no job handles.
     await service.deps.db

@@ -72,6 +72,8 @@ export interface SettingsPageView {
   supportContactNumber: string;
   supportEmailAddress: string;
   activity: ActivityView[];
+  /** Numbers the account's messages do not go to (opted out, not on WhatsApp), in force. */
+  suppressedNumbers: number;
   variables: readonly { name: string; description: string }[];
   policy: PolicyView;
 }
@@ -550,6 +552,9 @@ export function renderSettingsPage(view: SettingsPageView): string {
 
         <section class="card" aria-labelledby="h-activity">
           <h2 id="h-activity">Recent activity</h2>
+          <p id="suppressed">
+            Suppressed numbers (opted out or not on WhatsApp): ${String(view.suppressedNumbers)}
+          </p>
           ${activityList(view.activity)}
         </section>
       </main>

@@ -6,9 +6,9 @@
  * configured token every request is refused.
  *
  * Each event is stored in `webhook_events` (keyed, so a repeated callback is one row) and
- * enqueued: delivery reports on `dlr.process`, inbound messages on `reply.route`. User events,
- * billing events and callbacks the service has no use for are stored as `ignored` with a note,
- * and nothing is enqueued for them. Gupshup wants a quick 2xx with an empty body: 200 once stored
+ * enqueued: delivery reports on `dlr.process`, inbound messages and v2 `opted-out` / `opted-in`
+ * user events on `reply.route`. Other user events, billing events and callbacks the service has
+ * no use for are stored as `ignored` with a note, and nothing is enqueued for them. Gupshup wants a quick 2xx with an empty body: 200 once stored
  * and queued, 400 with a reason for a malformed body, 401 without the token, 413 above 256 KiB,
  * 503 when MySQL or Redis cannot take the events (Gupshup retries). Nothing here calls Gupshup or
  * the WMS.
@@ -215,16 +215,16 @@ function storageError(err: unknown): string {
  * still waiting (`received`) is enqueued again — a no-op while its job exists (deterministic job
  * id), a repair if Redis lost it; one already handled is not. Also used by `wa-notify replay`.
  *
- * Delivery reports go to `dlr.process` and messages to `reply.route`. User and billing events
- * and ignored callbacks have no job: they are stored already `ignored`, with a note saying what
- * they were, and nothing is enqueued.
+ * Delivery reports go to `dlr.process`; messages, opt-outs and opt-ins (v2 user events) to
+ * `reply.route`. Other user events, billing events and ignored callbacks have no job: they are
+ * stored already `ignored`, with a note saying what they were, and nothing is enqueued.
  */
 export async function storeAndEnqueue(
   deps: Pick<GupshupWebhookDeps, 'db' | 'queues' | 'writes'>,
   event: WebhookEvent,
 ): Promise<boolean> {
   const key = eventKey(event);
-  if (event.kind !== 'dlr' && event.kind !== 'inbound') {
+  if (event.kind !== 'dlr' && event.kind !== 'inbound' && !isOptChange(event)) {
     const handled = { status: 'ignored', note: storedOnlyNote(event) } as const;
     return (await record(deps, key, event, handled)).created;
   }
@@ -237,6 +237,13 @@ export async function storeAndEnqueue(
     }
   }
   return created;
+}
+
+/** A v2 user event that changes the suppression list: the customer opted out or in. */
+export function isOptChange(event: WebhookEvent): boolean {
+  return (
+    event.kind === 'user' && (event.event.type === 'opted-out' || event.event.type === 'opted-in')
+  );
 }
 
 type StoredOnly = Exclude<WebhookEvent, { kind: 'dlr' } | { kind: 'inbound' }>;

@@ -44,6 +44,7 @@ import * as v from 'valibot';
 
 import type { Config } from '../../config.ts';
 import { listAccountActivity } from '../../db/activity.ts';
+import { countSuppressions } from '../../db/suppressions.ts';
 import { isTokenLive } from '../../db/api-tokens.ts';
 import type { Db } from '../../db/client.ts';
 import { DEFAULT_CONNECTION_ID } from '../../db/settings.ts';
@@ -562,10 +563,11 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
       csrf: string | null,
     ): Promise<SettingsPageView | { status: number; message: string }> {
       const base = `/v1/accounts/${accountId}`;
-      const [settingsRes, connectionsRes, activity] = await Promise.all([
+      const [settingsRes, connectionsRes, activity, suppressedNumbers] = await Promise.all([
         callApi('GET', `${base}/whatsapp-settings`),
         callApi('GET', `${base}/whatsapp-connections`),
         listAccountActivity(db, accountId, ACTIVITY_SHOWN),
+        countSuppressions(db, { accountId }),
       ]);
       const settings = v.safeParse(ApiSettings, settingsRes.body);
       const connections = v.safeParse(ApiConnections, connectionsRes.body);
@@ -646,6 +648,7 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
           kind: a.kind,
           title: a.title,
         })),
+        suppressedNumbers,
         variables: TEMPLATE_VARIABLES,
         policy: policyView(current.policy),
       };
