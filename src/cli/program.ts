@@ -477,24 +477,29 @@ export async function runCli(
     );
   suppression
     .command('remove')
-    .summary("remove the account's suppressions of a number")
+    .summary("remove the account's suppressions of a number (without --account: all of them)")
     .argument('<customerNumber>', 'the customer number')
-    .requiredOption('--account <accountId>', 'the account', parseAccount)
+    .option(
+      '--account <accountId>',
+      "only this account's suppressions (default: every suppression of the number, whoever set it)",
+      parseAccount,
+    )
     .option('--reason <reason>', 'only opted_out or not_on_whatsapp', parseSuppressionReason)
     .option('--json', 'print JSON')
     .addHelpText('after', examples('wa-notify suppression remove 919812345678 --account 379'))
     .action(
       async (
         number: string,
-        opts: { account: number; reason?: 'opted_out' | 'not_on_whatsapp'; json?: boolean },
+        opts: { account?: number; reason?: 'opted_out' | 'not_on_whatsapp'; json?: boolean },
       ) => {
         const result = await withDeps({ mysql: true }, (deps) =>
-          removeSuppression(deps, opts.account, number, opts.reason),
+          removeSuppression(deps, opts.account ?? null, number, opts.reason),
         );
+        const whose = opts.account === undefined ? '' : ` for account ${opts.account}`;
         print(
           opts.json,
           result,
-          `${result.removed} suppression(s) of that number removed for account ${opts.account}.\n`,
+          `${result.removed} suppression(s) of that number removed${whose}.\n`,
         );
       },
     );

@@ -1,8 +1,8 @@
 /**
  * `wa-notify suppression list|add|remove`: the suppression list (src/suppression.ts) from the
- * command line, straight in MySQL, as the API does it: an account's suppressions in force, a
- * number suppressed for the account's current sender, the account's suppressions of a number
- * removed. Numbers are shown in full: they are what an operator adds and removes.
+ * command line, straight in MySQL, as the API does it: an account's suppressions in force (or
+ * every account's), a number suppressed for the account's current sender, the account's
+ * suppressions of a number removed (or, without an account, every suppression of it). Numbers are shown in full: they are what an operator adds and removes.
  */
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
@@ -97,18 +97,21 @@ export async function addSuppression(
   return { created, suppression: presentSuppression(row) };
 }
 
+/** Removes an account's suppressions of a number; without an account, every one of it. */
 export async function removeSuppression(
   deps: { config: Config; db: Db },
-  accountId: number,
+  accountId: number | null,
   rawNumber: string,
   reason: SuppressionReason | undefined,
-): Promise<{ accountId: number; removed: number }> {
+): Promise<{ accountId: number | null; removed: number }> {
   const customerNumber = customerNumberOf(deps.config, rawNumber);
   const removed = await liftAccountSuppressions(deps.db, accountId, customerNumber, reason);
   if (removed === 0) {
     throw new CommandError(
       'ERR_NOT_FOUND',
-      `account ${accountId} holds no suppression of that number`,
+      accountId === null
+        ? 'there is no suppression of that number'
+        : `account ${accountId} holds no suppression of that number`,
     );
   }
   return { accountId, removed };

@@ -123,11 +123,12 @@ export async function liftSuppressionSetBefore(
 
 /**
  * Lifts an account's suppressions of a customer number (of any sender number; `reason` given:
- * only that one); returns how many rows went. Rows another account set are left alone.
+ * only that one); returns how many rows went. Rows another account set are left alone; with
+ * `accountId` null (an operator's CLI), every suppression of the number goes.
  */
 export async function liftAccountSuppressions(
   db: DbOrTx,
-  accountId: number,
+  accountId: number | null,
   customerNumber: string,
   reason?: SuppressionReason,
 ): Promise<number> {
@@ -135,7 +136,7 @@ export async function liftAccountSuppressions(
     .delete(whatsappSuppressions)
     .where(
       and(
-        eq(whatsappSuppressions.accountId, accountId),
+        accountId === null ? undefined : eq(whatsappSuppressions.accountId, accountId),
         eq(whatsappSuppressions.customerNumber, customerNumber),
         reason ? eq(whatsappSuppressions.reason, reason) : undefined,
       ),

@@ -407,6 +407,15 @@ describe('wa-notify against a running service', { timeout: 60_000 }, () => {
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('holds no suppression');
 
+    // Without --account: every suppression of the number, whoever set it.
+    expect((await cli('suppression', 'add', '9811300023', '--account', '380')).code).toBe(0);
+    const all = await cliJson<{ accountId: null; removed: number }>(
+      'suppression',
+      'remove',
+      '919811300023',
+    );
+    expect(all).toEqual({ accountId: null, removed: 1 });
+
     const bad = await cli('suppression', 'add', '12345', '--account', '379');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('must be a phone number');
