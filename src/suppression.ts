@@ -95,7 +95,13 @@ export interface OptChangeContext {
   /** What said it, in the timeline's words: `replied STOP`, `opted out in WhatsApp`, …. */
   how: string;
   source: Extract<SuppressionSource, 'keyword' | 'user_event'> | 'message';
+  /** When the customer said it, for the timeline. */
   occurredAt: Date;
+  /**
+   * When the service received it: what orders an opt-out and what lifts it (our clock, not the
+   * callback's).
+   */
+  arrivedAt: Date;
 }
 
 interface OptDeps {
@@ -114,6 +120,7 @@ export async function optOut(deps: OptDeps, ctx: OptChangeContext): Promise<bool
     reason: 'opted_out',
     source,
     accountId: ctx.accountId,
+    at: ctx.arrivedAt,
   });
   if (ctx.shipmentId !== null) {
     await recordActivity(deps, {
@@ -136,21 +143,17 @@ export async function optOut(deps: OptDeps, ctx: OptChangeContext): Promise<bool
 }
 
 /**
- * Lifts the pair's opt-out if it was set at or before `arrivedAt` (when the service received
- * what lifts it: a message the customer sent before opting out lifts nothing). A
- * `not_on_whatsapp` suppression stays. True when an opt-out was lifted.
+ * Lifts the pair's opt-out if it was said no later than what lifts it (both by the time the
+ * service received them: a message that came before the opt-out lifts nothing, however late it
+ * is processed). A `not_on_whatsapp` suppression stays. True when an opt-out was lifted.
  */
-export async function optIn(
-  deps: OptDeps,
-  ctx: OptChangeContext,
-  arrivedAt: Date,
-): Promise<boolean> {
+export async function optIn(deps: OptDeps, ctx: OptChangeContext): Promise<boolean> {
   const lifted = await liftSuppressionSetBefore(
     deps.db,
     ctx.senderNumber,
     ctx.customerNumber,
     'opted_out',
-    arrivedAt,
+    ctx.arrivedAt,
   );
   if (!lifted) {
     return false;

@@ -32,6 +32,12 @@ export interface SuppressionInput {
   accountId?: number | null;
   /** Null or absent: until lifted. */
   expiresAt?: Date | null;
+  /**
+   * When the customer said it (the service's receipt of their message or event); absent: now.
+   * Kept as `updated_at`, which a later message lifting it is compared with; a renewal never
+   * moves it back.
+   */
+  at?: Date;
 }
 
 function inForce(now: Date): SQL | undefined {
@@ -58,7 +64,9 @@ export async function suppress(
     source: input.source,
     accountId: input.accountId ?? null,
     expiresAt: input.expiresAt ?? null,
+    updatedAt: input.at ?? now,
   };
+  const column = whatsappSuppressions.updatedAt;
   await db
     .insert(whatsappSuppressions)
     .values(values)
@@ -67,9 +75,7 @@ export async function suppress(
         source: values.source,
         accountId: values.accountId,
         expiresAt: values.expiresAt,
-        // The database's clock, as on insert: `updated_at` says when it was last set, which a
-        // later message from the customer is compared with (src/suppression.ts).
-        updatedAt: sql`CURRENT_TIMESTAMP(3)`,
+        updatedAt: sql`GREATEST(${column}, ${column.mapToDriverValue(values.updatedAt)})`,
       },
     });
   return before === null;

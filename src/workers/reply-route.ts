@@ -685,13 +685,15 @@ async function applyCustomerMessage(
     accountId: conversation.accountId,
     shipmentId: conversation.shipmentId,
     occurredAt: receivedAt,
+    arrivedAt,
   };
   if (keyword === null) {
-    await optIn(
-      deps,
-      { ...change, key: `event-${webhookEventId}`, how: 'wrote again', source: 'message' },
-      arrivedAt,
-    );
+    await optIn(deps, {
+      ...change,
+      key: `event-${webhookEventId}`,
+      how: 'wrote again',
+      source: 'message',
+    });
     return null;
   }
 
@@ -731,7 +733,7 @@ async function applyCustomerMessage(
     await optOut(deps, ctx);
     await sendOptOutConfirmation(deps, conversation, reply, policy);
   } else {
-    await optIn(deps, ctx, arrivedAt);
+    await optIn(deps, ctx);
   }
   deps.metrics.replies.inc({ type: message.type, outcome: keyword });
   await markWebhookEvent(db, webhookEventId, 'processed', keyword);
@@ -825,9 +827,9 @@ async function receiveUserEvent(
     how: 'in WhatsApp',
     source: 'user_event',
     occurredAt: new Date(plausibleEpochMs(event.timestamp) ?? arrivedAt.getTime()),
+    arrivedAt,
   };
-  const changed =
-    change === 'opted-out' ? await optOut(deps, ctx) : await optIn(deps, ctx, arrivedAt);
+  const changed = change === 'opted-out' ? await optOut(deps, ctx) : await optIn(deps, ctx);
   await markWebhookEvent(db, webhookEventId, 'processed', `user-event ${change}`);
   return { status: change, changed };
 }

@@ -19,7 +19,7 @@ import {
   whatsappTemplates,
 } from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
-import { findSuppression } from '../../src/db/suppressions.ts';
+import { findSuppression, liftSuppressionSetBefore, suppress } from '../../src/db/suppressions.ts';
 import { textReply } from '../../src/sandbox/replies.ts';
 import { startSandbox, type RecordedSend, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service } from '../../src/service.ts';
@@ -336,6 +336,30 @@ describe('opt-out and opt-in', () => {
     await pushFdr(service, fdrEvent({ shipmentId: 'OPT-NOWA-1', phone: number.slice(2) }));
     const skipped = await entry('OPT-NOWA-1', 'whatsapp_not_sent');
     expect(skipped.details).toMatchObject({ code: 'not_on_whatsapp' });
+  });
+});
+
+describe('the order of an opt-out and what lifts it', () => {
+  it('is the order the service received them in; a late renewal does not move it back', async () => {
+    const { db } = service.deps;
+    const customer = '919811300030';
+    const t = Date.parse('2026-11-01T10:00:00.000Z');
+    const at = (seconds: number) => new Date(t + seconds * 1_000);
+    const input = {
+      senderNumber: SENDER,
+      customerNumber: customer,
+      reason: 'opted_out',
+      source: 'keyword',
+      accountId: OWN,
+    } as const;
+    await suppress(db, { ...input, at: at(10) });
+    // A repeat of an older opt-out, processed late: the opt-out still dates from 10 s.
+    expect(await suppress(db, { ...input, at: at(5) })).toBe(false);
+    // A message received before the opt-out lifts nothing, however late it is processed.
+    expect(await liftSuppressionSetBefore(db, SENDER, customer, 'opted_out', at(8))).toBe(false);
+    expect(await suppressionOf(customer)).not.toBeNull();
+    expect(await liftSuppressionSetBefore(db, SENDER, customer, 'opted_out', at(11))).toBe(true);
+    expect(await suppressionOf(customer)).toBeNull();
   });
 });
 
