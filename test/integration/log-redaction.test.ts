@@ -3,14 +3,18 @@
  * delivery reports back through the webhook, the customer's button and date, the WMS action)
  * runs at LOG_LEVEL=debug with every role, the logger built as src/main.ts builds it, and the
  * captured lines are searched for the fixtures' phone numbers, address, names and email and for
- * every secret the service was configured with.
+ * every secret the service was configured with. Then the seed's customer opts out (STOP, its
+ * confirmation) and the suppression API lifts it, by a path that holds the number.
  */
 import { Writable } from 'node:stream';
 
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { notificationOutbox } from '../../src/db/schema.ts';
 import { WEBHOOK_PATH } from '../../src/http/routes/gupshup-webhook.ts';
 import { createLog, logSecrets } from '../../src/log.ts';
+import { textReply } from '../../src/sandbox/replies.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { API_TOKEN, createTestEnv, waitFor } from '../helpers/env.ts';
@@ -102,6 +106,31 @@ describe('logs', () => {
       headers: { authorization: `Basic ${basic}` },
     });
     await service.app!.inject({ url: '/metrics' });
+    // The seed's customer opts out, is confirmed, and an operator lifts it through the API,
+    // whose DELETE path holds the number.
+    await sandbox.simulateReply(
+      textReply({ mobile: '919650186697', waNumber: '919319278973', text: 'STOP' }),
+      'form',
+    );
+    await waitFor(() => lines.some((l) => l.includes('customer opted out')), {
+      what: 'the opt-out to be logged',
+    });
+    await waitFor(
+      async () => {
+        const [row] = await service.deps.db
+          .select({ status: notificationOutbox.status })
+          .from(notificationOutbox)
+          .where(eq(notificationOutbox.reason, 'opt_out_confirmation'));
+        return row?.status === 'sent';
+      },
+      { what: 'the opt-out confirmation to be sent' },
+    );
+    const lifted = await service.app!.inject({
+      method: 'DELETE',
+      url: '/v1/accounts/379/whatsapp-suppressions/919650186697',
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    });
+    expect(lifted.statusCode).toBe(200);
     await service.close();
 
     // One JSON object per line, and the scenario did get logged, ids intact.

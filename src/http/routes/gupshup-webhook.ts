@@ -151,7 +151,7 @@ export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
         tags: ['ingress'],
         summary: 'Gupshup delivery reports and customer replies',
         description:
-          'The one Gupshup callback, in every format Gupshup posts: Enterprise delivery reports (one or a batch of up to WEBHOOK_MAX_EVENTS) and inbound messages; v2 callbacks (message-event, message, user-event, billing-event, and others acknowledged as ignored); v3 (Meta-format) callbacks (statuses and messages, batched up to 500 events; other fields and echoes acknowledged as ignored). As `application/json`, `application/x-www-form-urlencoded` or `text/plain` bodies up to 256 KiB, or as a GET query.',
+          'The one Gupshup callback, in every format Gupshup posts: Enterprise delivery reports (one or a batch of up to WEBHOOK_MAX_EVENTS) and inbound messages; v2 callbacks (message-event, message, user-event — `opted-out` and `opted-in` change the suppression list —, billing-event, and others acknowledged as ignored); v3 (Meta-format) callbacks (statuses and messages, batched up to 500 events; other fields and echoes acknowledged as ignored). As `application/json`, `application/x-www-form-urlencoded` or `text/plain` bodies up to 256 KiB, or as a GET query.',
         security: SECURITY.webhook,
         responses: {
           200: { description: 'Stored and queued (empty body)', body: 'none' },
