@@ -7,6 +7,7 @@ import {
   confirmation,
   dateChoices,
   invalidDate,
+  optOutConfirmation,
   portalLink,
   standardReply,
   type FollowUp,
@@ -131,5 +132,16 @@ describe('follow-up messages', () => {
   it('keeps the concern prompt and the standard reply as plain text', () => {
     expect(concernPrompt().interactive).toBeNull();
     expect(standardReply('rto_initiated').text).toContain('now rto initiated');
+  });
+
+  it("confirms an opt-out in plain text, naming the account's opt-in keyword when it has one", () => {
+    expect(optOutConfirmation('START')).toEqual({
+      purpose: 'opt_out_confirmation',
+      text: 'You will no longer receive WhatsApp messages from us. To get them again, reply START.',
+      interactive: null,
+    });
+    expect(optOutConfirmation(undefined).text).toBe(
+      'You will no longer receive WhatsApp messages from us.',
+    );
   });
 });
