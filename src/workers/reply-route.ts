@@ -30,6 +30,7 @@ import { DelayedError, type Processor } from 'bullmq';
 import { and, eq } from 'drizzle-orm';
 
 import { recordActivity } from '../activity.ts';
+import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { findConnectionIdsByAppName } from '../db/connections.ts';
@@ -58,7 +59,7 @@ import { trackedLink } from '../links.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { keywordText, matchKeyword, type KeywordMatch } from '../opt-out.ts';
-import { effectivePolicy, type EffectivePolicy } from '../policy.ts';
+import type { EffectivePolicy } from '../policy.ts';
 import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
 import { encodeContent } from '../outbox-content.ts';
 import { formatDateChoice, nextDeliveryDates } from '../replies/dates.ts';
@@ -89,6 +90,7 @@ import type { InboundMessage, UserEvent } from '../webhook/events.ts';
 import { plausibleEpochMs } from '../webhook/fields.ts';
 import { isFailedDelivery, type WmsClient } from '../wms/client.ts';
 import { cancelNoReplyChecks } from './no-reply-check.ts';
+import { policyOf } from './quiet-deferral.ts';
 
 interface Deps {
   config: Config;
@@ -96,6 +98,8 @@ interface Deps {
   queues: Queues;
   wms: WmsClient | null;
   settings: Pick<SettingsCache, 'get'>;
+  /** The clock `message.send` judges the 24-hour window by (src/clock.ts). */
+  clock: Clock;
   metrics: Metrics;
   log: Log;
 }
@@ -625,9 +629,8 @@ function offeredDates(conversation: ConversationRow): string[] {
 // Opt-out, opt-in and the customer's window
 
 /** The account's conversation policy, defaults resolved. */
-async function policyOf(deps: Deps, accountId: number): Promise<EffectivePolicy> {
-  const settings = await deps.settings.get(accountId);
-  return effectivePolicy(settings.policy, { quietHours: deps.config.DEFAULT_QUIET_HOURS });
+async function accountPolicy(deps: Deps, accountId: number): Promise<EffectivePolicy> {
+  return policyOf(deps.config, await deps.settings.get(accountId));
 }
 
 /**
@@ -646,7 +649,7 @@ async function bindKeyword(
   if (!conversation) {
     return null;
   }
-  const keyword = matchKeyword(words, await policyOf(deps, conversation.accountId));
+  const keyword = matchKeyword(words, await accountPolicy(deps, conversation.accountId));
   return keyword ? { conversation, by: 'number' } : null;
 }
 
@@ -676,8 +679,10 @@ async function applyCustomerMessage(
     return null;
   }
   const customerNumber = conversation.customerNumber;
-  await recordCustomerMessage(db, senderNumber, customerNumber, arrivedAt);
-  const policy = await policyOf(deps, conversation.accountId);
+  // When it arrived, on the clock the window is judged by (the same instant in production).
+  const wroteAt = deps.clock.now() - Math.max(0, Date.now() - arrivedAt.getTime());
+  await recordCustomerMessage(db, senderNumber, customerNumber, new Date(wroteAt));
+  const policy = await accountPolicy(deps, conversation.accountId);
   const keyword = matchKeyword(keywordText(message), policy);
   const change = {
     senderNumber,
@@ -708,6 +713,8 @@ async function applyCustomerMessage(
     receivedAt,
     state: 'logged',
   });
+  // An answer like any other: the no-reply rule of the conversation's message is moot.
+  await cancelNoReplyChecks(deps, [conversation.outboxId], 'replied');
   await recordActivity(deps, {
     key: `reply-${reply.id}`,
     shipmentId: conversation.shipmentId,

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { listShipmentActivity } from '../../src/db/activity.ts';
 import { createApiToken } from '../../src/db/api-tokens.ts';
+import { findNoReplyCheck } from '../../src/db/no-reply-checks.ts';
 import {
   notificationOutbox,
   whatsappConversations,
@@ -215,6 +216,12 @@ describe('opt-out and opt-in', () => {
     // Not a reply intent: nothing asked of the WMS, nothing scheduled.
     expect(wms.notifications.filter((n) => n.body.shipmentId === shipment)).toHaveLength(0);
     expect(timeline.some((e) => e.kind === 'whatsapp_action')).toBe(false);
+    // But an answer all the same: no reminder will follow.
+    const [template] = await outboxRows(`fdr-${shipment}-1`);
+    expect(await findNoReplyCheck(service.deps.db, template!.id)).toMatchObject({
+      status: 'cancelled',
+      outcome: 'replied',
+    });
   });
 
   it('does not send the next FDR to the number, and says opted_out on the timeline', async () => {
