@@ -346,8 +346,13 @@ describe('customer replies', () => {
     });
     expect(reply.receivedAt.getTime()).toBeGreaterThanOrEqual(before - 1_000);
     expect(reply.receivedAt.getTime()).toBeLessThanOrEqual(Date.now());
-    expect(await activityKinds(shipment)).toContain(
-      'whatsapp_reply: Customer replied: Please call me',
+    // The reply row is stored before its timeline entry: wait for the entry.
+    await waitFor(
+      async () =>
+        (await activityKinds(shipment)).includes(
+          'whatsapp_reply: Customer replied: Please call me',
+        ),
+      { what: 'the reply on the timeline' },
     );
     expect(await service.deps.queues['reply.route'].getFailedCount()).toBe(0);
   });
