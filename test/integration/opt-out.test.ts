@@ -233,7 +233,11 @@ describe('opt-out and opt-in', () => {
       'WhatsApp notification not sent: the customer opted out of WhatsApp messages from this number',
     );
     expect(sandbox.sends.filter((s) => isSendOf(s, `fdr-${shipment}-2`))).toHaveLength(0);
-    expect(await metric('whatsapp_not_sent_total', { reason: 'opted_out' })).toBe(before + 1);
+    // Counted once the entry is written: wait for the count as well.
+    await waitFor(
+      async () => (await metric('whatsapp_not_sent_total', { reason: 'opted_out' })) === before + 1,
+      { what: 'whatsapp_not_sent_total{reason="opted_out"} to count it' },
+    );
   });
 
   it('lifts the opt-out on START: the next FDR is sent', async () => {
@@ -413,7 +417,10 @@ describe('the 24-hour window', () => {
         ),
       );
     expect(row).toMatchObject({ status: 'failed', errorCode: 'window_closed', attempts: 0 });
-    expect(await metric('whatsapp_not_sent_total', { reason: 'window_closed' })).toBe(1);
+    await waitFor(
+      async () => (await metric('whatsapp_not_sent_total', { reason: 'window_closed' })) === 1,
+      { what: 'whatsapp_not_sent_total{reason="window_closed"} to count it' },
+    );
   });
 });
 
