@@ -670,6 +670,19 @@ describe("a self-serve sender's refusals, answered to the send", () => {
         (a) => a.kind === 'whatsapp_failed',
       );
       expect(failed?.details).toMatchObject({ code: `v2_${code}`, failure: reason });
+
+      // The next FDR for that number is not sent, and its timeline says why.
+      const next = `${shipmentId}-NEXT`;
+      await pushFdr(service, rejectedEvent(next, phone), 'm');
+      const skipped = await waitFor(
+        async () =>
+          (await listShipmentActivity(service.deps.db, next)).find(
+            (a) => a.kind === 'whatsapp_not_sent',
+          ),
+        { what: 'the next FDR for the number to be skipped' },
+      );
+      expect(skipped.details).toMatchObject({ code: reason });
+      expect(sandbox.sends).toHaveLength(1);
     },
   );
 
