@@ -93,14 +93,19 @@ export async function lockUnfinishedOutbox(tx: DbOrTx, id: number): Promise<bool
   return row !== undefined && row.status !== 'sent' && row.status !== 'failed';
 }
 
+/**
+ * Marks the message sent unless it is already finished (sent or failed): the row's state is the
+ * lock, no SELECT … FOR UPDATE first. Inside a transaction the row stays locked until it ends.
+ * Returns whether this call finished it.
+ */
 export async function markOutboxSent(
   db: DbOrTx,
   id: number,
   gupshupMessageId: string,
   statusLogId: number,
   sentAt: Date,
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  const [result] = await db
     .update(notificationOutbox)
     .set({
       status: 'sent',
@@ -110,7 +115,13 @@ export async function markOutboxSent(
       errorCode: null,
       lastError: null,
     })
-    .where(eq(notificationOutbox.id, id));
+    .where(
+      and(
+        eq(notificationOutbox.id, id),
+        inArray(notificationOutbox.status, ['pending', 'sending']),
+      ),
+    );
+  return result.affectedRows === 1;
 }
 
 /**

@@ -643,6 +643,9 @@ export function reconcileDeadline(
  * (the sweeper re-publishes an entry whose job was lost). Returns false, changing nothing, when
  * the row was already finished by someone else.
  */
+/** Thrown inside a commit to roll it back: another attempt finished the row first. */
+class AlreadyFinished extends Error {}
+
 async function commitSent(
   deps: Deps,
   outbox: OutboxRow,
@@ -681,34 +684,41 @@ async function commitSent(
     },
     occurredAt: sentAt,
   };
-  const activityId = await deps.db.transaction(async (tx) => {
-    if (!(await lockUnfinishedOutbox(tx, outbox.id))) {
-      return null;
-    }
-    const [statusLog] = await tx
-      .insert(whatsappStatusLogs)
-      .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId })
-      .$returningId();
-    await markOutboxSent(tx, outbox.id, messageId, statusLog!.id, sentAt);
-    if (outbox.kind === 'fdr_template') {
-      await openConversation(tx, {
-        outboxId: outbox.id,
-        shipmentId: outbox.shipmentId,
-        accountId: outbox.accountId,
-        customerNumber: outbox.toNumber,
-        connectionId: outbox.connectionId,
-      });
-      if (noReplyAt !== null) {
-        await scheduleNoReplyCheck(tx, {
+  const activityId = await deps.db
+    .transaction(async (tx) => {
+      const [statusLog] = await tx
+        .insert(whatsappStatusLogs)
+        .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId })
+        .$returningId();
+      // Finished by someone else meanwhile: nothing of this transaction may stay.
+      if (!(await markOutboxSent(tx, outbox.id, messageId, statusLog!.id, sentAt))) {
+        throw new AlreadyFinished();
+      }
+      if (outbox.kind === 'fdr_template') {
+        await openConversation(tx, {
           outboxId: outbox.id,
           shipmentId: outbox.shipmentId,
           accountId: outbox.accountId,
-          dueAt: new Date(noReplyAt),
+          customerNumber: outbox.toNumber,
+          connectionId: outbox.connectionId,
         });
+        if (noReplyAt !== null) {
+          await scheduleNoReplyCheck(tx, {
+            outboxId: outbox.id,
+            shipmentId: outbox.shipmentId,
+            accountId: outbox.accountId,
+            dueAt: new Date(noReplyAt),
+          });
+        }
       }
-    }
-    return insertActivity(tx, entry);
-  });
+      return insertActivity(tx, entry);
+    })
+    .catch((err: unknown) => {
+      if (err instanceof AlreadyFinished) {
+        return null;
+      }
+      throw err;
+    });
   if (activityId === null) {
     return false;
   }
