@@ -9,6 +9,7 @@ import * as v from 'valibot';
 
 import { isKeyText } from './credentials.ts';
 import { isCidr } from './http/addresses.ts';
+import { parseRedisNode, redisOptions, type RedisNode } from './redis.ts';
 
 const ROLES = ['api', 'worker', 'subscriber'] as const;
 export type Role = (typeof ROLES)[number];
@@ -97,6 +98,18 @@ export const ConfigSchema = v.object({
   ROLES: roles,
 
   REDIS_URL: url('redis://127.0.0.1:6379'),
+  // A Redis Cluster's nodes (some or all): takes precedence over REDIS_URL's host (src/redis.ts).
+  REDIS_CLUSTER_NODES: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform(splitList),
+      v.check(
+        (list) => list.length > 0 && list.every((n) => parseRedisNode(n) !== null),
+        'must be comma-separated host:port pairs (10.0.0.1:6379,10.0.0.2:6379; [::1]:7000)',
+      ),
+      v.transform((list): readonly RedisNode[] => list.map((n) => parseRedisNode(n)!)),
+    ),
+  ),
   QUEUE_PREFIX: v.optional(
     v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')),
     'wa',
@@ -305,6 +318,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push(
       'PORTAL_TOKEN_SECRET: required with PORTAL_BASE_URL when NODE_ENV=production (the portal verifies the token with it)',
     );
+  }
+  if (config.REDIS_CLUSTER_NODES && redisOptions(config.REDIS_URL).db !== 0) {
+    // A cluster has database 0 only; REDIS_URL then names no other.
+    problems.push('REDIS_URL: names no database with REDIS_CLUSTER_NODES (a cluster has only 0)');
   }
   if (Boolean(config.ADMIN_USER) !== Boolean(config.ADMIN_PASSWORD)) {
     problems.push('ADMIN_USER and ADMIN_PASSWORD: set both or neither');

@@ -6,9 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { Redis } from 'ioredis';
-
 import { PAIR_GAP_MS } from './gupshup/error-actions.ts';
+import type { RedisClient } from './redis.ts';
 
 const NOW = `
 local t = redis.call('TIME')
@@ -66,7 +65,7 @@ export interface CustomerPace {
 }
 
 export function createCustomerPace(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   gapMs = PAIR_GAP_MS,
 ): CustomerPace {

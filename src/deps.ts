@@ -3,8 +3,7 @@
  * Pub/Sub, logger), built once per process and closed in reverse order.
  */
 import { PubSub } from '@google-cloud/pubsub';
-import type { RedisOptions as WorkerRedisOptions } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from 'bullmq';
 
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -13,6 +12,12 @@ import { createWriteBatcher, type WriteBatcher } from './db/write-batcher.ts';
 import { createLog, throttledLog, type Log } from './log.ts';
 import { createMetrics, type Metrics, type SenderStates } from './metrics.ts';
 import { closeQueues, createQueues, type Queues } from './queues/index.ts';
+import {
+  closeWorkerConnection,
+  createRedisClient,
+  workerConnectionOptions,
+  type RedisClient,
+} from './redis.ts';
 import { createSenderPace } from './sender-pace.ts';
 import { createSenderPause } from './sender-pause.ts';
 
@@ -21,10 +26,13 @@ export interface Deps {
   log: Log;
   db: Db;
   dbHandle: DbHandle;
-  /** Producer connection: fails fast while Redis is down instead of queueing commands. */
-  redis: Redis;
-  /** Options for connections BullMQ workers create for themselves (blocking, retry forever). */
-  workerConnection: WorkerRedisOptions;
+  /**
+   * Producer connection (one server, or the cluster of REDIS_CLUSTER_NODES): fails fast while
+   * Redis is down instead of queueing commands.
+   */
+  redis: RedisClient;
+  /** What BullMQ workers connect with (blocking, retry forever; src/redis.ts). */
+  workerConnection: ConnectionOptions;
   queues: Queues;
   pubsub: PubSub;
   metrics: Metrics;
@@ -35,19 +43,7 @@ export interface Deps {
   close(): Promise<void>;
 }
 
-export function redisOptions(url: string): WorkerRedisOptions & RedisOptions {
-  const u = new URL(url);
-  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
-  const options: WorkerRedisOptions & RedisOptions = {
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 6379,
-    username: u.username ? decodeURIComponent(u.username) : undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    db: Number.isInteger(db) ? db : 0,
-    tls: u.protocol === 'rediss:' ? {} : undefined,
-  };
-  return options;
-}
+export { redisOptions } from './redis.ts';
 
 export function createPubSub(config: Config): PubSub {
   return new PubSub({
@@ -59,7 +55,7 @@ export function createPubSub(config: Config): PubSub {
 }
 
 /** The per-sender gauges' source: pace and pause state in Redis, shared by every replica. */
-function senderStates(redis: Redis, config: Config): SenderStates {
+function senderStates(redis: RedisClient, config: Config): SenderStates {
   const pace = createSenderPace(redis, config.QUEUE_PREFIX, config.GUPSHUP_SENDER_MAX_PER_SECOND);
   const pause = createSenderPause(redis, config.QUEUE_PREFIX, config.SENDER_PAUSE_PROBE_MS);
   return {
@@ -74,16 +70,10 @@ export function createDeps(
   clock: Clock = systemClock,
 ): Deps {
   const dbHandle = createDb(config.DATABASE_URL);
-  const base = redisOptions(config.REDIS_URL);
-  const redis = new Redis({
-    ...base,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 5_000,
-  });
+  const redis = createRedisClient(config);
   const warn = throttledLog(log);
   redis.on('error', (err: Error) => warn({ err: err.message }, 'redis connection error'));
-  const workerConnection: WorkerRedisOptions = { ...base, maxRetriesPerRequest: null };
+  const workerConnection = workerConnectionOptions(config);
   const queues = createQueues(redis, config, (queue, err) =>
     warn({ queue, err: err.message }, 'queue connection error'),
   );
@@ -106,6 +96,7 @@ export function createDeps(
       await closeQueues(queues);
       await pubsub.close().catch(() => undefined);
       redis.disconnect();
+      closeWorkerConnection(workerConnection);
       await dbHandle.close();
     },
   };

@@ -12,12 +12,12 @@
  * it: each run takes a Redis lock for its interval.
  */
 import { and, inArray, isNotNull, lt } from 'drizzle-orm';
-import type { Redis } from 'ioredis';
 
 import type { Db } from './db/client.ts';
 import { fdrInbox, webhookEvents, whatsappStatusLogs } from './db/schema.ts';
 import { safeErrorMessage } from './errors.ts';
 import type { Log } from './log.ts';
+import type { RedisClient } from './redis.ts';
 
 export interface RetentionOptions {
   /** Rows per statement. */
@@ -100,7 +100,7 @@ export interface RetentionSchedule extends RetentionOptions {
  * `intervalMs` 0 switches retention off.
  */
 export function startRetention(
-  deps: { db: Db; redis: Redis; log: Log; prefix: string; now?: () => Date },
+  deps: { db: Db; redis: RedisClient; log: Log; prefix: string; now?: () => Date },
   schedule: RetentionSchedule,
 ): { stop(): void } {
   if (schedule.intervalMs === 0) {

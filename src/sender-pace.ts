@@ -13,7 +13,8 @@
  * replica: its pace halves per throttle and recovers step by step (`slowDown`); `paces` feeds the
  * gauge `whatsapp_sender_pace_per_second{connection}`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
+import { sendersKeyPrefix } from './redis-keys.ts';
 
 /**
  * A sender slowed down by HTTP 429 and its kin (src/gupshup/error-actions.ts `slow_sender`) keeps
@@ -111,11 +112,13 @@ export interface SenderPace {
 }
 
 export function createSenderPace(
-  redis: Redis,
-  prefix: string,
+  redis: RedisClient,
+  queuePrefix: string,
   perSecond: number,
   opts: { quietMs?: number; debounceMs?: number } = {},
 ): SenderPace {
+  // One hash tag for all of it: the scripts read a connection's keys and the set together.
+  const prefix = sendersKeyPrefix(queuePrefix);
   const intervalUs = (rate: number) => Math.max(1, Math.round(1_000_000 / rate));
   const quietMs = Math.max(1, opts.quietMs ?? PACE_QUIET_MS);
   const debounceMs = Math.max(0, opts.debounceMs ?? PACE_DEBOUNCE_MS);

@@ -9,11 +9,12 @@
  * sender (a failure pauses it again). `wa-notify sender resume <connection>` resumes it at once.
  * Resuming wakes the remembered jobs; each still sends once (the outbox row decides).
  *
- * Keys: `<prefix>:sender-paused:<connection>` (hash: code, reason, since, probeAt; ms on Redis's
+ * Keys (`<prefix>` is `QUEUE_PREFIX:{senders}`, src/redis-keys.ts): `<prefix>:sender-paused:<connection>` (hash: code, reason, since, probeAt; ms on Redis's
  * clock), `<prefix>:sender-paused` (the set of paused connections), `<prefix>:sender-held:<connection>`
  * (the ids of the jobs waiting on it).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
+import { sendersKeyPrefix } from './redis-keys.ts';
 
 export interface PauseState {
   connection: string;
@@ -81,7 +82,13 @@ redis.call('DEL', KEYS[3])
 return {was, held}
 `;
 
-export function createSenderPause(redis: Redis, prefix: string, probeMs: number): SenderPause {
+export function createSenderPause(
+  redis: RedisClient,
+  queuePrefix: string,
+  probeMs: number,
+): SenderPause {
+  // One hash tag for all of it: the scripts touch a connection's keys and the set together.
+  const prefix = sendersKeyPrefix(queuePrefix);
   const stateKey = (c: string) => `${prefix}:sender-paused:${c}`;
   const heldKey = (c: string) => `${prefix}:sender-held:${c}`;
   const pausedSet = `${prefix}:sender-paused`;

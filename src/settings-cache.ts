@@ -5,8 +5,6 @@
  * settings, and every template: a template is shared by the accounts that chose it); the TTL only
  * bounds staleness if an announcement is missed.
  */
-import type { Redis } from 'ioredis';
-
 import type { Db } from './db/client.ts';
 import { getAccountSettings, type AccountSettings } from './db/settings.ts';
 import { findDefaultTemplate, findTemplate, type StoredTemplate } from './db/templates.ts';
@@ -14,6 +12,7 @@ import { safeErrorMessage } from './errors.ts';
 import { throttledLog, type Log } from './log.ts';
 import type { FdrReason } from './fdr/reasons.ts';
 import type { Metrics } from './metrics.ts';
+import { duplicateForSubscriber, type RedisClient } from './redis.ts';
 
 export interface SettingsCache {
   get(accountId: number): Promise<AccountSettings>;
@@ -31,7 +30,7 @@ export function settingsChannel(prefix: string): string {
 
 export async function createSettingsCache(opts: {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   ttlMs: number;
   log: Log;
@@ -45,7 +44,8 @@ export async function createSettingsCache(opts: {
   let invalidations = 0;
   const channel = settingsChannel(opts.prefix);
   // A subscribed connection can do nothing else, so it is a dedicated duplicate.
-  const subscriber = opts.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+  // On a cluster, PUBLISH reaches the subscribers of every node.
+  const subscriber = duplicateForSubscriber(opts.redis);
   const warn = throttledLog(opts.log);
   subscriber.on('error', (err: Error) => warn({ err: err.message }, 'settings channel error'));
   // Announcements made while the channel was down are lost: forget everything on (re)connect.

@@ -12,6 +12,7 @@ import type { Config } from '../config.ts';
 import { createDeps, type Deps } from '../deps.ts';
 import { safeErrorMessage } from '../errors.ts';
 import { createLog } from '../log.ts';
+import { describeRedis } from '../redis.ts';
 import { withTimeout } from '../timeout.ts';
 import { CommandError } from './errors.ts';
 
@@ -48,7 +49,7 @@ export async function connectCli(config: Config, needs: { mysql: boolean }): Pro
     ).catch((err: unknown) => {
       throw new CommandError(
         'ERR_REDIS',
-        `cannot reach Redis at ${hostOf(config.REDIS_URL)}: ${safeErrorMessage(err)}`,
+        `cannot reach ${describeRedis(config)}: ${safeErrorMessage(err)}`,
       );
     });
     if (needs.mysql) {

@@ -77,8 +77,8 @@ const QUEUE_HELP = `queue name: one of fdr.validate, message.send, dlr.process, 
 
 const ENVIRONMENT_HELP = `
 Environment:
-  Reads the service's own variables: REDIS_URL, QUEUE_PREFIX, DATABASE_URL, … (see the README's
-  configuration table). Run it where the service's environment is set, e.g. in its container.
+  Reads the service's own variables: REDIS_URL (or REDIS_CLUSTER_NODES), QUEUE_PREFIX,
+  DATABASE_URL, … (see the README's configuration table). Run it where the service's environment is set, e.g. in its container.
 
 Exit codes:
   0 done   1 failed (server unreachable, nothing to replay, refused)   2 usage error`;

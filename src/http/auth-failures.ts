@@ -8,9 +8,9 @@
  * If Redis cannot answer, the brake lets requests through (the credential check still runs):
  * locking everyone out because Redis is down would be worse than a few more guesses.
  */
-import type { Redis } from 'ioredis';
 
 import type { Log } from '../log.ts';
+import type { RedisClient } from '../redis.ts';
 
 export interface AuthFailures {
   /** Seconds until `address` may try again; 0 when it may now. */
@@ -26,7 +26,7 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
 export function createAuthFailures(opts: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   max: number;
   windowMs: number;

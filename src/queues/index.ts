@@ -8,6 +8,7 @@ import * as v from 'valibot';
 
 import type { Config } from '../config.ts';
 import { PermanentError } from '../errors.ts';
+import { queuePrefix } from '../redis-keys.ts';
 import { withTimeout } from '../timeout.ts';
 import { activityEmit } from './activity-emit.ts';
 import type { QueueDefinition } from './definition.ts';
@@ -63,7 +64,8 @@ export function createQueues(
   const make = <N extends QueueName>(name: N) => {
     const queue = new Queue<PayloadOf<N>>(name, {
       connection,
-      prefix: config.QUEUE_PREFIX,
+      // Each queue's keys in one cluster slot of their own (src/redis-keys.ts).
+      prefix: queuePrefix(config.QUEUE_PREFIX, name),
       defaultJobOptions: { ...RETENTION, ...CATALOG[name].options(config) },
     });
     queue.on('error', (err) => onError(name, err));

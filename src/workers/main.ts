@@ -17,6 +17,7 @@ import { QUEUE_NAMES, type QueueName } from '../queues/index.ts';
 import { createCustomerPace } from '../customer-pace.ts';
 import { createSenderPace } from '../sender-pace.ts';
 import { createSenderPause } from '../sender-pause.ts';
+import { queuePrefix } from '../redis-keys.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { settlesWithin } from '../timeout.ts';
 import type { WmsClient } from '../wms/client.ts';
@@ -132,7 +133,7 @@ export function startWorkers(
   const workers = only.map((name) => {
     const options: WorkerOptions = {
       connection: deps.workerConnection,
-      prefix: config.QUEUE_PREFIX,
+      prefix: queuePrefix(config.QUEUE_PREFIX, name),
       concurrency: config.WORKER_CONCURRENCY,
       // A job whose worker died is run again (every processor is idempotent), however often that
       // happens: a stall is not a failure of the work. The bound only stops a job that kills

@@ -19,6 +19,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { redisOptions } from '../../src/deps.ts';
+import { queuePrefix } from '../../src/redis-keys.ts';
 import { listShipmentActivity } from '../../src/db/activity.ts';
 import { openConversation } from '../../src/db/conversations.ts';
 import { insertOutbox, noteAcceptedSendByNumber } from '../../src/db/outbox.ts';
@@ -90,11 +91,14 @@ describe('recovery', () => {
     const killer = new Worker(
       'fdr.validate',
       () => Promise.reject(new UnrecoverableError('job stalled more than allowable limit')),
-      { connection: redisOptions(REDIS_URL), prefix: api.deps.config.QUEUE_PREFIX },
+      {
+        connection: redisOptions(REDIS_URL),
+        prefix: queuePrefix(api.deps.config.QUEUE_PREFIX, 'fdr.validate'),
+      },
     );
     const queue = new Queue('fdr.validate', {
       connection: redisOptions(REDIS_URL),
-      prefix: api.deps.config.QUEUE_PREFIX,
+      prefix: queuePrefix(api.deps.config.QUEUE_PREFIX, 'fdr.validate'),
     });
     try {
       await waitFor(async () => (await queue.getFailedCount()) === 1, { what: 'the failed job' });

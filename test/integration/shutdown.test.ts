@@ -22,6 +22,7 @@ import { createDb, type DbHandle } from '../../src/db/client.ts';
 import { notificationOutbox } from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { redisOptions } from '../../src/deps.ts';
+import { queuePrefix } from '../../src/redis-keys.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import {
   createTestEnv,
@@ -211,7 +212,7 @@ describe('SIGTERM with sends in flight', () => {
     // are claimed but not finished.
     const queue = new Queue('message.send', {
       connection: redisOptions(REDIS_URL),
-      prefix: env.env.QUEUE_PREFIX!,
+      prefix: queuePrefix(env.env.QUEUE_PREFIX!, 'message.send'),
     });
     try {
       expect(await queue.getJobCountByTypes('active')).toBe(10);

@@ -8,17 +8,17 @@
 import type { Subscription } from '@google-cloud/pubsub';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'drizzle-orm';
-import type { Redis } from 'ioredis';
 
 import type { Db } from '../../db/client.ts';
 import { safeErrorMessage } from '../../errors.ts';
 import type { Log } from '../../log.ts';
 import { withTimeout } from '../../timeout.ts';
 import { documented, SECURITY } from '../openapi.ts';
+import type { RedisClient } from '../../redis.ts';
 
 export function healthRoutes(deps: {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   log: Log;
   subscription?: Subscription | null;
 }) {

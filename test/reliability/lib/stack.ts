@@ -17,6 +17,7 @@ import { Queue } from 'bullmq';
 import mysql from 'mysql2/promise';
 
 import { redisOptions } from '../../../src/deps.ts';
+import { queuePrefix } from '../../../src/redis-keys.ts';
 import { WEBHOOK_PATH } from '../../../src/http/routes/gupshup-webhook.ts';
 import { QUEUE_NAMES } from '../../../src/queues/index.ts';
 import { startFakeWms, type FakeWms } from '../../../src/sandbox/wms.ts';
@@ -214,7 +215,9 @@ export async function startStack(
     batching: { maxMessages: 100, maxMilliseconds: 10 },
   });
   const connection = { ...redisOptions(servers.redisUrl), maxRetriesPerRequest: null };
-  const queues = QUEUE_NAMES.map((q) => new Queue(q, { connection, prefix }));
+  const queues = QUEUE_NAMES.map(
+    (q) => new Queue(q, { connection, prefix: queuePrefix(prefix, q) }),
+  );
   // The runner's own view of the queues: while Redis is away (scenario 2) it just asks again.
   for (const queue of queues) {
     queue.on('error', () => undefined);
