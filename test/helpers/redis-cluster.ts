@@ -148,6 +148,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     await stop();
     throw new Error(
       `could not start a Redis Cluster: ${err instanceof Error ? err.message : String(err)}\n${output.join('')}`,
+      { cause: err },
     );
   }
   return {

@@ -161,7 +161,9 @@ describe('on a three-master Redis Cluster', () => {
       headers: { authorization },
     });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { queues: { name: string; counts: { completed: number } }[] };
+    const body = (await res.json()) as {
+      queues: { name: string; counts: { completed: number } }[];
+    };
     expect(body.queues.map((q) => q.name).sort()).toEqual([...QUEUE_NAMES].sort());
     const send = body.queues.find((q) => q.name === 'message.send');
     expect(send?.counts.completed).toBeGreaterThan(0);
