@@ -3,12 +3,13 @@
  * here, so no queue name is ever a bare string elsewhere.
  */
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import * as v from 'valibot';
 
 import type { Config } from '../config.ts';
 import { PermanentError } from '../errors.ts';
 import { queuePrefix } from '../redis-keys.ts';
+import type { RedisClient } from '../redis.ts';
 import { withTimeout } from '../timeout.ts';
 import { activityEmit } from './activity-emit.ts';
 import type { QueueDefinition } from './definition.ts';
@@ -45,10 +46,10 @@ const RETENTION: JobsOptions = {
 };
 
 /** The Redis connection each set of queues was made on, for the few commands beside BullMQ's. */
-const connections = new WeakMap<Queues, Redis>();
+const connections = new WeakMap<Queues, RedisClient>();
 
 /** The Redis client `queues` share (createQueues must have been given one). */
-export function queuesRedis(queues: Queues): Redis {
+export function queuesRedis(queues: Queues): RedisClient {
   const redis = connections.get(queues);
   if (!redis) {
     throw new Error('these queues were not made on a shared Redis connection');
@@ -79,8 +80,8 @@ export function createQueues(
     'activity.emit': make('activity.emit'),
     'no-reply.check': make('no-reply.check'),
   };
-  if (connection instanceof Redis) {
-    connections.set(queues, connection as Redis);
+  if (connection instanceof Redis || connection instanceof Cluster) {
+    connections.set(queues, connection);
   }
   return queues;
 }

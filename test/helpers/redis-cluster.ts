@@ -112,11 +112,15 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       server.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
       server.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
       servers.push(server);
-      nodes.push({
+      const client = new Redis({
         host: '127.0.0.1',
         port,
-        client: new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 }),
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
       });
+      // Refused until the server listens: the wait below asks again.
+      client.on('error', () => undefined);
+      nodes.push({ host: '127.0.0.1', port, client });
     }
     for (const node of nodes) {
       await waitFor(

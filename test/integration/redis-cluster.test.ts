@@ -120,7 +120,7 @@ describe('on a three-master Redis Cluster', () => {
     const nodesOfQueue = new Map<string, Set<number>>();
     const slotsOfQueue = new Map<string, Set<number>>();
     for (const name of QUEUE_NAMES) {
-      const own = keys.filter((k) => k.key.startsWith(`${PREFIX}:{${name}}:${name}:`));
+      const own = keys.filter((k) => k.key.startsWith(`${PREFIX}:{${name}}:`));
       expect(own.length, `keys of ${name}`).toBeGreaterThan(0);
       nodesOfQueue.set(name, new Set(own.map((k) => k.node)));
       slotsOfQueue.set(name, new Set(await Promise.all(own.map((k) => slotOf(k.key)))));
