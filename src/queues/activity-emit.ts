@@ -13,5 +13,9 @@ export const activityEmit = {
   name: 'activity.emit',
   payload: ActivityEmitPayload,
   jobId: (p: ActivityEmitPayload) => `activity-${p.activityId}`,
-  options: () => ({ attempts: 10, backoff: { type: 'exponential', delay: 1_000 } }),
+  options: () => ({
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 1_000 },
+    removeOnComplete: { age: 600, count: 100 },
+  }),
 } satisfies QueueDefinition<ActivityEmitPayload>;

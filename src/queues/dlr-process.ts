@@ -10,5 +10,9 @@ export const dlrProcess = {
   name: 'dlr.process',
   payload: DlrProcessPayload,
   jobId: (p: DlrProcessPayload) => `dlr-event-${p.webhookEventId}`,
-  options: () => ({ attempts: 8, backoff: { type: 'exponential', delay: 1_000 } }),
+  options: () => ({
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 1_000 },
+    removeOnComplete: { age: 600, count: 1_000 },
+  }),
 } satisfies QueueDefinition<DlrProcessPayload>;

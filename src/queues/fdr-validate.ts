@@ -13,5 +13,9 @@ export const fdrValidate = {
   name: 'fdr.validate',
   payload: FdrValidatePayload,
   jobId: (p: FdrValidatePayload) => `fdr-inbox-${p.inboxId}`,
-  options: () => ({ attempts: 8, backoff: { type: 'exponential', delay: 1_000 } }),
+  options: () => ({
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 1_000 },
+    removeOnComplete: { age: 3_600, count: 1_000 },
+  }),
 } satisfies QueueDefinition<FdrValidatePayload>;

@@ -39,9 +39,13 @@ const ENQUEUE_TIMEOUT_MS = 3_000;
 
 export type Queues = { [N in QueueName]: Queue<PayloadOf<N>> };
 
-/** Completed jobs are kept briefly (MySQL holds the durable record); failed ones for a week. */
+/**
+ * Completed jobs are kept briefly, for inspection in Bull Board (MySQL holds the durable record):
+ * each queue's definition says how long and how many (README, Retention); failed ones stay a
+ * week, for `wa-notify requeue`. These are the defaults a definition does not override.
+ */
 const RETENTION: JobsOptions = {
-  removeOnComplete: { age: 3_600, count: 10_000 },
+  removeOnComplete: { age: 3_600, count: 1_000 },
   removeOnFail: { age: 7 * 24 * 3_600 },
 };
 

@@ -17,5 +17,6 @@ export const messageSend = {
   options: (config) => ({
     attempts: config.MESSAGE_SEND_ATTEMPTS,
     backoff: { type: 'exponential', delay: config.MESSAGE_SEND_BACKOFF_MS },
+    removeOnComplete: { age: 3_600, count: 5_000 },
   }),
 } satisfies QueueDefinition<MessageSendPayload>;

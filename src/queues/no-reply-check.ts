@@ -16,5 +16,9 @@ export const noReplyCheck = {
   payload: NoReplyCheckPayload,
   jobId: (p: NoReplyCheckPayload) => `no-reply-${p.outboxId}`,
   // The WMS may be briefly down when the check is due: retry for about an hour and a half.
-  options: () => ({ attempts: 10, backoff: { type: 'exponential', delay: 5_000 } }),
+  options: () => ({
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 5_000 },
+    removeOnComplete: { age: 3_600, count: 1_000 },
+  }),
 } satisfies QueueDefinition<NoReplyCheckPayload>;

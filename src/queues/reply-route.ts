@@ -17,5 +17,9 @@ export const replyRoute = {
   payload: ReplyRoutePayload,
   jobId: (p: ReplyRoutePayload) =>
     p.stage === 'act' ? `reply-act-${p.webhookEventId}` : `reply-event-${p.webhookEventId}`,
-  options: () => ({ attempts: 8, backoff: { type: 'exponential', delay: 1_000 } }),
+  options: () => ({
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 1_000 },
+    removeOnComplete: { age: 3_600, count: 1_000 },
+  }),
 } satisfies QueueDefinition<ReplyRoutePayload>;
