@@ -5,7 +5,7 @@
 import { and, asc, desc, eq, inArray, isNull, lt } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
-import { insertOnce } from './insert-once.ts';
+import { insertIdOnce } from './insert-once.ts';
 import { shipmentActivity } from './schema.ts';
 
 export interface ActivityEntry {
@@ -27,9 +27,8 @@ export interface ActivityRow extends Omit<ActivityEntry, 'key'> {
 
 /** Inserts the entry unless its key exists; returns the row id either way. */
 export async function insertActivity(db: DbOrTx, entry: ActivityEntry): Promise<number> {
-  let insertId = 0;
-  const created = await insertOnce(async () => {
-    const [result] = await db.insert(shipmentActivity).values({
+  const insertId = await insertIdOnce(() =>
+    db.insert(shipmentActivity).values({
       activityKey: entry.key,
       shipmentId: entry.shipmentId,
       accountId: entry.accountId,
@@ -37,10 +36,9 @@ export async function insertActivity(db: DbOrTx, entry: ActivityEntry): Promise<
       title: entry.title.slice(0, 512),
       details: JSON.stringify(entry.details),
       occurredAt: entry.occurredAt,
-    });
-    insertId = result.insertId;
-  });
-  if (created) {
+    }),
+  );
+  if (insertId !== null) {
     return insertId;
   }
   // The entry was recorded before (a retried step): its id, read once.

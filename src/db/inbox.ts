@@ -2,7 +2,7 @@
 import { and, eq, lt } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
-import { insertOnce } from './insert-once.ts';
+import { insertIdOnce, insertOnce } from './insert-once.ts';
 import { fdrInbox } from './schema.ts';
 
 export type InboxStatus = 'received' | 'processed' | 'skipped' | 'failed';
@@ -30,13 +30,9 @@ export async function recordInboxEvent(
   event: NewInboxEvent,
 ): Promise<{ id: number; status: InboxStatus; created: boolean }> {
   const eventKey = inboxEventKey(event.shipmentId, event.attempt);
-  let insertId = 0;
-  const created = await insertOnce(async () => {
-    const [result] = await db.insert(fdrInbox).values({ eventKey, ...event });
-    insertId = result.insertId;
-  });
-  if (created) {
-    return { id: insertId, status: 'received', created };
+  const insertId = await insertIdOnce(() => db.insert(fdrInbox).values({ eventKey, ...event }));
+  if (insertId !== null) {
+    return { id: insertId, status: 'received', created: true };
   }
   const [row] = await db
     .select({ id: fdrInbox.id, status: fdrInbox.status })
@@ -45,7 +41,7 @@ export async function recordInboxEvent(
   if (!row) {
     throw new Error(`inbox row ${eventKey} was not stored`);
   }
-  return { id: row.id, status: row.status as InboxStatus, created };
+  return { id: row.id, status: row.status as InboxStatus, created: false };
 }
 
 export interface InvalidInboxEvent {

@@ -25,6 +25,21 @@ export async function insertOnce(insert: () => Promise<unknown>): Promise<boolea
   }
 }
 
+/**
+ * `insertOnce` for an insert whose new row's id the caller needs: the id, or null when a unique
+ * key already held a row (the caller reads that one's id, the only case that needs a read).
+ */
+export async function insertIdOnce(
+  insert: () => Promise<readonly [{ insertId: number }, ...unknown[]]>,
+): Promise<number | null> {
+  let id: number | null = null;
+  await insertOnce(async () => {
+    const [result] = await insert();
+    id = result.insertId;
+  });
+  return id;
+}
+
 /** Whether `err`, or an error it wraps (drizzle wraps the driver's), is a duplicate key. */
 export function isDuplicateKey(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
-import { insertOnce } from './insert-once.ts';
+import { insertIdOnce } from './insert-once.ts';
 import { notificationOutbox } from './schema.ts';
 
 export type OutboxRow = typeof notificationOutbox.$inferSelect;
@@ -41,13 +41,11 @@ export async function insertOutbox(
   message: NewOutbox,
 ): Promise<{ id: number; created: boolean }> {
   const correlationKey = newCorrelationKey(message.idempotencyKey);
-  let insertId = 0;
-  const created = await insertOnce(async () => {
-    const [result] = await db.insert(notificationOutbox).values({ ...message, correlationKey });
-    insertId = result.insertId;
-  });
-  if (created) {
-    return { id: insertId, created };
+  const insertId = await insertIdOnce(() =>
+    db.insert(notificationOutbox).values({ ...message, correlationKey }),
+  );
+  if (insertId !== null) {
+    return { id: insertId, created: true };
   }
   const [row] = await db
     .select({ id: notificationOutbox.id })
@@ -56,7 +54,7 @@ export async function insertOutbox(
   if (!row) {
     throw new Error(`outbox row ${message.idempotencyKey} was not stored`);
   }
-  return { id: row.id, created };
+  return { id: row.id, created: false };
 }
 
 export async function findOutbox(db: Db, id: number): Promise<OutboxRow | null> {

@@ -3,7 +3,7 @@ import { and, eq, gte, inArray, lt, lte } from 'drizzle-orm';
 
 import type { WebhookEvent } from '../webhook/events.ts';
 import type { Db, DbOrTx } from './client.ts';
-import { insertOnce } from './insert-once.ts';
+import { insertIdOnce } from './insert-once.ts';
 import { webhookEvents } from './schema.ts';
 
 export type WebhookEventRow = typeof webhookEvents.$inferSelect;
@@ -19,18 +19,16 @@ export async function recordWebhookEvent(
   event: WebhookEvent,
   handled?: { status: 'ignored'; note: string },
 ): Promise<{ id: number; created: boolean; status: string }> {
-  let insertId = 0;
-  const created = await insertOnce(async () => {
-    const [result] = await db.insert(webhookEvents).values({
+  const insertId = await insertIdOnce(() =>
+    db.insert(webhookEvents).values({
       eventKey,
       kind: event.kind,
       payload: JSON.stringify(event),
       ...(handled ? { status: handled.status, note: handled.note.slice(0, 512) } : {}),
-    });
-    insertId = result.insertId;
-  });
-  if (created) {
-    return { id: insertId, created, status: handled?.status ?? 'received' };
+    }),
+  );
+  if (insertId !== null) {
+    return { id: insertId, created: true, status: handled?.status ?? 'received' };
   }
   // A repeated callback: the first one's row.
   const [row] = await db
@@ -40,7 +38,7 @@ export async function recordWebhookEvent(
   if (!row) {
     throw new Error(`webhook event ${eventKey} was not stored`);
   }
-  return { id: row.id, created, status: row.status };
+  return { id: row.id, created: false, status: row.status };
 }
 
 export async function findWebhookEvent(
