@@ -24,16 +24,21 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 
+import { createDb } from '../src/db/client.ts';
+import { saveAccountSettings } from '../src/db/settings.ts';
+import { findDefaultTemplate, saveVerifiedTemplate } from '../src/db/templates.ts';
 import { redisOptions } from '../src/deps.ts';
 import { startRedisServer, type RedisServer } from '../test/reliability/lib/redis-server.ts';
 import {
   enableAccount,
+  SECRETS,
   startStack,
   type RunServers,
   type Stack,
 } from '../test/reliability/lib/stack.ts';
 import {
   accepted,
+  fdrEvent,
   latency,
   makeCustomers,
   publishAll,
@@ -55,7 +60,7 @@ import {
 process.env.PUBSUB_EMULATOR_HOST ??= '127.0.0.1:8085';
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 
-const PHASES = ['baseline', 'pipeline', 'latency', 'webhook', 'burst'] as const;
+const PHASES = ['baseline', 'pipeline', 'latency', 'webhook', 'ratelimit', 'burst'] as const;
 type Phase = (typeof PHASES)[number];
 
 const { values } = parseArgs({
@@ -75,6 +80,7 @@ const SIZES = {
   latencySeconds: quick ? 10 : 30,
   webhookSeconds: quick ? 5 : 10,
   connections: 50,
+  rateSeconds: quick ? 10 : 20,
 };
 const chosen = (values.only?.split(',').map((s) => s.trim()) ?? [...PHASES]) as Phase[];
 const unknown = chosen.filter((p) => !PHASES.includes(p));
@@ -275,6 +281,142 @@ async function pipeline(section: string, workers: number): Promise<void> {
   }
 }
 
+/** A sender of the rate-limit phase: its own account and Gupshup app, paced at `limit`/s. */
+interface PacedSender {
+  label: string;
+  accountId: number;
+  userid: string;
+  limit: number;
+  events: number;
+}
+
+/** Gives `sender` its own connection (at its limit) and template, and switches it on. */
+async function setUpSender(stack: Stack, sender: PacedSender): Promise<void> {
+  const api = async (method: string, path: string, body: object): Promise<unknown> => {
+    const res = await fetch(`${stack.apiUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${SECRETS.API_TOKEN}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(body),
+    });
+    if (res.status >= 300) {
+      throw new Error(`${method} ${path}: HTTP ${res.status} ${await res.text()}`);
+    }
+    return res.json();
+  };
+  const connection = (await api('POST', `/v1/accounts/${sender.accountId}/whatsapp-connections`, {
+    appName: `bench-${sender.label}`,
+    userid: sender.userid,
+    password: `bench-${sender.label}-password`,
+    waNumber: `9198000${String(sender.accountId).padStart(5, '0')}`,
+    maxPerSecond: sender.limit,
+  })) as { id: string };
+  // A connection sends only the templates approved on its own app: a copy of the default one.
+  const handle = createDb(`${servers.mysqlUrl}/${stack.database}`, 2);
+  try {
+    const template = await findDefaultTemplate(handle.db, 'otp_cancellation');
+    if (!template) {
+      throw new Error('no default template for otp_cancellation');
+    }
+    const saved = await saveVerifiedTemplate(handle.db, {
+      accountId: sender.accountId,
+      reason: 'otp_cancellation',
+      connectionId: connection.id,
+      template: {
+        id: `bench-${sender.label}-otp`,
+        name: `bench_${sender.label}_otp`,
+        body: template.body,
+        buttons: template.buttons,
+        status: 'APPROVED',
+        category: 'UTILITY',
+      },
+      mapping: template.mapping,
+    });
+    if (saved !== 'saved') {
+      throw new Error(`saving ${sender.label}'s template: ${JSON.stringify(saved)}`);
+    }
+    // Straight to MySQL: the settings API wants a template of this app for every reason, and
+    // the phase sends one. Nothing has read this account's settings yet, so no cache holds them.
+    await saveAccountSettings(handle.db, sender.accountId, {
+      enabled: true,
+      senderConnectionId: connection.id,
+    });
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Two senders saturated together at 50/s and 20/s, and a third bursting (its whole load at once,
+ * at 30/s): each one's rate, from its first send to its last, against its limit.
+ */
+async function rateLimit(): Promise<void> {
+  const section = 'rate limit';
+  const seconds = SIZES.rateSeconds;
+  const senders: PacedSender[] = [
+    { label: 'fifty', accountId: 501, userid: '2000501001', limit: 50, events: 50 * seconds },
+    { label: 'twenty', accountId: 502, userid: '2000502001', limit: 20, events: 20 * seconds },
+    { label: 'burst', accountId: 503, userid: '2000503001', limit: 30, events: 30 * seconds },
+  ];
+  // The service's own limits stay above the three together: each sender's pace is measured.
+  const stack = await startStack('ratelimit', servers, {
+    env: { ...BENCH_ENV, GUPSHUP_MAX_PER_SECOND: '1000', GUPSHUP_SENDER_MAX_PER_SECOND: '1000' },
+    logDir: `${LOG_DIR}/ratelimit`,
+  });
+  try {
+    stack.sandbox.setCallback(null);
+    for (const sender of senders) {
+      await setUpSender(stack, sender);
+    }
+    const lists = senders.map((s, i) =>
+      makeCustomers(`rate${s.label}`, s.events, 1_000_000 * (i + 1)),
+    );
+    const publishFor = (sender: PacedSender, list: Customer[]) =>
+      Promise.all(
+        list.map((c) => {
+          const event = fdrEvent(c);
+          (event.response_data as Record<string, unknown>).account_id = sender.accountId;
+          return stack.topic.publishMessage({ data: Buffer.from(JSON.stringify(event)) });
+        }),
+      );
+    // The two steady senders first, the burst on top of them once they are under way.
+    await Promise.all([publishFor(senders[0]!, lists[0]!), publishFor(senders[1]!, lists[1]!)]);
+    await until(() => acceptedSends(stack) >= 20, 60_000, 'the steady senders to start', 50);
+    await publishFor(senders[2]!, lists[2]!);
+    const total = lists.reduce((n, l) => n + l.length, 0);
+    await until(() => acceptedSends(stack) >= total, 600_000, section, 100);
+
+    for (const sender of senders) {
+      const times = stack.sandbox.sends
+        .filter((s) => accepted(s) && s.params.userid === sender.userid)
+        .map((s) => s.at.getTime())
+        .sort((a, b) => a - b);
+      if (process.env.BENCH_DEBUG) {
+        const buckets = new Map<number, number>();
+        for (const t of times) {
+          const b = Math.floor((t - times[0]!) / 1000);
+          buckets.set(b, (buckets.get(b) ?? 0) + 1);
+        }
+        console.log(sender.label, [...buckets.values()].join(' '));
+      }
+      const span = (times.at(-1)! - times[0]!) / 1000;
+      // n sends at a steady pace span n-1 intervals.
+      const rate = span > 0 ? (times.length - 1) / span : 0;
+      const off = (rate / sender.limit - 1) * 100;
+      note(section, `${sender.label}: sends`, times.length);
+      note(section, `${sender.label}: limit /s`, sender.limit);
+      note(section, `${sender.label}: measured /s`, round(rate, 2));
+      note(section, `${sender.label}: off its limit %`, round(off, 1));
+    }
+    const all = lists.flat();
+    noteDelivery(section, stack, all);
+  } finally {
+    await stack.close();
+  }
+}
+
 async function main(): Promise<void> {
   rmSync(LOG_DIR, { recursive: true, force: true });
   mkdirSync(LOG_DIR, { recursive: true });
@@ -383,6 +525,10 @@ async function main(): Promise<void> {
       }
     }
 
+    if (chosen.includes('ratelimit')) {
+      await rateLimit();
+    }
+
     if (chosen.includes('burst')) {
       const stack = await benchStack('burst', servers);
       try {
@@ -420,10 +566,13 @@ async function main(): Promise<void> {
         note('burst', 'events/s', round(list.length / drained));
         note('burst', 'service RSS before', rss0, mib(rss0));
         note('burst', 'service RSS peak', peakRss, mib(peakRss));
-        note('burst', 'service RSS after', serviceRss(stack), mib(serviceRss(stack)));
+        const rssAfter = serviceRss(stack);
+        note('burst', 'service RSS after', rssAfter, mib(rssAfter));
+        note('burst', 'service RSS after ÷ before', round(rssAfter / rss0, 3));
         note('burst', 'Redis used_memory before', memory0, mib(memory0));
         note('burst', 'Redis used_memory peak', peakRedis, mib(peakRedis));
         note('burst', 'Redis used_memory after', after, mib(after));
+        note('burst', 'Redis used_memory after ÷ before', round(after / memory0, 3));
         noteDelivery('burst', stack, list);
       } finally {
         await stack.close();

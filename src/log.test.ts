@@ -1,7 +1,15 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 
 import { loadConfig } from './config.ts';
-import { createLog, logSecrets, maskText, withLogContext } from './log.ts';
+import {
+  createLog,
+  logSecrets,
+  maskText,
+  REDACT_PATHS,
+  redactFields,
+  withLogContext,
+} from './log.ts';
 
 function capture(secrets: string[] = []) {
   const lines: string[] = [];
@@ -167,5 +175,53 @@ describe('logSecrets', () => {
     expect(logSecrets(config)).toEqual(
       expect.arrayContaining(['gupshup-pw', 'hook-token', 'admin-pw', 'redis@pw', 'db-pw']),
     );
+  });
+});
+
+describe('redactFields', () => {
+  it('censors exactly what pino would with REDACT_PATHS, and leaves the logged object as it was', () => {
+    const fields = {
+      shipmentId: 'S-1',
+      phone: '917891971009',
+      to: null,
+      list: [{ to: '919000000001', id: 1 }, 'text', 3],
+      outbox: {
+        toNumber: '917891971009',
+        msg: 'hello there',
+        id: 7,
+        nested: { name: 'Aman', keep: 'yes', deeper: { name: 'too deep to be a path' } },
+      },
+      req: {
+        method: 'POST',
+        url: '/x',
+        headers: { authorization: 'Bearer abc', host: 'h', cookie: 'c=1' },
+        query: { token: 't', page: '2' },
+      },
+      when: new Date(0),
+      err: new Error('an error is not walked'),
+    };
+    const before = JSON.stringify(fields);
+    const lines: string[] = [];
+    const reference = pino(
+      { base: null, timestamp: false, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+      { write: (line: string) => void lines.push(line) },
+    );
+    const { err: _err, ...plain } = fields;
+    reference.info(plain);
+    const ours = JSON.parse(JSON.stringify(redactFields(plain))) as Record<string, unknown>;
+    const theirs = JSON.parse(lines[0]!) as Record<string, unknown>;
+    delete theirs.level;
+    expect(ours).toEqual(theirs);
+    expect(ours).toMatchObject({
+      phone: '[redacted]',
+      to: '[redacted]',
+      list: [{ to: '[redacted]', id: 1 }, 'text', 3],
+      outbox: { toNumber: '[redacted]', msg: '[redacted]', nested: { name: '[redacted]' } },
+      req: { headers: { authorization: '[redacted]', host: 'h' }, query: { page: '2' } },
+    });
+    expect(JSON.stringify(fields)).toBe(before);
+    // Nothing to censor: the same object, not a copy.
+    const clean = { shipmentId: 'S-1', outbox: { id: 7 } };
+    expect(redactFields(clean)).toBe(clean);
   });
 });

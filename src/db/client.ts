@@ -43,6 +43,9 @@ export function createDb(url: string, connectionLimit = 10): DbHandle {
     timezone: 'Z',
     enableKeepAlive: true,
     connectTimeout: 5_000,
+    // mysql2 otherwise captures a stack trace for every query, to join it to a failed query's
+    // error: a measurable share of the workers' CPU. The error still says what failed.
+    trace: false,
   });
   // Runs before the connection is handed out (commands on one connection run in order). A
   // connection that cannot be set up is destroyed, so nothing runs on it in the server's mode.
