@@ -393,14 +393,6 @@ async function rateLimit(): Promise<void> {
         .filter((s) => accepted(s) && s.params.userid === sender.userid)
         .map((s) => s.at.getTime())
         .sort((a, b) => a - b);
-      if (process.env.BENCH_DEBUG) {
-        const buckets = new Map<number, number>();
-        for (const t of times) {
-          const b = Math.floor((t - times[0]!) / 1000);
-          buckets.set(b, (buckets.get(b) ?? 0) + 1);
-        }
-        console.log(sender.label, [...buckets.values()].join(' '));
-      }
       const span = (times.at(-1)! - times[0]!) / 1000;
       // n sends at a steady pace span n-1 intervals.
       const rate = span > 0 ? (times.length - 1) / span : 0;
