@@ -1,8 +1,9 @@
 /** Queries on `fdr_inbox`, the durable record of FDR events taken in from Pub/Sub. */
-import { and, eq, lt } from 'drizzle-orm';
+import { and, eq, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce, insertOnce } from './insert-once.ts';
+import { preparedFor } from './prepared.ts';
 import { fdrInbox } from './schema.ts';
 
 export type InboxStatus = 'received' | 'processed' | 'skipped' | 'failed';
@@ -92,8 +93,16 @@ export async function recordInvalidInboxEvent(
   return { id: row.id, created };
 }
 
+const inboxById = preparedFor((db) =>
+  db
+    .select()
+    .from(fdrInbox)
+    .where(eq(fdrInbox.id, sql.placeholder('id')))
+    .prepare(),
+);
+
 export async function findInbox(db: Db, id: number): Promise<InboxRow | null> {
-  const [row] = await db.select().from(fdrInbox).where(eq(fdrInbox.id, id));
+  const [row] = await inboxById(db).execute({ id });
   return row ?? null;
 }
 

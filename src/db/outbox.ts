@@ -5,6 +5,7 @@ import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce } from './insert-once.ts';
+import { preparedFor } from './prepared.ts';
 import { notificationOutbox } from './schema.ts';
 
 export type OutboxRow = typeof notificationOutbox.$inferSelect;
@@ -57,8 +58,16 @@ export async function insertOutbox(
   return { id: row.id, created: false };
 }
 
+const outboxById = preparedFor((db) =>
+  db
+    .select()
+    .from(notificationOutbox)
+    .where(eq(notificationOutbox.id, sql.placeholder('id')))
+    .prepare(),
+);
+
 export async function findOutbox(db: Db, id: number): Promise<OutboxRow | null> {
-  const [row] = await db.select().from(notificationOutbox).where(eq(notificationOutbox.id, id));
+  const [row] = await outboxById(db).execute({ id });
   return row ?? null;
 }
 
@@ -67,17 +76,22 @@ export async function findOutbox(db: Db, id: number): Promise<OutboxRow | null> 
  * did not finish) row can be claimed; a sent or failed row never is, so nothing is sent twice
  * once its outcome is known.
  */
-export async function claimOutbox(db: Db, id: number): Promise<boolean> {
-  const [result] = await db
+const claim = preparedFor((db) =>
+  db
     .update(notificationOutbox)
     // The error code is cleared: a row left `sending` with none is an attempt cut off mid-way.
     .set({ status: 'sending', attempts: sql`${notificationOutbox.attempts} + 1`, errorCode: null })
     .where(
       and(
-        eq(notificationOutbox.id, id),
+        eq(notificationOutbox.id, sql.placeholder('id')),
         inArray(notificationOutbox.status, ['pending', 'sending']),
       ),
-    );
+    )
+    .prepare(),
+);
+
+export async function claimOutbox(db: Db, id: number): Promise<boolean> {
+  const [result] = await claim(db).execute({ id });
   return result.affectedRows === 1;
 }
 

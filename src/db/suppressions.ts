@@ -7,6 +7,7 @@
 import { and, count, desc, eq, gt, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
+import { preparedFor } from './prepared.ts';
 import { whatsappSuppressions } from './schema.ts';
 
 export const SUPPRESSION_REASONS = ['opted_out', 'not_on_whatsapp'] as const;
@@ -158,19 +159,39 @@ export async function findSuppression(
   now = new Date(),
   reason?: SuppressionReason,
 ): Promise<SuppressionRow | null> {
-  const rows = await db
+  const rows = reason
+    ? await db
+        .select()
+        .from(whatsappSuppressions)
+        .where(
+          and(
+            eq(whatsappSuppressions.senderNumber, senderNumber),
+            eq(whatsappSuppressions.customerNumber, customerNumber),
+            eq(whatsappSuppressions.reason, reason),
+            inForce(now),
+          ),
+        )
+    : await pairInForce(db).execute({ senderNumber, customerNumber, now });
+  return rows.find((r) => r.reason === 'opted_out') ?? rows[0] ?? null;
+}
+
+/** Checked before every send: prepared once. */
+const pairInForce = preparedFor((db) =>
+  db
     .select()
     .from(whatsappSuppressions)
     .where(
       and(
-        eq(whatsappSuppressions.senderNumber, senderNumber),
-        eq(whatsappSuppressions.customerNumber, customerNumber),
-        reason ? eq(whatsappSuppressions.reason, reason) : undefined,
-        inForce(now),
+        eq(whatsappSuppressions.senderNumber, sql.placeholder('senderNumber')),
+        eq(whatsappSuppressions.customerNumber, sql.placeholder('customerNumber')),
+        or(
+          isNull(whatsappSuppressions.expiresAt),
+          gt(whatsappSuppressions.expiresAt, sql.placeholder('now')),
+        ),
       ),
-    );
-  return rows.find((r) => r.reason === 'opted_out') ?? rows[0] ?? null;
-}
+    )
+    .prepare(),
+);
 
 export interface SuppressionFilter {
   accountId?: number;
