@@ -246,6 +246,7 @@ export const ConfigSchema = v.object({
   SETTINGS_CACHE_TTL_MS: int(30_000, 0),
   SWEEP_INTERVAL_MS: int(30_000, 0),
   SWEEP_GRACE_MS: int(60_000, 0),
+  NO_REPLY_QUEUE_AHEAD_MS: int(600_000, 0),
   RETENTION_DAYS: int(30, 1),
   RETENTION_INTERVAL_MS: int(3_600_000, 0),
   RETENTION_BATCH: int(1_000, 1),

@@ -119,7 +119,12 @@ export async function startService(
       decrypt: cipher?.decrypt ?? null,
       wms,
     });
-    sweeper = startSweeper(deps, config.SWEEP_INTERVAL_MS, config.SWEEP_GRACE_MS);
+    sweeper = startSweeper(
+      deps,
+      config.SWEEP_INTERVAL_MS,
+      config.SWEEP_GRACE_MS,
+      config.NO_REPLY_QUEUE_AHEAD_MS,
+    );
     retention = startRetention(
       { ...deps, prefix: config.QUEUE_PREFIX },
       {

@@ -11,12 +11,21 @@
  * (`whatsapp_no_reply_checks`) gets its job made again only once its `due_at` has passed by
  * SWEEP_GRACE_MS (a re-add of its live delayed job would be a no-op anyway). Times are the
  * service clock's (src/clock.ts).
+ *
+ * No-reply checks due further ahead than NO_REPLY_QUEUE_AHEAD_MS are not in Redis at all: the
+ * send records the check in MySQL only, and each sweep hands Redis the checks that have come
+ * within that horizon, as delayed jobs due at their time (`createCheckFeeder`). So Redis holds
+ * the next few minutes of checks, not twelve hours of every message sent.
  */
 import { systemClock, type Clock } from './clock.ts';
 import type { Db } from './db/client.ts';
 import { listUnpublishedActivity } from './db/activity.ts';
 import { listReceivedInbox } from './db/inbox.ts';
-import { listDueNoReplyChecks } from './db/no-reply-checks.ts';
+import {
+  listDueNoReplyChecks,
+  listScheduledChecksAfter,
+  type CheckCursor,
+} from './db/no-reply-checks.ts';
 import { listUnfinishedOutbox } from './db/outbox.ts';
 import { listReceivedWebhookEvents } from './db/webhook-events.ts';
 import { safeErrorMessage } from './errors.ts';
@@ -91,14 +100,58 @@ export async function sweepOnce(deps: { db: Db; queues: Queues; clock?: Clock },
   };
 }
 
+export interface CheckFeeder {
+  /** Queues every scheduled check due within the horizon that it has not queued yet. */
+  feed(): Promise<number>;
+}
+
+/**
+ * Hands Redis the no-reply checks as they come within `aheadMs`: each as a delayed job due at its
+ * own time. It walks the scheduled checks in due order from where its last pass stopped, so a
+ * pass reads only the checks that entered the horizon since (a new process starts from the
+ * earliest; re-adding a live job is a no-op). A check it never saw, because its row committed
+ * after a pass had moved past its due time, is still made due by the sweep's grace rule.
+ */
+export function createCheckFeeder(
+  deps: { db: Db; queues: Queues; clock?: Clock },
+  aheadMs: number,
+): CheckFeeder {
+  let cursor: CheckCursor | null = null;
+  return {
+    async feed() {
+      const now = (deps.clock ?? systemClock).now();
+      const horizon = new Date(now + aheadMs);
+      let queued = 0;
+      for (;;) {
+        const page = await listScheduledChecksAfter(deps.db, cursor, horizon, BATCH);
+        for (const check of page) {
+          await enqueue(
+            deps.queues,
+            'no-reply.check',
+            { outboxId: check.outboxId },
+            { delay: Math.max(0, check.dueAt.getTime() - now) },
+          );
+          cursor = check;
+          queued++;
+        }
+        if (page.length < BATCH) {
+          return queued;
+        }
+      }
+    },
+  };
+}
+
 export function startSweeper(
   deps: { db: Db; queues: Queues; log: Log; clock?: Clock },
   intervalMs: number,
   graceMs: number,
+  noReplyAheadMs = 0,
 ): { stop(): void } {
   if (intervalMs === 0) {
     return { stop: () => undefined };
   }
+  const feeder = noReplyAheadMs > 0 ? createCheckFeeder(deps, noReplyAheadMs) : null;
   let running = false;
   const timer = setInterval(() => {
     if (running) {
@@ -106,9 +159,13 @@ export function startSweeper(
     }
     running = true;
     sweepOnce(deps, graceMs)
-      .then((counts) => {
+      .then(async (counts) => {
         if (counts.inbox + counts.outbox + counts.activity + counts.webhook + counts.noReply > 0) {
           deps.log.info(counts, 'sweeper re-enqueued unfinished work');
+        }
+        const fed = (await feeder?.feed()) ?? 0;
+        if (fed > 0) {
+          deps.log.debug({ checks: fed }, 'no-reply checks coming due handed to Redis');
         }
       })
       .catch((err: unknown) => deps.log.warn({ err: safeErrorMessage(err) }, 'sweep failed'))

@@ -4,7 +4,7 @@
  * `scheduled` → `done` (outcome: what it did) or `cancelled` (outcome: why). Only a scheduled
  * row changes, so a check acts at most once, whoever runs it.
  */
-import { and, eq, inArray, lt, ne, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, lt, ne, or, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertOnce } from './insert-once.ts';
@@ -197,6 +197,44 @@ export async function listDueNoReplyChecks(
     .orderBy(whatsappNoReplyChecks.dueAt)
     .limit(limit);
   return rows.map((r) => r.outboxId);
+}
+
+/** Where a walk over the scheduled checks in due order stopped: the last one it saw. */
+export interface CheckCursor {
+  dueAt: Date;
+  outboxId: number;
+}
+
+/**
+ * Scheduled checks due before `dueBefore`, after `cursor` (in due order, then outbox id), with
+ * their due times: the page of checks to hand to Redis next (src/sweeper.ts).
+ */
+export async function listScheduledChecksAfter(
+  db: Db,
+  cursor: CheckCursor | null,
+  dueBefore: Date,
+  limit: number,
+): Promise<CheckCursor[]> {
+  return db
+    .select({ outboxId: whatsappNoReplyChecks.outboxId, dueAt: whatsappNoReplyChecks.dueAt })
+    .from(whatsappNoReplyChecks)
+    .where(
+      and(
+        eq(whatsappNoReplyChecks.status, 'scheduled'),
+        lt(whatsappNoReplyChecks.dueAt, dueBefore),
+        cursor
+          ? or(
+              gt(whatsappNoReplyChecks.dueAt, cursor.dueAt),
+              and(
+                eq(whatsappNoReplyChecks.dueAt, cursor.dueAt),
+                gt(whatsappNoReplyChecks.outboxId, cursor.outboxId),
+              ),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(whatsappNoReplyChecks.dueAt, whatsappNoReplyChecks.outboxId)
+    .limit(limit);
 }
 
 /** The checks of some messages, by outbox id (for tests and the CLI). */

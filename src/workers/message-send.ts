@@ -643,6 +643,19 @@ export function reconcileDeadline(
  * (the sweeper re-publishes an entry whose job was lost). Returns false, changing nothing, when
  * the row was already finished by someone else.
  */
+/**
+ * Whether the send hands Redis its no-reply check now: when it is due within
+ * NO_REPLY_QUEUE_AHEAD_MS, or when no sweeper runs to hand it over later (src/sweeper.ts).
+ */
+function queueCheckNow(deps: Deps, dueAt: number): boolean {
+  const { SWEEP_INTERVAL_MS, NO_REPLY_QUEUE_AHEAD_MS } = deps.config;
+  return (
+    SWEEP_INTERVAL_MS === 0 ||
+    NO_REPLY_QUEUE_AHEAD_MS === 0 ||
+    dueAt - deps.clock.now() <= NO_REPLY_QUEUE_AHEAD_MS
+  );
+}
+
 /** Thrown inside a commit to roll it back: another attempt finished the row first. */
 class AlreadyFinished extends Error {}
 
@@ -722,7 +735,7 @@ async function commitSent(
   if (activityId === null) {
     return false;
   }
-  if (noReplyAt !== null) {
+  if (noReplyAt !== null && queueCheckNow(deps, noReplyAt)) {
     await enqueue(
       deps.queues,
       'no-reply.check',
