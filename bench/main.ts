@@ -459,12 +459,20 @@ async function main(): Promise<void> {
   let bareRoute: LoadResult | null = null;
   try {
     if (chosen.includes('baseline') || chosen.includes('pipeline')) {
+      const r0 = await redisStats(redis);
       baseQueues = await baselineQueues(redisServer.url, SIZES.events);
+      const r1 = await redisStats(redis);
       note(
         'baseline',
         'five chained no-op queues, items/s',
         round(baseQueues),
         `${Math.round(baseQueues)}`,
+      );
+      // Less the two status reads of this runner; the setup and teardown of the queues included.
+      note(
+        'baseline',
+        'their Redis commands per item',
+        round((r1.commands - r0.commands - 2) / SIZES.events, 1),
       );
     }
     if (chosen.includes('baseline') || chosen.includes('webhook')) {
