@@ -416,6 +416,16 @@ async function rateLimit(): Promise<void> {
       note(section, `${sender.label}: limit /s`, sender.limit);
       note(section, `${sender.label}: measured /s`, round(rate, 2));
       note(section, `${sender.label}: off its limit %`, round(off, 1));
+      // The most sends in any one second (a sliding window): above the limit where sends that
+      // fell behind their turns went out together to catch up.
+      let busiest = 0;
+      for (let i = 0, j = 0; j < times.length; j++) {
+        while (times[j]! - times[i]! >= 1_000) {
+          i++;
+        }
+        busiest = Math.max(busiest, j - i + 1);
+      }
+      note(section, `${sender.label}: most sends in one second`, busiest);
     }
     const all = lists.flat();
     noteDelivery(section, stack, all);
