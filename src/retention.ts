@@ -11,10 +11,11 @@
  * RETENTION_MAX_BATCHES statements per table and the next run goes on. One replica at a time runs
  * it: each run takes a Redis lock for its interval.
  */
-import { and, inArray, isNotNull, lt } from 'drizzle-orm';
+import { and, inArray, lt } from 'drizzle-orm';
 
 import type { Db } from './db/client.ts';
-import { fdrInbox, webhookEvents, whatsappStatusLogs } from './db/schema.ts';
+import { fdrInbox, webhookEvents } from './db/schema.ts';
+import { clearStatusLogRemarksBefore } from './db/status-logs.ts';
 import { safeErrorMessage } from './errors.ts';
 import type { Log } from './log.ts';
 import type { RedisClient } from './redis.ts';
@@ -79,14 +80,7 @@ export async function purgeExpired(db: Db, cutoff: Date, opts: RetentionOptions)
       .limit(opts.batch);
     return result.affectedRows;
   }, opts);
-  const remarks = await inBatches(async () => {
-    const [result] = await db
-      .update(whatsappStatusLogs)
-      .set({ remarks: null })
-      .where(and(lt(whatsappStatusLogs.createdAt, cutoff), isNotNull(whatsappStatusLogs.remarks)))
-      .limit(opts.batch);
-    return result.affectedRows;
-  }, opts);
+  const remarks = await inBatches(() => clearStatusLogRemarksBefore(db, cutoff, opts.batch), opts);
   return { webhookEvents: webhook, inbox, statusRemarks: remarks };
 }
 

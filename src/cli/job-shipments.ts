@@ -14,8 +14,8 @@ import {
   shipmentActivity,
   webhookEvents,
   whatsappReplies,
-  whatsappStatusLogs,
 } from '../db/schema.ts';
+import { shipmentsByMessageId } from '../db/status-logs.ts';
 import { CATALOG, type QueueName } from '../queues/index.ts';
 import type { WebhookEvent } from '../webhook/events.ts';
 
@@ -129,21 +129,7 @@ async function reportShipments(db: Db, eventIds: number[]): Promise<Map<number, 
   }
   const externalIds = [...reports.values()].map((r) => r.externalId);
   const keys = [...reports.values()].flatMap((r) => (r.extra ? [r.extra] : []));
-  const byMessageId = new Map<string, string>();
-  if (externalIds.length > 0) {
-    const rows = await db
-      .select({
-        messageId: whatsappStatusLogs.messageId,
-        shipmentId: whatsappStatusLogs.shipmentId,
-      })
-      .from(whatsappStatusLogs)
-      .where(inArray(whatsappStatusLogs.messageId, externalIds));
-    for (const row of rows) {
-      if (row.messageId !== null) {
-        byMessageId.set(row.messageId, row.shipmentId);
-      }
-    }
-  }
+  const byMessageId = await shipmentsByMessageId(db, externalIds);
   const byKey = new Map<string, string>();
   if (keys.length > 0) {
     const rows = await db

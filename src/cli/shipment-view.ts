@@ -10,7 +10,8 @@ import { asc, eq } from 'drizzle-orm';
 
 import { listShipmentActivity } from '../db/activity.ts';
 import type { Db } from '../db/client.ts';
-import { fdrInbox, notificationOutbox, whatsappStatusLogs } from '../db/schema.ts';
+import { fdrInbox, notificationOutbox } from '../db/schema.ts';
+import { listShipmentStatusLogs } from '../db/status-logs.ts';
 import { messageSend, type Queues } from '../queues/index.ts';
 import { CommandError } from './errors.ts';
 import {
@@ -78,11 +79,7 @@ export async function loadShipment(
       .from(notificationOutbox)
       .where(eq(notificationOutbox.shipmentId, shipmentId))
       .orderBy(asc(notificationOutbox.id)),
-    db
-      .select()
-      .from(whatsappStatusLogs)
-      .where(eq(whatsappStatusLogs.shipmentId, shipmentId))
-      .orderBy(asc(whatsappStatusLogs.id)),
+    listShipmentStatusLogs(db, shipmentId),
     listShipmentActivity(db, shipmentId),
   ]);
   if (events.length + outbox.length + statuses.length + activity.length === 0) {

@@ -25,14 +25,20 @@
  * (`window_closed`, …) goes on the timeline, for follow-ups too. Nothing is sent again.
  */
 import { DelayedError, type Processor } from 'bullmq';
-import { and, desc, eq, like, type SQL } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 
 import { recordActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { notificationOutbox, whatsappSenderConnections, whatsappStatusLogs } from '../db/schema.ts';
+import { notificationOutbox, whatsappSenderConnections } from '../db/schema.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { noteAcceptedSend, noteAcceptedSendByNumber } from '../db/outbox.ts';
+import {
+  lockStatusLog,
+  newestStatusLogIdByFirstHalf,
+  newestStatusLogIdByMessageId,
+  updateStatusLogReports,
+} from '../db/status-logs.ts';
 import { findWebhookEvent, markWebhookEvent } from '../db/webhook-events.ts';
 import { nextStatus, statusOf, type DlrStatus } from '../dlr/codes.ts';
 import type { CustomerPace } from '../customer-pace.ts';
@@ -205,23 +211,9 @@ async function wakeSend(queues: Queues, outboxId: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Finding the message
 
-/** `%` and `_` are wildcards in LIKE; Gupshup ids hold neither, but a report is outside input. */
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 async function findStatusLogId(db: Db, report: DeliveryReport): Promise<number | null> {
   const id = report.externalId;
-  const newest = async (where: SQL | undefined) => {
-    const [row] = await db
-      .select({ id: whatsappStatusLogs.id })
-      .from(whatsappStatusLogs)
-      .where(where)
-      .orderBy(desc(whatsappStatusLogs.id))
-      .limit(1);
-    return row?.id ?? null;
-  };
-  const exact = await newest(eq(whatsappStatusLogs.messageId, id));
+  const exact = await newestStatusLogIdByMessageId(db, id);
   if (exact !== null) {
     return exact;
   }
@@ -229,9 +221,9 @@ async function findStatusLogId(db: Db, report: DeliveryReport): Promise<number |
   // half (the seed's reply names `replyId` 4921687316728868875 for 4921687316728868875-3769…).
   const half = /^(\d+)-\d+$/.exec(id)?.[1];
   const partial = /^\d+$/.test(id)
-    ? await newest(like(whatsappStatusLogs.messageId, `${escapeLike(id)}-%`))
+    ? await newestStatusLogIdByFirstHalf(db, id)
     : half
-      ? await newest(eq(whatsappStatusLogs.messageId, half))
+      ? await newestStatusLogIdByMessageId(db, half)
       : null;
   if (partial !== null) {
     return partial;
@@ -351,11 +343,7 @@ async function applyReport(
   receivedAt: Date,
 ): Promise<Outcome> {
   return db.transaction(async (tx) => {
-    const [row] = await tx
-      .select()
-      .from(whatsappStatusLogs)
-      .where(eq(whatsappStatusLogs.id, statusLogId))
-      .for('update');
+    const row = await lockStatusLog(tx, statusLogId);
     if (!row) {
       return { transition: null, messageId: null, note: 'status log row is gone' };
     }
@@ -385,13 +373,10 @@ async function applyReport(
       applied: next !== null,
       ...(failure ? { failure } : {}),
     };
-    await tx
-      .update(whatsappStatusLogs)
-      .set({
-        remarks: writeRemarks([...remarks, entry]),
-        ...(next ? { status: next, externalUpdatedAt: eventTime(report, receivedAt) } : {}),
-      })
-      .where(eq(whatsappStatusLogs.id, row.id));
+    await updateStatusLogReports(tx, row.id, {
+      remarks: writeRemarks([...remarks, entry]),
+      ...(next ? { status: next, externalUpdatedAt: eventTime(report, receivedAt) } : {}),
+    });
     const note = next
       ? `${row.status} → ${next}${mapped?.known === false ? ' (unknown code)' : ''}`
       : mapped

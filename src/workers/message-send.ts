@@ -59,7 +59,7 @@ import { findInteractiveRefusal, recordInteractiveRefusal } from '../db/connecti
 import { findConversation, openConversation } from '../db/conversations.ts';
 import { scheduleNoReplyCheck } from '../db/no-reply-checks.ts';
 import { lastCustomerMessageAt } from '../db/customer-windows.ts';
-import { whatsappStatusLogs } from '../db/schema.ts';
+import { insertStatusLog } from '../db/status-logs.ts';
 import { reportsPendingBetween } from '../db/webhook-events.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { findSuppression } from '../db/suppressions.ts';
@@ -686,12 +686,13 @@ async function commitSent(
   };
   const activityId = await deps.db
     .transaction(async (tx) => {
-      const [statusLog] = await tx
-        .insert(whatsappStatusLogs)
-        .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId })
-        .$returningId();
+      const statusLogId = await insertStatusLog(tx, {
+        shipmentId: outbox.shipmentId,
+        status: SUBMITTED,
+        messageId,
+      });
       // Finished by someone else meanwhile: nothing of this transaction may stay.
-      if (!(await markOutboxSent(tx, outbox.id, messageId, statusLog!.id, sentAt))) {
+      if (!(await markOutboxSent(tx, outbox.id, messageId, statusLogId, sentAt))) {
         throw new AlreadyFinished();
       }
       if (outbox.kind === 'fdr_template') {
