@@ -25,14 +25,20 @@
  * (`window_closed`, …) goes on the timeline, for follow-ups too. Nothing is sent again.
  */
 import { DelayedError, type Processor } from 'bullmq';
-import { and, desc, eq } from 'drizzle-orm';
 
 import { recordActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { notificationOutbox, whatsappSenderConnections } from '../db/schema.ts';
+import { findConnectionDisplay } from '../db/connections.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
-import { noteAcceptedSend, noteAcceptedSendByNumber } from '../db/outbox.ts';
+import {
+  findOutboxBySend,
+  findStatusLogIdByCorrelationKey,
+  lastSendingAttemptAt,
+  noteAcceptedSend,
+  noteAcceptedSendByNumber,
+  type OutboxRow,
+} from '../db/outbox.ts';
 import {
   lockStatusLog,
   newestStatusLogIdByFirstHalf,
@@ -65,8 +71,6 @@ interface Deps {
   pause?: SenderPause | null;
   customers?: CustomerPace | null;
 }
-
-type OutboxRow = typeof notificationOutbox.$inferSelect;
 
 export function processDlrProcess(deps: Deps): Processor {
   const { db, log } = deps;
@@ -230,30 +234,22 @@ async function findStatusLogId(db: Db, report: DeliveryReport): Promise<number |
   }
   if (report.extra) {
     // The whole correlation key or nothing (a row without one is never matched by `extra`).
-    const [byKey] = await db
-      .select({ statusLogId: notificationOutbox.statusLogId })
-      .from(notificationOutbox)
-      .where(eq(notificationOutbox.correlationKey, report.extra));
-    return byKey?.statusLogId ?? null;
+    return findStatusLogIdByCorrelationKey(db, report.extra);
   }
   return null;
 }
 
 /** Is a send that this report could belong to between Gupshup's answer and our commit? */
 /** When the last attempt of an unfinished send this report may belong to began, or null. */
-async function sendInFlight(db: Db, report: DeliveryReport): Promise<Date | null> {
-  const match = report.extra
-    ? eq(notificationOutbox.correlationKey, report.extra)
-    : report.destAddr
-      ? eq(notificationOutbox.toNumber, report.destAddr)
-      : undefined;
-  const [row] = await db
-    .select({ updatedAt: notificationOutbox.updatedAt })
-    .from(notificationOutbox)
-    .where(and(eq(notificationOutbox.status, 'sending'), match))
-    .orderBy(desc(notificationOutbox.updatedAt))
-    .limit(1);
-  return row?.updatedAt ?? null;
+function sendInFlight(db: Db, report: DeliveryReport): Promise<Date | null> {
+  return lastSendingAttemptAt(
+    db,
+    report.extra
+      ? { correlationKey: report.extra }
+      : report.destAddr
+        ? { toNumber: report.destAddr }
+        : null,
+  );
 }
 
 async function findOutboxOf(
@@ -264,18 +260,7 @@ async function findOutboxOf(
   if (messageId === null) {
     return null;
   }
-  // By the indexed Gupshup id, then pinned to this row (the same id cannot name two sends, but
-  // nothing in the schema promises it).
-  const [row] = await db
-    .select()
-    .from(notificationOutbox)
-    .where(
-      and(
-        eq(notificationOutbox.gupshupMessageId, messageId),
-        eq(notificationOutbox.statusLogId, statusLogId),
-      ),
-    );
-  return row ?? null;
+  return findOutboxBySend(db, statusLogId, messageId);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,19 +475,8 @@ async function senderDisplay(
     };
   }
   const id = Number(outbox.connectionId);
-  const [row] = Number.isInteger(id)
-    ? await deps.db
-        .select({
-          appName: whatsappSenderConnections.appName,
-          waNumber: whatsappSenderConnections.waNumber,
-        })
-        .from(whatsappSenderConnections)
-        .where(
-          and(
-            eq(whatsappSenderConnections.id, id),
-            eq(whatsappSenderConnections.accountId, outbox.accountId),
-          ),
-        )
-    : [];
+  const row = Number.isInteger(id)
+    ? await findConnectionDisplay(deps.db, outbox.accountId, id)
+    : null;
   return row ?? { appName: outbox.connectionId, waNumber: '' };
 }

@@ -27,7 +27,6 @@
  * are outbox rows keyed by reply and purpose, so a retried job books and sends nothing twice.
  */
 import { DelayedError, type Processor } from 'bullmq';
-import { and, eq } from 'drizzle-orm';
 
 import { recordActivity } from '../activity.ts';
 import type { Clock } from '../clock.ts';
@@ -49,8 +48,7 @@ import {
   type ReplyRow,
 } from '../db/conversations.ts';
 import { recordCustomerMessage } from '../db/customer-windows.ts';
-import { insertOutbox } from '../db/outbox.ts';
-import { notificationOutbox } from '../db/schema.ts';
+import { anySendInFlight, insertOutbox } from '../db/outbox.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { findTemplate } from '../db/templates.ts';
 import { findWebhookEvent, markWebhookEvent, scrubWebhookEvent } from '../db/webhook-events.ts';
@@ -140,19 +138,7 @@ async function mayAnswerSendInFlight(
   if (!namesMessage && message.mobile === null) {
     return false;
   }
-  const [row] = await deps.db
-    .select({ id: notificationOutbox.id })
-    .from(notificationOutbox)
-    .where(
-      and(
-        eq(notificationOutbox.status, 'sending'),
-        namesMessage || message.mobile === null
-          ? undefined
-          : eq(notificationOutbox.toNumber, message.mobile),
-      ),
-    )
-    .limit(1);
-  return row !== undefined;
+  return anySendInFlight(deps.db, namesMessage ? null : message.mobile);
 }
 
 async function receive(deps: Deps, webhookEventId: number, lookAgain: () => Promise<boolean>) {
