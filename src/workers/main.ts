@@ -9,7 +9,6 @@ import { MetricsTime, Worker, type Processor, type WorkerOptions } from 'bullmq'
 import type { CredentialCipher } from '../credentials.ts';
 import type { Deps } from '../deps.ts';
 import { safeErrorMessage } from '../errors.ts';
-import type { GupshupClient } from '../gupshup/types.ts';
 import { throttledLog, withLogContext } from '../log.ts';
 import { observeJobs } from '../metrics.ts';
 import type { ActivityPublisher } from '../pubsub/activity.ts';
@@ -20,7 +19,6 @@ import { createSenderPause } from '../sender-pause.ts';
 import { queuePrefix } from '../redis-keys.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { settlesWithin } from '../timeout.ts';
-import type { WmsClient } from '../wms/client.ts';
 import { processActivityEmit } from './activity-emit.ts';
 import { processDlrProcess } from './dlr-process.ts';
 import { processFdrValidate } from './fdr-validate.ts';
@@ -28,13 +26,11 @@ import { processMessageSend } from './message-send.ts';
 import { processNoReplyCheck } from './no-reply-check.ts';
 import { processReplyRoute } from './reply-route.ts';
 
+/** What the workers need beyond the clients of `Deps` (Gupshup and the WMS come from there). */
 export interface WorkerExtras {
-  gupshup: GupshupClient;
   settings: SettingsCache;
   publisher: ActivityPublisher;
   decrypt: CredentialCipher['decrypt'] | null;
-  /** Null when WMS_API_URL is not set: replies are then recorded but not acted on. */
-  wms: WmsClient | null;
 }
 
 export interface Workers {
@@ -72,7 +68,7 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       config,
       db,
       queues,
-      gupshup: extras.gupshup,
+      gupshup: deps.gupshup,
       decrypt: extras.decrypt,
       pace,
       pause,
@@ -96,7 +92,7 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       config,
       db,
       queues,
-      wms: extras.wms,
+      wms: deps.wms,
       settings,
       clock,
       metrics: deps.metrics,
@@ -108,7 +104,7 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       db,
       queues,
       settings,
-      wms: extras.wms,
+      wms: deps.wms,
       clock,
       log,
     }),
