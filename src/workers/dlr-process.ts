@@ -24,7 +24,7 @@
  * sender paused or slowed, the customer spaced (131056), the template flagged; its failure reason
  * (`window_closed`, …) goes on the timeline, for follow-ups too. Nothing is sent again.
  */
-import { DelayedError, type Processor } from 'bullmq';
+import { DelayedError } from 'bullmq';
 
 import { recordActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
@@ -56,7 +56,7 @@ import { PermanentError, RetryableError } from '../errors.ts';
 import { nationalNumber } from '../fdr/phone.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { parsePayload, type Queues } from '../queues/index.ts';
+import type { JobHandler, Queues } from '../queues/index.ts';
 import { messageSend } from '../queues/message-send.ts';
 import type { DeliveryReport } from '../webhook/events.ts';
 import { plausibleEpochMs } from '../webhook/fields.ts';
@@ -72,7 +72,7 @@ interface Deps {
   customers?: CustomerPace | null;
 }
 
-export function processDlrProcess(deps: Deps): Processor {
+export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
   const { db, log } = deps;
   const { GUPSHUP_TIMEOUT_MS, SEND_RECONCILE_MS } = deps.config;
   // A report for a send still in flight is looked at again every `step` (not with the queue's
@@ -80,8 +80,7 @@ export function processDlrProcess(deps: Deps): Processor {
   // last attempt is recent enough to be still answering, or waiting for this report.
   const inFlightStepMs = Math.min(1_000, Math.max(100, Math.floor(GUPSHUP_TIMEOUT_MS / 4)));
   const inFlightWaitMs = GUPSHUP_TIMEOUT_MS * 2 + SEND_RECONCILE_MS;
-  return async (job, token) => {
-    const { webhookEventId } = parsePayload('dlr.process', job.data);
+  return async ({ webhookEventId }, job, token) => {
     const found = await findWebhookEvent(db, webhookEventId);
     if (!found) {
       throw new PermanentError(

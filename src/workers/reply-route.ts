@@ -26,7 +26,7 @@
  * Idempotency: the WMS call carries `ndr-reply-<replyId>` as Idempotency-Key; follow-up messages
  * are outbox rows keyed by reply and purpose, so a retried job books and sends nothing twice.
  */
-import { DelayedError, type Processor } from 'bullmq';
+import { DelayedError } from 'bullmq';
 
 import { recordActivity } from '../activity.ts';
 import type { Clock } from '../clock.ts';
@@ -58,7 +58,7 @@ import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { keywordText, matchKeyword, type KeywordMatch } from '../opt-out.ts';
 import type { EffectivePolicy } from '../policy.ts';
-import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
+import { enqueue, type JobHandler, type Queues } from '../queues/index.ts';
 import { encodeContent } from '../outbox-content.ts';
 import { formatDateChoice, nextDeliveryDates } from '../replies/dates.ts';
 import {
@@ -102,9 +102,8 @@ interface Deps {
   log: Log;
 }
 
-export function processReplyRoute(deps: Deps): Processor {
-  return async (job, token) => {
-    const payload = parsePayload('reply.route', job.data);
+export function processReplyRoute(deps: Deps): JobHandler<'reply.route'> {
+  return async (payload, job, token) => {
     return payload.stage === 'act'
       ? act(deps, payload.webhookEventId)
       : receive(deps, payload.webhookEventId, async () => {
