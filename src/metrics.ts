@@ -3,11 +3,12 @@
  * process do not collide). Served at `/metrics`.
  *
  * Counters are bumped where the event happens (workers, the webhook route, the settings cache);
- * latencies of the Gupshup and WMS clients are measured by wrapping the clients where the service
- * creates them (`instrumentGupshup`, `instrumentWms`), and job duration and outcome by wrapping
- * every processor (`observeJobs`). Queue depth is read from Redis at scrape time, so it is as
- * fresh as the scrape and costs nothing between scrapes. Label values are bounded sets (queue
- * names, states, result classes, Gupshup error ids); no id or number is ever a label.
+ * latencies of the Gupshup and WMS clients are measured by wrapping the clients where
+ * `createDeps` (src/deps.ts) creates them (`instrumentGupshup`, `instrumentWms`), and job duration
+ * and outcome by wrapping every processor (`observeJobs`). Queue depth is read from Redis at
+ * scrape time, so it is as fresh as the scrape and costs nothing between scrapes. Label values
+ * are bounded sets (queue names, states, result classes, Gupshup error ids); no id or number is
+ * ever a label.
  */
 import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

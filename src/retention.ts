@@ -11,10 +11,10 @@
  * RETENTION_MAX_BATCHES statements per table and the next run goes on. One replica at a time runs
  * it: each run takes a Redis lock for its interval.
  */
-import { and, inArray, isNotNull, lt } from 'drizzle-orm';
-
 import type { Db } from './db/client.ts';
-import { fdrInbox, webhookEvents, whatsappStatusLogs } from './db/schema.ts';
+import { deleteFinishedInboxBefore } from './db/inbox.ts';
+import { clearStatusLogRemarksBefore } from './db/status-logs.ts';
+import { deleteHandledWebhookEventsBefore } from './db/webhook-events.ts';
 import { safeErrorMessage } from './errors.ts';
 import type { Log } from './log.ts';
 import type { RedisClient } from './redis.ts';
@@ -55,38 +55,12 @@ async function inBatches(
 
 /** One retention run for rows created before `cutoff`. */
 export async function purgeExpired(db: Db, cutoff: Date, opts: RetentionOptions): Promise<Purged> {
-  const webhook = await inBatches(async () => {
-    const [result] = await db
-      .delete(webhookEvents)
-      .where(
-        and(
-          inArray(webhookEvents.status, ['processed', 'ignored', 'failed']),
-          lt(webhookEvents.createdAt, cutoff),
-        ),
-      )
-      .limit(opts.batch);
-    return result.affectedRows;
-  }, opts);
-  const inbox = await inBatches(async () => {
-    const [result] = await db
-      .delete(fdrInbox)
-      .where(
-        and(
-          inArray(fdrInbox.status, ['processed', 'skipped', 'failed']),
-          lt(fdrInbox.createdAt, cutoff),
-        ),
-      )
-      .limit(opts.batch);
-    return result.affectedRows;
-  }, opts);
-  const remarks = await inBatches(async () => {
-    const [result] = await db
-      .update(whatsappStatusLogs)
-      .set({ remarks: null })
-      .where(and(lt(whatsappStatusLogs.createdAt, cutoff), isNotNull(whatsappStatusLogs.remarks)))
-      .limit(opts.batch);
-    return result.affectedRows;
-  }, opts);
+  const webhook = await inBatches(
+    () => deleteHandledWebhookEventsBefore(db, cutoff, opts.batch),
+    opts,
+  );
+  const inbox = await inBatches(() => deleteFinishedInboxBefore(db, cutoff, opts.batch), opts);
+  const remarks = await inBatches(() => clearStatusLogRemarksBefore(db, cutoff, opts.batch), opts);
   return { webhookEvents: webhook, inbox, statusRemarks: remarks };
 }
 

@@ -4,7 +4,6 @@
  * apps live in `whatsapp_sender_connections`, each with the API it uses (`api`) and its
  * credentials encrypted.
  */
-import { and, eq } from 'drizzle-orm';
 
 import type { Config } from './config.ts';
 import {
@@ -15,7 +14,7 @@ import {
   type CredentialColumn,
 } from './credentials.ts';
 import type { Db } from './db/client.ts';
-import { whatsappSenderConnections } from './db/schema.ts';
+import { findAccountConnection } from './db/connections.ts';
 import { DEFAULT_CONNECTION_ID } from './db/settings.ts';
 import type { GupshupAccount } from './gupshup/types.ts';
 
@@ -53,17 +52,7 @@ export async function resolveSender(
     return defaultSender(config);
   }
   const id = Number(connectionId);
-  const [row] = Number.isInteger(id)
-    ? await db
-        .select()
-        .from(whatsappSenderConnections)
-        .where(
-          and(
-            eq(whatsappSenderConnections.id, id),
-            eq(whatsappSenderConnections.accountId, accountId),
-          ),
-        )
-    : [];
+  const row = Number.isInteger(id) ? await findAccountConnection(db, accountId, id) : null;
   if (!row || !decrypt) {
     return {
       ok: false,

@@ -1,8 +1,8 @@
 /**
- * startService(config, roles): builds the shared clients and starts the chosen roles in this
- * process: `api` (HTTP), `worker` (queue workers and the sweeper), `subscriber` (Pub/Sub pull).
- * `close(timeoutMs)` stops taking work first, lets work in flight finish (up to the deadline),
- * then closes the clients.
+ * startService(config, roles): takes the shared clients from `createDeps` (src/deps.ts) and
+ * starts the chosen roles in this process: `api` (HTTP), `worker` (queue workers and the
+ * sweeper), `subscriber` (Pub/Sub pull). `close(timeoutMs)` stops taking work first, lets work
+ * in flight finish (up to the deadline), then closes the clients.
  */
 import { once } from 'node:events';
 
@@ -14,10 +14,8 @@ import { createCredentialCipher } from './credentials.ts';
 import { prepareDatabase } from './db/migrate.ts';
 import { createDeps, type Deps } from './deps.ts';
 import { safeErrorMessage } from './errors.ts';
-import { createGupshupClient } from './gupshup/client.ts';
 import { buildApp, type AppExtras } from './http/app.ts';
 import { createLog, logSecrets, type Log } from './log.ts';
-import { instrumentGupshup, instrumentWms } from './metrics.ts';
 import { createActivityPublisher } from './pubsub/activity.ts';
 import { startFdrSubscriber, type FdrSubscriber } from './pubsub/subscriber.ts';
 import { ensureTopic } from './pubsub/topics.ts';
@@ -26,7 +24,6 @@ import { startRetention } from './retention.ts';
 import { startSweeper } from './sweeper.ts';
 import { settlesWithin, withTimeout } from './timeout.ts';
 import { startWorkers, type Workers } from './workers/main.ts';
-import { createWmsClient } from './wms/client.ts';
 
 export interface Service {
   deps: Deps;
@@ -73,32 +70,6 @@ export async function startService(
     log,
     metrics: deps.metrics,
   });
-  // Wrapped where created, so every call is timed into /metrics without the clients knowing.
-  const gupshup = instrumentGupshup(
-    createGupshupClient({
-      enterpriseUrl: config.GUPSHUP_ENTERPRISE_URL,
-      selfServeUrl: config.GUPSHUP_SELF_SERVE_URL,
-      timeoutMs: config.GUPSHUP_TIMEOUT_MS,
-      templateMsgType: config.GUPSHUP_TEMPLATE_MSG_TYPE,
-      interactiveUnsupported:
-        config.GUPSHUP_INTERACTIVE_UNSUPPORTED_CODES === 'all'
-          ? 'all'
-          : new Set(config.GUPSHUP_INTERACTIVE_UNSUPPORTED_CODES),
-    }),
-    deps.metrics,
-  );
-
-  const wms = config.WMS_API_URL
-    ? instrumentWms(
-        createWmsClient({
-          baseUrl: config.WMS_API_URL,
-          timeoutMs: config.WMS_TIMEOUT_MS,
-          token: config.WMS_API_TOKEN,
-        }),
-        deps.metrics,
-      )
-    : null;
-
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   let workers: Workers | null = null;
@@ -113,11 +84,9 @@ export async function startService(
     const publisher = createActivityPublisher(deps.pubsub, config.ACTIVITY_TOPIC);
     const cipher = createCredentialCipher(config);
     workers = startWorkers(deps, {
-      gupshup,
       settings,
       publisher,
       decrypt: cipher?.decrypt ?? null,
-      wms,
     });
     sweeper = startSweeper(
       deps,
@@ -184,8 +153,8 @@ export async function startService(
       // Each client closes in parallel and is waited for at most a short grace past the
       // deadline: after a forced close the Gupshup pool may still hold a send nobody awaits.
       const grace = () => Math.max(left(), CLIENT_CLOSE_GRACE_MS);
-      const clients = [settings.close(), gupshup.close(), wms?.close(), deps.close()].map((c) =>
-        (c ?? Promise.resolve()).catch((err: unknown) =>
+      const clients = [settings.close(), deps.close()].map((c) =>
+        c.catch((err: unknown) =>
           log.error({ err: safeErrorMessage(err) }, 'closing a client failed'),
         ),
       );

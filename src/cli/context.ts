@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { pino } from 'pino';
 
 import type { Config } from '../config.ts';
+import { pingDatabase } from '../db/health.ts';
 import { createDeps, type Deps } from '../deps.ts';
 import { safeErrorMessage } from '../errors.ts';
 import { createLog } from '../log.ts';
@@ -53,7 +54,7 @@ export async function connectCli(config: Config, needs: { mysql: boolean }): Pro
       );
     });
     if (needs.mysql) {
-      await withTimeout(deps.dbHandle.pool.query('SELECT 1'), CONNECT_TIMEOUT_MS, 'MySQL').catch(
+      await withTimeout(pingDatabase(deps.db), CONNECT_TIMEOUT_MS, 'MySQL').catch(
         (err: unknown) => {
           throw new CommandError(
             'ERR_MYSQL',

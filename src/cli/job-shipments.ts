@@ -4,18 +4,15 @@
  * entry (`activity.emit`), the reply bound to the webhook event (`reply.route`) or the status row
  * the delivery report names (`dlr.process`).
  */
-import { inArray } from 'drizzle-orm';
 import * as v from 'valibot';
 
+import { activityShipments } from '../db/activity.ts';
 import type { Db } from '../db/client.ts';
-import {
-  fdrInbox,
-  notificationOutbox,
-  shipmentActivity,
-  webhookEvents,
-  whatsappReplies,
-  whatsappStatusLogs,
-} from '../db/schema.ts';
+import { replyShipments } from '../db/conversations.ts';
+import { inboxShipments } from '../db/inbox.ts';
+import { outboxShipments, shipmentsByCorrelationKey } from '../db/outbox.ts';
+import { shipmentsByMessageId } from '../db/status-logs.ts';
+import { findWebhookEventPayloads } from '../db/webhook-events.ts';
 import { CATALOG, type QueueName } from '../queues/index.ts';
 import type { WebhookEvent } from '../webhook/events.ts';
 
@@ -74,33 +71,13 @@ async function shipmentsByRowId(
   switch (name) {
     case 'message.send':
     case 'no-reply.check':
-      return toMap(
-        await db
-          .select({ id: notificationOutbox.id, shipmentId: notificationOutbox.shipmentId })
-          .from(notificationOutbox)
-          .where(inArray(notificationOutbox.id, ids)),
-      );
+      return toMap(await outboxShipments(db, ids));
     case 'fdr.validate':
-      return toMap(
-        await db
-          .select({ id: fdrInbox.id, shipmentId: fdrInbox.shipmentId })
-          .from(fdrInbox)
-          .where(inArray(fdrInbox.id, ids)),
-      );
+      return toMap(await inboxShipments(db, ids));
     case 'activity.emit':
-      return toMap(
-        await db
-          .select({ id: shipmentActivity.id, shipmentId: shipmentActivity.shipmentId })
-          .from(shipmentActivity)
-          .where(inArray(shipmentActivity.id, ids)),
-      );
+      return toMap(await activityShipments(db, ids));
     case 'reply.route':
-      return toMap(
-        await db
-          .select({ id: whatsappReplies.webhookEventId, shipmentId: whatsappReplies.shipmentId })
-          .from(whatsappReplies)
-          .where(inArray(whatsappReplies.webhookEventId, ids)),
-      );
+      return toMap(await replyShipments(db, ids));
     case 'dlr.process':
       return reportShipments(db, ids);
   }
@@ -112,10 +89,7 @@ async function shipmentsByRowId(
  * listing aid, not the worker's full matching.
  */
 async function reportShipments(db: Db, eventIds: number[]): Promise<Map<number, string>> {
-  const events = await db
-    .select({ id: webhookEvents.id, payload: webhookEvents.payload })
-    .from(webhookEvents)
-    .where(inArray(webhookEvents.id, eventIds));
+  const events = await findWebhookEventPayloads(db, eventIds);
   const reports = new Map<number, { externalId: string; extra: string | null }>();
   for (const row of events) {
     try {
@@ -129,33 +103,8 @@ async function reportShipments(db: Db, eventIds: number[]): Promise<Map<number, 
   }
   const externalIds = [...reports.values()].map((r) => r.externalId);
   const keys = [...reports.values()].flatMap((r) => (r.extra ? [r.extra] : []));
-  const byMessageId = new Map<string, string>();
-  if (externalIds.length > 0) {
-    const rows = await db
-      .select({
-        messageId: whatsappStatusLogs.messageId,
-        shipmentId: whatsappStatusLogs.shipmentId,
-      })
-      .from(whatsappStatusLogs)
-      .where(inArray(whatsappStatusLogs.messageId, externalIds));
-    for (const row of rows) {
-      if (row.messageId !== null) {
-        byMessageId.set(row.messageId, row.shipmentId);
-      }
-    }
-  }
-  const byKey = new Map<string, string>();
-  if (keys.length > 0) {
-    const rows = await db
-      .select({ key: notificationOutbox.correlationKey, shipmentId: notificationOutbox.shipmentId })
-      .from(notificationOutbox)
-      .where(inArray(notificationOutbox.correlationKey, keys));
-    for (const row of rows) {
-      if (row.key !== null) {
-        byKey.set(row.key, row.shipmentId);
-      }
-    }
-  }
+  const byMessageId = await shipmentsByMessageId(db, externalIds);
+  const byKey = await shipmentsByCorrelationKey(db, keys);
   const out = new Map<number, string>();
   for (const [eventId, report] of reports) {
     const shipmentId =

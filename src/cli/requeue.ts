@@ -12,12 +12,10 @@
  * The other queues' processors skip rows already handled, so their jobs are simply retried.
  */
 import type { Job } from 'bullmq';
-import { and, eq } from 'drizzle-orm';
 import * as v from 'valibot';
 
 import type { Db } from '../db/client.ts';
-import { findOutbox } from '../db/outbox.ts';
-import { notificationOutbox } from '../db/schema.ts';
+import { findOutbox, reopenFailedOutbox } from '../db/outbox.ts';
 import { messageSend, type QueueName, type Queues } from '../queues/index.ts';
 import { jobRef, queueOf } from './failed-jobs.ts';
 import { findJobShipments } from './job-shipments.ts';
@@ -65,14 +63,6 @@ async function gateMessageSend(db: Db, job: Job<unknown>): Promise<Gate> {
   return outbox.status === 'failed'
     ? { ok: true, note: 'outbox row failed → pending', resetOutboxId: outbox.id }
     : { ok: true, note: `outbox row is ${outbox.status}`, resetOutboxId: null };
-}
-
-/** Puts a failed outbox row back to pending, so the worker may claim it once more. */
-async function reopenOutbox(db: Db, outboxId: number): Promise<void> {
-  await db
-    .update(notificationOutbox)
-    .set({ status: 'pending' })
-    .where(and(eq(notificationOutbox.id, outboxId), eq(notificationOutbox.status, 'failed')));
 }
 
 /**
@@ -126,7 +116,7 @@ export async function requeueJobs(
     } else {
       // The row first: a job retried before its row reopened would find it failed and stop.
       if (gate.resetOutboxId !== null) {
-        await reopenOutbox(deps.db, gate.resetOutboxId);
+        await reopenFailedOutbox(deps.db, gate.resetOutboxId);
       }
       const retried = await retryJob(deps.queues, name, job);
       outcomes.push({

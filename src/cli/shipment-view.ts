@@ -6,11 +6,11 @@
  * Customers' numbers are masked (`91******1009`) wherever they appear, addresses and
  * credentials never shown; names in timeline titles stay, as the portal shows them.
  */
-import { asc, eq } from 'drizzle-orm';
-
 import { listShipmentActivity } from '../db/activity.ts';
 import type { Db } from '../db/client.ts';
-import { fdrInbox, notificationOutbox, whatsappStatusLogs } from '../db/schema.ts';
+import { listShipmentInbox } from '../db/inbox.ts';
+import { listShipmentOutbox } from '../db/outbox.ts';
+import { listShipmentStatusLogs } from '../db/status-logs.ts';
 import { messageSend, type Queues } from '../queues/index.ts';
 import { CommandError } from './errors.ts';
 import {
@@ -72,17 +72,9 @@ export async function loadShipment(
 ): Promise<ShipmentView> {
   const { db, queues } = deps;
   const [events, outbox, statuses, activity] = await Promise.all([
-    db.select().from(fdrInbox).where(eq(fdrInbox.shipmentId, shipmentId)).orderBy(asc(fdrInbox.id)),
-    db
-      .select()
-      .from(notificationOutbox)
-      .where(eq(notificationOutbox.shipmentId, shipmentId))
-      .orderBy(asc(notificationOutbox.id)),
-    db
-      .select()
-      .from(whatsappStatusLogs)
-      .where(eq(whatsappStatusLogs.shipmentId, shipmentId))
-      .orderBy(asc(whatsappStatusLogs.id)),
+    listShipmentInbox(db, shipmentId),
+    listShipmentOutbox(db, shipmentId),
+    listShipmentStatusLogs(db, shipmentId),
     listShipmentActivity(db, shipmentId),
   ]);
   if (events.length + outbox.length + statuses.length + activity.length === 0) {

@@ -155,3 +155,14 @@ export async function listUnpublishedActivity(
     .limit(limit);
   return rows.map((r) => r.id);
 }
+
+/** The shipment of each of these timeline entries that exists. */
+export function activityShipments(
+  db: Db,
+  ids: readonly number[],
+): Promise<{ id: number; shipmentId: string }[]> {
+  return db
+    .select({ id: shipmentActivity.id, shipmentId: shipmentActivity.shipmentId })
+    .from(shipmentActivity)
+    .where(inArray(shipmentActivity.id, [...ids]));
+}

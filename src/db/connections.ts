@@ -180,3 +180,53 @@ export async function findConnectionIdsByAppName(db: Db, appName: string): Promi
     .orderBy(asc(whatsappSenderConnections.id));
   return rows.map((r) => r.id);
 }
+
+export type ConnectionRow = typeof whatsappSenderConnections.$inferSelect;
+
+/** The account's stored connection with this id, credentials (sealed) included; null if none. */
+export async function findAccountConnection(
+  db: Db,
+  accountId: number,
+  id: number,
+): Promise<ConnectionRow | null> {
+  const [row] = await db
+    .select()
+    .from(whatsappSenderConnections)
+    .where(
+      and(eq(whatsappSenderConnections.id, id), eq(whatsappSenderConnections.accountId, accountId)),
+    );
+  return row ?? null;
+}
+
+/** Whether the account has a stored connection with this id. */
+export async function accountHasConnection(
+  db: Db,
+  accountId: number,
+  id: number,
+): Promise<boolean> {
+  const rows = await db
+    .select({ id: whatsappSenderConnections.id })
+    .from(whatsappSenderConnections)
+    .where(
+      and(eq(whatsappSenderConnections.id, id), eq(whatsappSenderConnections.accountId, accountId)),
+    );
+  return rows.length > 0;
+}
+
+/** The app name and number of the account's connection with this id (no credentials); null if none. */
+export async function findConnectionDisplay(
+  db: Db,
+  accountId: number,
+  id: number,
+): Promise<{ appName: string; waNumber: string } | null> {
+  const [row] = await db
+    .select({
+      appName: whatsappSenderConnections.appName,
+      waNumber: whatsappSenderConnections.waNumber,
+    })
+    .from(whatsappSenderConnections)
+    .where(
+      and(eq(whatsappSenderConnections.id, id), eq(whatsappSenderConnections.accountId, accountId)),
+    );
+  return row ?? null;
+}

@@ -2,7 +2,7 @@
  * Conversations (one per FDR template message sent) and the customer replies bound to them.
  * A reply binds to the message it names, else to the customer's newest open conversation.
  */
-import { and, desc, eq, gt, isNull, like, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, like, or, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertOnce } from './insert-once.ts';
@@ -180,4 +180,15 @@ export async function markReply(
   action: string | null,
 ): Promise<void> {
   await db.update(whatsappReplies).set({ state, action }).where(eq(whatsappReplies.id, id));
+}
+
+/** The shipment of the reply stored from each of these webhook events, keyed by event id. */
+export function replyShipments(
+  db: Db,
+  webhookEventIds: readonly number[],
+): Promise<{ id: number; shipmentId: string }[]> {
+  return db
+    .select({ id: whatsappReplies.webhookEventId, shipmentId: whatsappReplies.shipmentId })
+    .from(whatsappReplies)
+    .where(inArray(whatsappReplies.webhookEventId, [...webhookEventIds]));
 }

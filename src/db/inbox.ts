@@ -1,5 +1,5 @@
 /** Queries on `fdr_inbox`, the durable record of FDR events taken in from Pub/Sub. */
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce, insertOnce } from './insert-once.ts';
@@ -126,4 +126,45 @@ export async function listReceivedInbox(db: Db, olderThan: Date, limit: number):
     .where(and(eq(fdrInbox.status, 'received'), lt(fdrInbox.createdAt, olderThan)))
     .limit(limit);
   return rows.map((r) => r.id);
+}
+
+/**
+ * Deletes at most `limit` events created before `cutoff` that are done with (processed, skipped
+ * or failed; never one still `received`). Returns how many it deleted.
+ */
+export async function deleteFinishedInboxBefore(
+  db: Db,
+  cutoff: Date,
+  limit: number,
+): Promise<number> {
+  const [result] = await db
+    .delete(fdrInbox)
+    .where(
+      and(
+        inArray(fdrInbox.status, ['processed', 'skipped', 'failed']),
+        lt(fdrInbox.createdAt, cutoff),
+      ),
+    )
+    .limit(limit);
+  return result.affectedRows;
+}
+
+/** Every event of the shipment taken in, oldest first. */
+export function listShipmentInbox(db: Db, shipmentId: string): Promise<InboxRow[]> {
+  return db
+    .select()
+    .from(fdrInbox)
+    .where(eq(fdrInbox.shipmentId, shipmentId))
+    .orderBy(asc(fdrInbox.id));
+}
+
+/** The shipment of each of these rows that exists. */
+export function inboxShipments(
+  db: Db,
+  ids: readonly number[],
+): Promise<{ id: number; shipmentId: string }[]> {
+  return db
+    .select({ id: fdrInbox.id, shipmentId: fdrInbox.shipmentId })
+    .from(fdrInbox)
+    .where(inArray(fdrInbox.id, [...ids]));
 }

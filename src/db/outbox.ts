@@ -1,7 +1,7 @@
 /** Queries on `notification_outbox`, one row per WhatsApp message the service must send. */
 import { randomBytes } from 'node:crypto';
 
-import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce } from './insert-once.ts';
@@ -286,4 +286,151 @@ export async function listUnfinishedOutbox(
     )
     .limit(limit);
   return rows.map((r) => r.id);
+}
+
+/** The status row of the message whose correlation key is exactly `correlationKey`, or null. */
+export async function findStatusLogIdByCorrelationKey(
+  db: Db,
+  correlationKey: string,
+): Promise<number | null> {
+  const [row] = await db
+    .select({ statusLogId: notificationOutbox.statusLogId })
+    .from(notificationOutbox)
+    .where(eq(notificationOutbox.correlationKey, correlationKey));
+  return row?.statusLogId ?? null;
+}
+
+/**
+ * When the last attempt of the newest unfinished (`sending`) message began: the one with this
+ * correlation key, else to this number, else any; null when none is sending.
+ */
+export async function lastSendingAttemptAt(
+  db: Db,
+  match: { correlationKey: string } | { toNumber: string } | null,
+): Promise<Date | null> {
+  const which =
+    match === null
+      ? undefined
+      : 'correlationKey' in match
+        ? eq(notificationOutbox.correlationKey, match.correlationKey)
+        : eq(notificationOutbox.toNumber, match.toNumber);
+  const [row] = await db
+    .select({ updatedAt: notificationOutbox.updatedAt })
+    .from(notificationOutbox)
+    .where(and(eq(notificationOutbox.status, 'sending'), which))
+    .orderBy(desc(notificationOutbox.updatedAt))
+    .limit(1);
+  return row?.updatedAt ?? null;
+}
+
+/** Is any message being sent (`sending`), to this number when one is given? */
+export async function anySendInFlight(db: Db, toNumber: string | null): Promise<boolean> {
+  const [row] = await db
+    .select({ id: notificationOutbox.id })
+    .from(notificationOutbox)
+    .where(
+      and(
+        eq(notificationOutbox.status, 'sending'),
+        toNumber === null ? undefined : eq(notificationOutbox.toNumber, toNumber),
+      ),
+    )
+    .limit(1);
+  return row !== undefined;
+}
+
+/** The message sent with this Gupshup id and recorded under this status row, or null. */
+export async function findOutboxBySend(
+  db: Db,
+  statusLogId: number,
+  gupshupMessageId: string,
+): Promise<OutboxRow | null> {
+  // By the indexed Gupshup id, then pinned to this row (the same id cannot name two sends, but
+  // nothing in the schema promises it).
+  const [row] = await db
+    .select()
+    .from(notificationOutbox)
+    .where(
+      and(
+        eq(notificationOutbox.gupshupMessageId, gupshupMessageId),
+        eq(notificationOutbox.statusLogId, statusLogId),
+      ),
+    );
+  return row ?? null;
+}
+
+/**
+ * Moves a message held by quiet hours to `until`, only while no attempt has touched it: a
+ * `sending` row's updated_at is its last attempt's time, which the reconcile wait reads.
+ */
+export async function deferUntouchedOutbox(db: Db, id: number, until: Date): Promise<void> {
+  await db
+    .update(notificationOutbox)
+    .set({ updatedAt: until })
+    .where(
+      and(
+        eq(notificationOutbox.id, id),
+        eq(notificationOutbox.status, 'pending'),
+        eq(notificationOutbox.attempts, 0),
+      ),
+    );
+}
+
+/** Puts a failed message back to pending, so the worker may claim it once more. */
+export async function reopenFailedOutbox(db: Db, id: number): Promise<void> {
+  await db
+    .update(notificationOutbox)
+    .set({ status: 'pending' })
+    .where(and(eq(notificationOutbox.id, id), eq(notificationOutbox.status, 'failed')));
+}
+
+/** The account of the shipment's newest message, or null when it has none. */
+export async function latestOutboxAccount(db: Db, shipmentId: string): Promise<number | null> {
+  const [latest] = await db
+    .select({ accountId: notificationOutbox.accountId })
+    .from(notificationOutbox)
+    .where(eq(notificationOutbox.shipmentId, shipmentId))
+    .orderBy(desc(notificationOutbox.id))
+    .limit(1);
+  return latest?.accountId ?? null;
+}
+
+/** Every message of the shipment, oldest first. */
+export function listShipmentOutbox(db: Db, shipmentId: string): Promise<OutboxRow[]> {
+  return db
+    .select()
+    .from(notificationOutbox)
+    .where(eq(notificationOutbox.shipmentId, shipmentId))
+    .orderBy(asc(notificationOutbox.id));
+}
+
+/** The shipment of each of these rows that exists. */
+export function outboxShipments(
+  db: Db,
+  ids: readonly number[],
+): Promise<{ id: number; shipmentId: string }[]> {
+  return db
+    .select({ id: notificationOutbox.id, shipmentId: notificationOutbox.shipmentId })
+    .from(notificationOutbox)
+    .where(inArray(notificationOutbox.id, [...ids]));
+}
+
+/** The shipment of each of these exact correlation keys that a message holds. */
+export async function shipmentsByCorrelationKey(
+  db: Db,
+  keys: readonly string[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (keys.length === 0) {
+    return out;
+  }
+  const rows = await db
+    .select({ key: notificationOutbox.correlationKey, shipmentId: notificationOutbox.shipmentId })
+    .from(notificationOutbox)
+    .where(inArray(notificationOutbox.correlationKey, [...keys]));
+  for (const row of rows) {
+    if (row.key !== null) {
+      out.set(row.key, row.shipmentId);
+    }
+  }
+  return out;
 }

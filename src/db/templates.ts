@@ -258,3 +258,25 @@ export async function flagRefusedTemplate(
     .where(eq(whatsappTemplates.id, id));
   return result.affectedRows === 1;
 }
+
+/** What settings validation needs of each of these templates that exists (no content). */
+export function findTemplateSummaries(
+  db: Db,
+  ids: readonly string[],
+): Promise<
+  Pick<
+    typeof whatsappTemplates.$inferSelect,
+    'id' | 'defaultForReason' | 'connectionId' | 'status' | 'category'
+  >[]
+> {
+  return db
+    .select({
+      id: whatsappTemplates.id,
+      defaultForReason: whatsappTemplates.defaultForReason,
+      connectionId: whatsappTemplates.connectionId,
+      status: whatsappTemplates.status,
+      category: whatsappTemplates.category,
+    })
+    .from(whatsappTemplates)
+    .where(inArray(whatsappTemplates.id, [...ids]));
+}

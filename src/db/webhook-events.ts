@@ -123,3 +123,35 @@ export async function reportsPendingBetween(db: Db, since: Date, until: Date): P
     .limit(1);
   return row !== undefined;
 }
+
+/**
+ * Deletes at most `limit` callbacks created before `cutoff` that are handled (processed, ignored
+ * or failed; never one still `received`). Returns how many it deleted.
+ */
+export async function deleteHandledWebhookEventsBefore(
+  db: Db,
+  cutoff: Date,
+  limit: number,
+): Promise<number> {
+  const [result] = await db
+    .delete(webhookEvents)
+    .where(
+      and(
+        inArray(webhookEvents.status, ['processed', 'ignored', 'failed']),
+        lt(webhookEvents.createdAt, cutoff),
+      ),
+    )
+    .limit(limit);
+  return result.affectedRows;
+}
+
+/** The stored payload of each of these events that exists. */
+export function findWebhookEventPayloads(
+  db: Db,
+  ids: readonly number[],
+): Promise<{ id: number; payload: string }[]> {
+  return db
+    .select({ id: webhookEvents.id, payload: webhookEvents.payload })
+    .from(webhookEvents)
+    .where(inArray(webhookEvents.id, [...ids]));
+}

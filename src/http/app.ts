@@ -19,8 +19,6 @@ import { createCredentialCipher } from '../credentials.ts';
 import type { Deps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
 import { quietest } from '../log.ts';
-import { createTemplateListClient } from '../gupshup/templates.ts';
-import { createIntegrationEngineClient } from '../integration-engine.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { recordRoutes, registerOpenApi } from './openapi.ts';
 import { activityRoutes } from './routes/activity.ts';
@@ -165,18 +163,6 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   await app.register(metricsRoutes({ metrics: deps.metrics }));
   // Clients' own Gupshup apps: credentials sealed at rest, template lists read to verify.
   const cipher = createCredentialCipher(config);
-  const templateLists = createTemplateListClient({
-    enterpriseUrl: config.GUPSHUP_TEMPLATE_LIST_URL,
-    selfServeUrl: config.GUPSHUP_SELF_SERVE_URL,
-    timeoutMs: config.GUPSHUP_TIMEOUT_MS,
-  });
-  const engine = config.INTEGRATION_ENGINE_URL
-    ? createIntegrationEngineClient({ baseUrl: config.INTEGRATION_ENGINE_URL })
-    : null;
-  app.addHook('onClose', async () => {
-    await templateLists.close();
-    await engine?.close();
-  });
   // One authenticator and one brute-force brake for every credential the API checks.
   const auth = {
     authenticator: createAuthenticator({ adminToken: config.API_TOKEN, db }),
@@ -190,13 +176,15 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   };
   app.decorateRequest('principal', null);
   await app.register(settingsRoutes({ config, db, settings: extras.settings, cipher, auth }));
-  await app.register(connectionRoutes({ config, db, cipher, engine, auth }));
+  await app.register(
+    connectionRoutes({ config, db, cipher, engine: deps.integrationEngine, auth }),
+  );
   await app.register(
     templateRoutes({
       config,
       db,
       cipher,
-      lists: templateLists,
+      lists: deps.templateLists,
       settings: extras.settings,
       auth,
     }),

@@ -4,7 +4,7 @@
  */
 import * as v from 'valibot';
 
-import type { QueueDefinition } from './definition.ts';
+import { defaultWorkerOptions, type QueueDefinition } from './definition.ts';
 
 export const ActivityEmitPayload = v.object({ activityId: v.pipe(v.number(), v.integer()) });
 export type ActivityEmitPayload = v.InferOutput<typeof ActivityEmitPayload>;
@@ -18,4 +18,5 @@ export const activityEmit = {
     backoff: { type: 'exponential', delay: 1_000 },
     removeOnComplete: { age: 600, count: 100 },
   }),
+  worker: defaultWorkerOptions,
 } satisfies QueueDefinition<ActivityEmitPayload>;

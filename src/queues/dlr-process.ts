@@ -1,7 +1,7 @@
 /** `dlr.process`: one Gupshup delivery report, enqueued by the Gupshup webhook. */
 import * as v from 'valibot';
 
-import type { QueueDefinition } from './definition.ts';
+import { defaultWorkerOptions, type QueueDefinition } from './definition.ts';
 
 export const DlrProcessPayload = v.object({ webhookEventId: v.pipe(v.number(), v.integer()) });
 export type DlrProcessPayload = v.InferOutput<typeof DlrProcessPayload>;
@@ -15,4 +15,5 @@ export const dlrProcess = {
     backoff: { type: 'exponential', delay: 1_000 },
     removeOnComplete: { age: 600, count: 1_000 },
   }),
+  worker: defaultWorkerOptions,
 } satisfies QueueDefinition<DlrProcessPayload>;

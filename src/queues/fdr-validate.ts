@@ -4,7 +4,7 @@
  */
 import * as v from 'valibot';
 
-import type { QueueDefinition } from './definition.ts';
+import { defaultWorkerOptions, type QueueDefinition } from './definition.ts';
 
 export const FdrValidatePayload = v.object({ inboxId: v.pipe(v.number(), v.integer()) });
 export type FdrValidatePayload = v.InferOutput<typeof FdrValidatePayload>;
@@ -18,4 +18,5 @@ export const fdrValidate = {
     backoff: { type: 'exponential', delay: 1_000 },
     removeOnComplete: { age: 3_600, count: 1_000 },
   }),
+  worker: defaultWorkerOptions,
 } satisfies QueueDefinition<FdrValidatePayload>;

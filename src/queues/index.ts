@@ -1,8 +1,10 @@
 /**
  * The queue catalog: every producer and consumer imports queue names and payload schemas from
- * here, so no queue name is ever a bare string elsewhere.
+ * here, so no queue name is ever a bare string elsewhere. Each queue's definition (src/queues/*.ts)
+ * also owns its job options (attempts, backoff, retention) and its worker's options (concurrency,
+ * locks, the `message.send` rate limit), which the worker runner (src/workers/main.ts) applies.
  */
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
 import * as v from 'valibot';
 
@@ -34,6 +36,19 @@ export const CATALOG = {
 export type QueueName = keyof typeof CATALOG;
 export const QUEUE_NAMES = Object.keys(CATALOG) as QueueName[];
 export type PayloadOf<N extends QueueName> = v.InferOutput<(typeof CATALOG)[N]['payload']>;
+
+/**
+ * What a queue's worker runs for each job: the payload already parsed against the queue's schema
+ * (once, by the worker runner, src/workers/main.ts; a payload that fails it fails the job for
+ * good), and the job itself for what BullMQ offers beyond it (delaying, attempts, the data a
+ * handler keeps with the job between runs).
+ */
+export type JobHandler<N extends QueueName> = (
+  payload: PayloadOf<N>,
+  job: Job<unknown>,
+  token: string | undefined,
+  signal: AbortSignal | undefined,
+) => Promise<unknown>;
 
 const ENQUEUE_TIMEOUT_MS = 3_000;
 
@@ -117,7 +132,10 @@ export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
 }
 
-/** Validates a job's data against its queue schema; a malformed job fails at once, visibly. */
+/**
+ * Validates a job's data against its queue schema; a malformed job fails at once, visibly (the
+ * worker runner calls it before every handler).
+ */
 export function parsePayload<N extends QueueName>(name: N, data: unknown): PayloadOf<N> {
   const result = v.safeParse(CATALOG[name].payload, data);
   if (!result.success) {

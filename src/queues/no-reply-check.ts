@@ -6,7 +6,7 @@
  */
 import * as v from 'valibot';
 
-import type { QueueDefinition } from './definition.ts';
+import { defaultWorkerOptions, type QueueDefinition } from './definition.ts';
 
 export const NoReplyCheckPayload = v.object({ outboxId: v.pipe(v.number(), v.integer()) });
 export type NoReplyCheckPayload = v.InferOutput<typeof NoReplyCheckPayload>;
@@ -21,4 +21,5 @@ export const noReplyCheck = {
     backoff: { type: 'exponential', delay: 5_000 },
     removeOnComplete: { age: 3_600, count: 1_000 },
   }),
+  worker: defaultWorkerOptions,
 } satisfies QueueDefinition<NoReplyCheckPayload>;

@@ -4,7 +4,7 @@
  */
 import * as v from 'valibot';
 
-import type { QueueDefinition } from './definition.ts';
+import { defaultWorkerOptions, type QueueDefinition } from './definition.ts';
 
 export const ReplyRoutePayload = v.object({
   webhookEventId: v.pipe(v.number(), v.integer()),
@@ -22,4 +22,5 @@ export const replyRoute = {
     backoff: { type: 'exponential', delay: 1_000 },
     removeOnComplete: { age: 3_600, count: 1_000 },
   }),
+  worker: defaultWorkerOptions,
 } satisfies QueueDefinition<ReplyRoutePayload>;

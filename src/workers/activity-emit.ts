@@ -4,14 +4,13 @@
  * none is missed). Publishing twice is possible if the process dies between publish and mark;
  * consumers dedupe on the entry's `id`.
  */
-import type { Processor } from 'bullmq';
 
 import { activityPendingKey } from '../activity.ts';
 import type { Db } from '../db/client.ts';
 import { publishUnpublishedActivity } from '../db/activity.ts';
 import type { Log } from '../log.ts';
 import type { ActivityPublisher } from '../pubsub/activity.ts';
-import { parsePayload, queuesRedis, type Queues } from '../queues/index.ts';
+import { queuesRedis, type JobHandler, type Queues } from '../queues/index.ts';
 
 /** Entries per pass (one transaction, one batch of Pub/Sub publishes). */
 const BATCH = 500;
@@ -21,9 +20,8 @@ export function processActivityEmit(deps: {
   queues: Queues;
   publisher: ActivityPublisher;
   log: Log;
-}): Processor {
-  return async (job) => {
-    const { activityId } = parsePayload('activity.emit', job.data);
+}): JobHandler<'activity.emit'> {
+  return async ({ activityId }) => {
     const redis = queuesRedis(deps.queues);
     const pending = activityPendingKey(deps.queues);
     let published = 0;

@@ -24,15 +24,27 @@
  * sender paused or slowed, the customer spaced (131056), the template flagged; its failure reason
  * (`window_closed`, …) goes on the timeline, for follow-ups too. Nothing is sent again.
  */
-import { DelayedError, type Processor } from 'bullmq';
-import { and, desc, eq, like, type SQL } from 'drizzle-orm';
+import { DelayedError } from 'bullmq';
 
 import { recordActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { notificationOutbox, whatsappSenderConnections, whatsappStatusLogs } from '../db/schema.ts';
+import { findConnectionDisplay } from '../db/connections.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
-import { noteAcceptedSend, noteAcceptedSendByNumber } from '../db/outbox.ts';
+import {
+  findOutboxBySend,
+  findStatusLogIdByCorrelationKey,
+  lastSendingAttemptAt,
+  noteAcceptedSend,
+  noteAcceptedSendByNumber,
+  type OutboxRow,
+} from '../db/outbox.ts';
+import {
+  lockStatusLog,
+  newestStatusLogIdByFirstHalf,
+  newestStatusLogIdByMessageId,
+  updateStatusLogReports,
+} from '../db/status-logs.ts';
 import { findWebhookEvent, markWebhookEvent } from '../db/webhook-events.ts';
 import { nextStatus, statusOf, type DlrStatus } from '../dlr/codes.ts';
 import type { CustomerPace } from '../customer-pace.ts';
@@ -44,7 +56,7 @@ import { PermanentError, RetryableError } from '../errors.ts';
 import { nationalNumber } from '../fdr/phone.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { parsePayload, type Queues } from '../queues/index.ts';
+import type { JobHandler, Queues } from '../queues/index.ts';
 import { messageSend } from '../queues/message-send.ts';
 import type { DeliveryReport } from '../webhook/events.ts';
 import { plausibleEpochMs } from '../webhook/fields.ts';
@@ -60,9 +72,7 @@ interface Deps {
   customers?: CustomerPace | null;
 }
 
-type OutboxRow = typeof notificationOutbox.$inferSelect;
-
-export function processDlrProcess(deps: Deps): Processor {
+export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
   const { db, log } = deps;
   const { GUPSHUP_TIMEOUT_MS, SEND_RECONCILE_MS } = deps.config;
   // A report for a send still in flight is looked at again every `step` (not with the queue's
@@ -70,8 +80,7 @@ export function processDlrProcess(deps: Deps): Processor {
   // last attempt is recent enough to be still answering, or waiting for this report.
   const inFlightStepMs = Math.min(1_000, Math.max(100, Math.floor(GUPSHUP_TIMEOUT_MS / 4)));
   const inFlightWaitMs = GUPSHUP_TIMEOUT_MS * 2 + SEND_RECONCILE_MS;
-  return async (job, token) => {
-    const { webhookEventId } = parsePayload('dlr.process', job.data);
+  return async ({ webhookEventId }, job, token) => {
     const found = await findWebhookEvent(db, webhookEventId);
     if (!found) {
       throw new PermanentError(
@@ -205,23 +214,9 @@ async function wakeSend(queues: Queues, outboxId: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Finding the message
 
-/** `%` and `_` are wildcards in LIKE; Gupshup ids hold neither, but a report is outside input. */
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 async function findStatusLogId(db: Db, report: DeliveryReport): Promise<number | null> {
   const id = report.externalId;
-  const newest = async (where: SQL | undefined) => {
-    const [row] = await db
-      .select({ id: whatsappStatusLogs.id })
-      .from(whatsappStatusLogs)
-      .where(where)
-      .orderBy(desc(whatsappStatusLogs.id))
-      .limit(1);
-    return row?.id ?? null;
-  };
-  const exact = await newest(eq(whatsappStatusLogs.messageId, id));
+  const exact = await newestStatusLogIdByMessageId(db, id);
   if (exact !== null) {
     return exact;
   }
@@ -229,39 +224,31 @@ async function findStatusLogId(db: Db, report: DeliveryReport): Promise<number |
   // half (the seed's reply names `replyId` 4921687316728868875 for 4921687316728868875-3769…).
   const half = /^(\d+)-\d+$/.exec(id)?.[1];
   const partial = /^\d+$/.test(id)
-    ? await newest(like(whatsappStatusLogs.messageId, `${escapeLike(id)}-%`))
+    ? await newestStatusLogIdByFirstHalf(db, id)
     : half
-      ? await newest(eq(whatsappStatusLogs.messageId, half))
+      ? await newestStatusLogIdByMessageId(db, half)
       : null;
   if (partial !== null) {
     return partial;
   }
   if (report.extra) {
     // The whole correlation key or nothing (a row without one is never matched by `extra`).
-    const [byKey] = await db
-      .select({ statusLogId: notificationOutbox.statusLogId })
-      .from(notificationOutbox)
-      .where(eq(notificationOutbox.correlationKey, report.extra));
-    return byKey?.statusLogId ?? null;
+    return findStatusLogIdByCorrelationKey(db, report.extra);
   }
   return null;
 }
 
 /** Is a send that this report could belong to between Gupshup's answer and our commit? */
 /** When the last attempt of an unfinished send this report may belong to began, or null. */
-async function sendInFlight(db: Db, report: DeliveryReport): Promise<Date | null> {
-  const match = report.extra
-    ? eq(notificationOutbox.correlationKey, report.extra)
-    : report.destAddr
-      ? eq(notificationOutbox.toNumber, report.destAddr)
-      : undefined;
-  const [row] = await db
-    .select({ updatedAt: notificationOutbox.updatedAt })
-    .from(notificationOutbox)
-    .where(and(eq(notificationOutbox.status, 'sending'), match))
-    .orderBy(desc(notificationOutbox.updatedAt))
-    .limit(1);
-  return row?.updatedAt ?? null;
+function sendInFlight(db: Db, report: DeliveryReport): Promise<Date | null> {
+  return lastSendingAttemptAt(
+    db,
+    report.extra
+      ? { correlationKey: report.extra }
+      : report.destAddr
+        ? { toNumber: report.destAddr }
+        : null,
+  );
 }
 
 async function findOutboxOf(
@@ -272,18 +259,7 @@ async function findOutboxOf(
   if (messageId === null) {
     return null;
   }
-  // By the indexed Gupshup id, then pinned to this row (the same id cannot name two sends, but
-  // nothing in the schema promises it).
-  const [row] = await db
-    .select()
-    .from(notificationOutbox)
-    .where(
-      and(
-        eq(notificationOutbox.gupshupMessageId, messageId),
-        eq(notificationOutbox.statusLogId, statusLogId),
-      ),
-    );
-  return row ?? null;
+  return findOutboxBySend(db, statusLogId, messageId);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,11 +327,7 @@ async function applyReport(
   receivedAt: Date,
 ): Promise<Outcome> {
   return db.transaction(async (tx) => {
-    const [row] = await tx
-      .select()
-      .from(whatsappStatusLogs)
-      .where(eq(whatsappStatusLogs.id, statusLogId))
-      .for('update');
+    const row = await lockStatusLog(tx, statusLogId);
     if (!row) {
       return { transition: null, messageId: null, note: 'status log row is gone' };
     }
@@ -385,13 +357,10 @@ async function applyReport(
       applied: next !== null,
       ...(failure ? { failure } : {}),
     };
-    await tx
-      .update(whatsappStatusLogs)
-      .set({
-        remarks: writeRemarks([...remarks, entry]),
-        ...(next ? { status: next, externalUpdatedAt: eventTime(report, receivedAt) } : {}),
-      })
-      .where(eq(whatsappStatusLogs.id, row.id));
+    await updateStatusLogReports(tx, row.id, {
+      remarks: writeRemarks([...remarks, entry]),
+      ...(next ? { status: next, externalUpdatedAt: eventTime(report, receivedAt) } : {}),
+    });
     const note = next
       ? `${row.status} → ${next}${mapped?.known === false ? ' (unknown code)' : ''}`
       : mapped
@@ -505,19 +474,8 @@ async function senderDisplay(
     };
   }
   const id = Number(outbox.connectionId);
-  const [row] = Number.isInteger(id)
-    ? await deps.db
-        .select({
-          appName: whatsappSenderConnections.appName,
-          waNumber: whatsappSenderConnections.waNumber,
-        })
-        .from(whatsappSenderConnections)
-        .where(
-          and(
-            eq(whatsappSenderConnections.id, id),
-            eq(whatsappSenderConnections.accountId, outbox.accountId),
-          ),
-        )
-    : [];
+  const row = Number.isInteger(id)
+    ? await findConnectionDisplay(deps.db, outbox.accountId, id)
+    : null;
   return row ?? { appName: outbox.connectionId, waNumber: '' };
 }

@@ -13,7 +13,6 @@
  * event arrives or this job runs, one attempt yields one message. That key is guessable, so what
  * goes to Gupshup and comes back in reports is the row's correlation key (src/db/outbox.ts).
  */
-import type { Processor } from 'bullmq';
 
 import { recordActivity } from '../activity.ts';
 import { delayUntil, type Clock } from '../clock.ts';
@@ -33,7 +32,7 @@ import { extractVariables, renderTemplate } from '../fdr/render.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { quietUntil } from '../quiet-hours.ts';
-import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
+import { enqueue, type JobHandler, type Queues } from '../queues/index.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { senderNumberOf, SUPPRESSION_TEXT } from '../suppression.ts';
 import { cancelNoReplyChecks } from './no-reply-check.ts';
@@ -63,10 +62,9 @@ interface Deps {
   log: Log;
 }
 
-export function processFdrValidate(deps: Deps): Processor {
+export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
   const { config, db, queues, log } = deps;
-  return async (job) => {
-    const { inboxId } = parsePayload('fdr.validate', job.data);
+  return async ({ inboxId }) => {
     const inbox = await findInbox(db, inboxId);
     if (!inbox) {
       throw new PermanentError('ERR_INBOX_MISSING', `fdr_inbox row ${inboxId} does not exist`);

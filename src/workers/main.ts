@@ -1,26 +1,32 @@
 /**
  * Starts one BullMQ worker per queue of the catalog (role `worker`). Refuses to start unless
- * every queue has exactly one processor. `message.send` is rate limited across all replicas
- * (BullMQ's limiter lives in Redis) to GUPSHUP_MAX_PER_SECOND, and each sender account is paced to
- * GUPSHUP_SENDER_MAX_PER_SECOND (src/sender-pace.ts).
+ * every queue has exactly one handler. Each worker runs with its queue definition's options
+ * (src/queues/*.ts: concurrency, locks, the `message.send` rate limit); each job's data is parsed
+ * once here against the queue's schema, and the handler gets the typed payload (a job whose data
+ * fails the schema fails for good, `ERR_JOB_PAYLOAD`). Sender accounts are paced to
+ * GUPSHUP_SENDER_MAX_PER_SECOND (src/sender-pace.ts) on top of the queue's limiter.
  */
-import { MetricsTime, Worker, type Processor, type WorkerOptions } from 'bullmq';
+import { Worker, type Processor, type WorkerOptions } from 'bullmq';
 
 import type { CredentialCipher } from '../credentials.ts';
 import type { Deps } from '../deps.ts';
 import { safeErrorMessage } from '../errors.ts';
-import type { GupshupClient } from '../gupshup/types.ts';
 import { throttledLog, withLogContext } from '../log.ts';
 import { observeJobs } from '../metrics.ts';
 import type { ActivityPublisher } from '../pubsub/activity.ts';
-import { QUEUE_NAMES, type QueueName } from '../queues/index.ts';
+import {
+  CATALOG,
+  parsePayload,
+  QUEUE_NAMES,
+  type JobHandler,
+  type QueueName,
+} from '../queues/index.ts';
 import { createCustomerPace } from '../customer-pace.ts';
 import { createSenderPace } from '../sender-pace.ts';
 import { createSenderPause } from '../sender-pause.ts';
 import { queuePrefix } from '../redis-keys.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { settlesWithin } from '../timeout.ts';
-import type { WmsClient } from '../wms/client.ts';
 import { processActivityEmit } from './activity-emit.ts';
 import { processDlrProcess } from './dlr-process.ts';
 import { processFdrValidate } from './fdr-validate.ts';
@@ -28,13 +34,11 @@ import { processMessageSend } from './message-send.ts';
 import { processNoReplyCheck } from './no-reply-check.ts';
 import { processReplyRoute } from './reply-route.ts';
 
+/** What the workers need beyond the clients of `Deps` (Gupshup and the WMS come from there). */
 export interface WorkerExtras {
-  gupshup: GupshupClient;
   settings: SettingsCache;
   publisher: ActivityPublisher;
   decrypt: CredentialCipher['decrypt'] | null;
-  /** Null when WMS_API_URL is not set: replies are then recorded but not acted on. */
-  wms: WmsClient | null;
 }
 
 export interface Workers {
@@ -48,7 +52,10 @@ export interface Workers {
   close(timeoutMs?: number): Promise<{ abandoned: string[] }>;
 }
 
-export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueName, Processor> {
+/** Each queue's handler. */
+export type Handlers = { [N in QueueName]: JobHandler<N> };
+
+export function buildHandlers(deps: Deps, extras: WorkerExtras): Handlers {
   const { config, db, queues, log, clock } = deps;
   const { settings } = extras;
   const pace = createSenderPace(
@@ -72,7 +79,7 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       config,
       db,
       queues,
-      gupshup: extras.gupshup,
+      gupshup: deps.gupshup,
       decrypt: extras.decrypt,
       pace,
       pause,
@@ -96,7 +103,7 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       config,
       db,
       queues,
-      wms: extras.wms,
+      wms: deps.wms,
       settings,
       clock,
       metrics: deps.metrics,
@@ -108,7 +115,7 @@ export function buildProcessors(deps: Deps, extras: WorkerExtras): Record<QueueN
       db,
       queues,
       settings,
-      wms: extras.wms,
+      wms: deps.wms,
       clock,
       log,
     }),
@@ -120,10 +127,10 @@ export function startWorkers(
   extras: WorkerExtras,
   only: QueueName[] = QUEUE_NAMES,
 ): Workers {
-  const processors = buildProcessors(deps, extras);
-  const missing = QUEUE_NAMES.filter((name) => typeof processors[name] !== 'function');
+  const handlers = buildHandlers(deps, extras);
+  const missing = QUEUE_NAMES.filter((name) => typeof handlers[name] !== 'function');
   if (missing.length > 0) {
-    throw new Error(`no processor for queue(s): ${missing.join(', ')}`);
+    throw new Error(`no handler for queue(s): ${missing.join(', ')}`);
   }
   const { config, log } = deps;
   // Jobs whose processor is running in this process, by id.
@@ -134,23 +141,12 @@ export function startWorkers(
     const options: WorkerOptions = {
       connection: deps.workerConnection,
       prefix: queuePrefix(config.QUEUE_PREFIX, name),
-      concurrency: config.WORKER_CONCURRENCY,
-      // A job whose worker died is run again (every processor is idempotent), however often that
-      // happens: a stall is not a failure of the work. The bound only stops a job that kills
-      // every worker that runs it from looping for ever.
-      lockDuration: config.JOB_LOCK_MS,
-      stalledInterval: config.JOB_STALLED_INTERVAL_MS,
-      maxStalledCount: config.JOB_MAX_STALLS,
-      // BullMQ's own per-minute completed/failed counts, kept in Redis for two weeks: Bull Board
-      // charts them, and they survive restarts of this process (Prometheus counters do not).
-      metrics: { maxDataPoints: MetricsTime.TWO_WEEKS },
-      ...(name === 'message.send'
-        ? { limiter: { max: config.GUPSHUP_MAX_PER_SECOND, duration: 1_000 } }
-        : {}),
+      ...CATALOG[name].worker(config),
     };
+    const processor = withPayload(name, handlers);
     const worker = new Worker(
       name,
-      runJob(running, name, withSafeErrors(observeJobs(deps.metrics, name, processors[name]))),
+      runJob(running, name, withSafeErrors(observeJobs(deps.metrics, name, processor))),
       options,
     );
     worker.on('failed', (job, err) => {
@@ -183,6 +179,15 @@ export function startWorkers(
       return { abandoned };
     },
   };
+}
+
+/**
+ * The queue's handler behind the one parse of the job's data against the queue's schema: data
+ * that fails it throws a PermanentError (`ERR_JOB_PAYLOAD`), so the job fails at once, visibly.
+ */
+function withPayload<N extends QueueName>(name: N, handlers: Handlers): Processor {
+  const handler: JobHandler<N> = handlers[name];
+  return async (job, token, signal) => handler(parsePayload(name, job.data), job, token, signal);
 }
 
 /**

@@ -37,7 +37,7 @@
  * (`dlr.process` keeps its id on the row) and then records the message as sent instead of
  * sending it again.
  */
-import { DelayedError, type Job, type Processor } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 
 import { publishActivity } from '../activity.ts';
 import { delayUntil, type Clock } from '../clock.ts';
@@ -59,7 +59,7 @@ import { findInteractiveRefusal, recordInteractiveRefusal } from '../db/connecti
 import { findConversation, openConversation } from '../db/conversations.ts';
 import { scheduleNoReplyCheck } from '../db/no-reply-checks.ts';
 import { lastCustomerMessageAt } from '../db/customer-windows.ts';
-import { whatsappStatusLogs } from '../db/schema.ts';
+import { insertStatusLog } from '../db/status-logs.ts';
 import { reportsPendingBetween } from '../db/webhook-events.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { findSuppression } from '../db/suppressions.ts';
@@ -76,7 +76,7 @@ import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { decodeContent } from '../outbox-content.ts';
 import { quietUntil } from '../quiet-hours.ts';
-import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
+import { enqueue, type JobHandler, type Queues } from '../queues/index.ts';
 import { FOLLOW_UP_LABELS, type FollowUpPurpose } from '../replies/messages.ts';
 import { postbackKeys, signPostback } from '../replies/postback.ts';
 import { holdsSlot, type PaceMark, type SenderPace } from '../sender-pace.ts';
@@ -123,10 +123,9 @@ function sendKind(outbox: OutboxRow): string {
   return isTemplateKind(outbox.kind) ? 'template' : 'session';
 }
 
-export function processMessageSend(deps: Deps): Processor {
+export function processMessageSend(deps: Deps): JobHandler<'message.send'> {
   const { config, db, log } = deps;
-  return async (job, token, signal) => {
-    const { outboxId } = parsePayload('message.send', job.data);
+  return async ({ outboxId }, job, token, signal) => {
     const outbox = await findOutbox(db, outboxId);
     if (!outbox) {
       throw new PermanentError(
@@ -699,12 +698,13 @@ async function commitSent(
   };
   const activityId = await deps.db
     .transaction(async (tx) => {
-      const [statusLog] = await tx
-        .insert(whatsappStatusLogs)
-        .values({ shipmentId: outbox.shipmentId, status: SUBMITTED, messageId })
-        .$returningId();
+      const statusLogId = await insertStatusLog(tx, {
+        shipmentId: outbox.shipmentId,
+        status: SUBMITTED,
+        messageId,
+      });
       // Finished by someone else meanwhile: nothing of this transaction may stay.
-      if (!(await markOutboxSent(tx, outbox.id, messageId, statusLog!.id, sentAt))) {
+      if (!(await markOutboxSent(tx, outbox.id, messageId, statusLogId, sentAt))) {
         throw new AlreadyFinished();
       }
       if (outbox.kind === 'fdr_template') {

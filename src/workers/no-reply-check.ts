@@ -19,7 +19,7 @@
  * is written in the same transaction that marks the check done, so it acts at most once; the
  * WMS call carries `ndr-no-reply-<outboxId>` as Idempotency-Key, so a retry books nothing twice.
  */
-import { DelayedError, type Processor } from 'bullmq';
+import { DelayedError } from 'bullmq';
 
 import { publishActivity, recordActivity } from '../activity.ts';
 import { delayUntil, type Clock } from '../clock.ts';
@@ -47,7 +47,7 @@ import { extractVariables, renderTemplate } from '../fdr/render.ts';
 import type { Log } from '../log.ts';
 import type { EffectivePolicy } from '../policy.ts';
 import { quietUntil } from '../quiet-hours.ts';
-import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
+import { enqueue, type JobHandler, type Queues } from '../queues/index.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { isFailedDelivery, type WmsClient } from '../wms/client.ts';
 import { policyOf, recordDeferral } from './quiet-deferral.ts';
@@ -69,10 +69,9 @@ export const NO_REPLY_REMARKS = 'no reply';
 /** Delayed jobs may be promoted a little early. */
 const EARLY_MS = 100;
 
-export function processNoReplyCheck(deps: Deps): Processor {
+export function processNoReplyCheck(deps: Deps): JobHandler<'no-reply.check'> {
   const { config, db, log, clock } = deps;
-  return async (job, token) => {
-    const { outboxId } = parsePayload('no-reply.check', job.data);
+  return async ({ outboxId }, job, token) => {
     const check = await findNoReplyCheck(db, outboxId);
     if (!check) {
       throw new PermanentError(

@@ -10,12 +10,10 @@
  * it is due, so the sweeper (which re-queues rows that have waited past SWEEP_GRACE_MS) leaves
  * it alone until then instead of touching every deferred row every sweep.
  */
-import { and, eq } from 'drizzle-orm';
-
 import { recordActivity } from '../activity.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { notificationOutbox } from '../db/schema.ts';
+import { deferUntouchedOutbox } from '../db/outbox.ts';
 import type { AccountSettings } from '../db/settings.ts';
 import { effectivePolicy, type EffectivePolicy, type QuietHours } from '../policy.ts';
 import { describeQuietHours, localTime } from '../quiet-hours.ts';
@@ -66,14 +64,5 @@ export async function recordDeferral(
   });
   // Only a row no attempt has touched: a `sending` row's updated_at is its last attempt's time,
   // which the reconcile wait reads.
-  await deps.db
-    .update(notificationOutbox)
-    .set({ updatedAt: new Date(until) })
-    .where(
-      and(
-        eq(notificationOutbox.id, outbox.id),
-        eq(notificationOutbox.status, 'pending'),
-        eq(notificationOutbox.attempts, 0),
-      ),
-    );
+  await deferUntouchedOutbox(deps.db, outbox.id, new Date(until));
 }

@@ -26,8 +26,7 @@
  * Idempotency: the WMS call carries `ndr-reply-<replyId>` as Idempotency-Key; follow-up messages
  * are outbox rows keyed by reply and purpose, so a retried job books and sends nothing twice.
  */
-import { DelayedError, type Processor } from 'bullmq';
-import { and, eq } from 'drizzle-orm';
+import { DelayedError } from 'bullmq';
 
 import { recordActivity } from '../activity.ts';
 import type { Clock } from '../clock.ts';
@@ -49,8 +48,7 @@ import {
   type ReplyRow,
 } from '../db/conversations.ts';
 import { recordCustomerMessage } from '../db/customer-windows.ts';
-import { insertOutbox } from '../db/outbox.ts';
-import { notificationOutbox } from '../db/schema.ts';
+import { anySendInFlight, insertOutbox } from '../db/outbox.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { findTemplate } from '../db/templates.ts';
 import { findWebhookEvent, markWebhookEvent, scrubWebhookEvent } from '../db/webhook-events.ts';
@@ -60,7 +58,7 @@ import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { keywordText, matchKeyword, type KeywordMatch } from '../opt-out.ts';
 import type { EffectivePolicy } from '../policy.ts';
-import { enqueue, parsePayload, type Queues } from '../queues/index.ts';
+import { enqueue, type JobHandler, type Queues } from '../queues/index.ts';
 import { encodeContent } from '../outbox-content.ts';
 import { formatDateChoice, nextDeliveryDates } from '../replies/dates.ts';
 import {
@@ -104,9 +102,8 @@ interface Deps {
   log: Log;
 }
 
-export function processReplyRoute(deps: Deps): Processor {
-  return async (job, token) => {
-    const payload = parsePayload('reply.route', job.data);
+export function processReplyRoute(deps: Deps): JobHandler<'reply.route'> {
+  return async (payload, job, token) => {
     return payload.stage === 'act'
       ? act(deps, payload.webhookEventId)
       : receive(deps, payload.webhookEventId, async () => {
@@ -140,19 +137,7 @@ async function mayAnswerSendInFlight(
   if (!namesMessage && message.mobile === null) {
     return false;
   }
-  const [row] = await deps.db
-    .select({ id: notificationOutbox.id })
-    .from(notificationOutbox)
-    .where(
-      and(
-        eq(notificationOutbox.status, 'sending'),
-        namesMessage || message.mobile === null
-          ? undefined
-          : eq(notificationOutbox.toNumber, message.mobile),
-      ),
-    )
-    .limit(1);
-  return row !== undefined;
+  return anySendInFlight(deps.db, namesMessage ? null : message.mobile);
 }
 
 async function receive(deps: Deps, webhookEventId: number, lookAgain: () => Promise<boolean>) {

@@ -7,9 +7,9 @@
  */
 import type { Subscription } from '@google-cloud/pubsub';
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'drizzle-orm';
 
 import type { Db } from '../../db/client.ts';
+import { pingDatabase } from '../../db/health.ts';
 import { safeErrorMessage } from '../../errors.ts';
 import type { Log } from '../../log.ts';
 import { withTimeout } from '../../timeout.ts';
@@ -58,7 +58,7 @@ export function healthRoutes(deps: {
             }
             await deps.redis.ping();
           }),
-          check('mysql', () => deps.db.execute(sql`select 1`)),
+          check('mysql', () => pingDatabase(deps.db)),
           ...(subscription ? [check('pubsub', () => subscriptionExists(subscription))] : []),
         ]);
         for (const c of checks) {

@@ -10,15 +10,14 @@
  * it switches on, re-templates or re-routes without one is refused with 422 and every problem;
  * switching off, and changing only store details, is never refused.
  */
-import { and, eq, inArray } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import * as v from 'valibot';
 
 import type { Config } from '../../config.ts';
 import type { CredentialCipher } from '../../credentials.ts';
 import type { Db } from '../../db/client.ts';
-import { whatsappSenderConnections, whatsappTemplates } from '../../db/schema.ts';
-import { templatesUsableBy } from '../../db/templates.ts';
+import { accountHasConnection } from '../../db/connections.ts';
+import { findTemplateSummaries, templatesUsableBy } from '../../db/templates.ts';
 import {
   DEFAULT_CONNECTION_ID,
   getAccountSettings,
@@ -141,18 +140,8 @@ async function checkReferences(
   const connection = body.senderConnectionId;
   if (connection && connection !== DEFAULT_CONNECTION_ID) {
     const id = Number(connection);
-    const rows = Number.isInteger(id)
-      ? await db
-          .select({ id: whatsappSenderConnections.id })
-          .from(whatsappSenderConnections)
-          .where(
-            and(
-              eq(whatsappSenderConnections.id, id),
-              eq(whatsappSenderConnections.accountId, accountId),
-            ),
-          )
-      : [];
-    if (rows.length === 0) {
+    const known = Number.isInteger(id) && (await accountHasConnection(db, accountId, id));
+    if (!known) {
       throw new HttpError(
         400,
         'ERR_UNKNOWN_SENDER',
@@ -215,18 +204,7 @@ async function findProblems(
     }),
   );
   const ids = [...new Set([...chosen.values()].filter((id): id is string => id !== null))];
-  const rows = ids.length
-    ? await deps.db
-        .select({
-          id: whatsappTemplates.id,
-          defaultForReason: whatsappTemplates.defaultForReason,
-          connectionId: whatsappTemplates.connectionId,
-          status: whatsappTemplates.status,
-          category: whatsappTemplates.category,
-        })
-        .from(whatsappTemplates)
-        .where(inArray(whatsappTemplates.id, ids))
-    : [];
+  const rows = ids.length ? await findTemplateSummaries(deps.db, ids) : [];
   for (const [reason, templateId] of chosen) {
     const label = FDR_REASON_LABELS[reason];
     const row = templateId === null ? null : rows.find((t) => t.id === templateId);

@@ -6,14 +6,13 @@
  * click goes on the shipment's timeline at most once per link per hour: a link opened again and
  * again adds no rows and publishes no events.
  */
-import { desc, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import * as v from 'valibot';
 
 import { recordActivity } from '../../activity.ts';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
-import { notificationOutbox } from '../../db/schema.ts';
+import { latestOutboxAccount } from '../../db/outbox.ts';
 import { HttpError } from '../../errors.ts';
 import { portalToken, portalUrl, verifyShipmentLink } from '../../links.ts';
 import type { Queues } from '../../queues/index.ts';
@@ -64,12 +63,7 @@ export function trackRoutes(deps: { config: Config; db: Db; queues: Queues }) {
         if (!deps.config.PORTAL_BASE_URL) {
           throw new HttpError(503, 'ERR_NOT_CONFIGURED', 'the customer portal is not configured');
         }
-        const [latest] = await deps.db
-          .select({ accountId: notificationOutbox.accountId })
-          .from(notificationOutbox)
-          .where(eq(notificationOutbox.shipmentId, shipmentId))
-          .orderBy(desc(notificationOutbox.id))
-          .limit(1);
+        const accountId = await latestOutboxAccount(deps.db, shipmentId);
         const now = new Date();
         // One entry per link and hour: the key names the link (its signature) and the hour, so
         // a click within the same hour writes nothing and publishes nothing.
@@ -77,7 +71,7 @@ export function trackRoutes(deps: { config: Config; db: Db; queues: Queues }) {
         await recordActivity(deps, {
           key: `link-opened-${shipmentId}-${query.output.sig}-${hour}`,
           shipmentId,
-          accountId: latest?.accountId ?? null,
+          accountId,
           kind: 'whatsapp_link_opened',
           title: 'Customer opened the customer-portal link from WhatsApp',
           details: { openedAt: now.toISOString(), source: 'whatsapp' },
