@@ -146,11 +146,12 @@ describe('sender pace slots', () => {
       // 100,000/s is 10 µs apart: fifty sends at once are all on time, none goes through delayed.
       const fast = await Promise.all(Array.from({ length: 50 }, () => pace.reserve('f:hsm', 'f')));
       expect(fast.every((w) => w === 0)).toBe(true);
-      // A connection's own 10/s: the first now, then one turn (100 ms) apart.
-      const slow = [];
-      for (let i = 0; i < 3; i++) {
-        slow.push(await pace.reserve('s:hsm', 's', 10));
-      }
+      // A connection's own 10/s: the first now, then one turn (100 ms) apart. Asked together (one
+      // connection, so Redis runs the three back to back) so a loaded machine's gaps between calls
+      // do not eat into the waits.
+      const slow = await Promise.all(
+        Array.from({ length: 3 }, () => pace.reserve('s:hsm', 's', 10)),
+      );
       expect(slow[0]).toBe(0);
       expect(slow[1]).toBeGreaterThan(90);
       expect(slow[1]).toBeLessThanOrEqual(100);
