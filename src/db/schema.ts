@@ -8,7 +8,9 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  char,
   customType,
+  date,
   datetime,
   index,
   int,
@@ -287,6 +289,12 @@ export const webhookEvents = mysqlTable(
     kind: varchar('kind', { length: 16 }).notNull(),
     /** The normalised event as JSON (see src/webhook/events.ts). */
     payload: mediumtext('payload').notNull(),
+    /**
+     * Inbound messages only: the request body exactly as received and its hex SHA-256, copied
+     * into `whatsapp_reply_evidence` when the message is bound to a conversation as a reply.
+     */
+    rawBody: mediumtext('raw_body'),
+    bodySha256: char('body_sha256', { length: 64 }),
     /** received → processed | ignored | failed */
     status: varchar('status', { length: 16 }).notNull().default('received'),
     note: varchar('note', { length: 512 }),
@@ -351,7 +359,11 @@ export const whatsappReplies = mysqlTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('whatsapp_replies_conversation').on(t.conversationId, t.id)],
+  (t) => [
+    index('whatsapp_replies_conversation').on(t.conversationId, t.id),
+    // The personal-data retention job's walk.
+    index('whatsapp_replies_received').on(t.receivedAt),
+  ],
 );
 
 /**
@@ -456,5 +468,99 @@ export const whatsappNoReplyChecks = mysqlTable(
   (t) => [
     index('whatsapp_no_reply_checks_status_due').on(t.status, t.dueAt),
     index('whatsapp_no_reply_checks_shipment').on(t.shipmentId),
+  ],
+);
+
+/**
+ * One row per failed-delivery attempt of an account's shipment that `fdr.validate` decided on:
+ * messaged or not (and why not), the stages the conversation reached, the customer's action, and
+ * the shipment's next outcome. Written incrementally as each step happens, so the funnel reads
+ * only the period's rows (by account and `failed_at`). It holds no personal data: ids, codes,
+ * dates and the courier's name.
+ */
+export const whatsappAttemptOutcomes = mysqlTable(
+  'whatsapp_attempt_outcomes',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
+    attempt: int('attempt').notNull(),
+    accountId: int('account_id').notNull(),
+    /** The FDR reason code (src/fdr/reasons.ts); null when it could not be decided. */
+    reason: varchar('reason', { length: 32 }),
+    /** The event's `courierName`, as sent (bounded). */
+    courier: varchar('courier', { length: 64 }),
+    templateId: varchar('template_id', { length: 128 }),
+    outboxId: bigint('outbox_id', { mode: 'number', unsigned: true }),
+    /** 1 when a message was queued for the attempt. */
+    messaged: tinyint('messaged').notNull().default(0),
+    /** Why it was not messaged: the skip code (whatsapp_disabled, opted_out, …). */
+    notMessagedCode: varchar('not_messaged_code', { length: 32 }),
+    /** When delivery failed (the event's status time): the period an attempt belongs to. */
+    failedAt: datetime('failed_at', { mode: 'date', fsp: 3 }).notNull(),
+    sentAt: datetime('sent_at', { mode: 'date', fsp: 3 }),
+    deliveredAt: datetime('delivered_at', { mode: 'date', fsp: 3 }),
+    readAt: datetime('read_at', { mode: 'date', fsp: 3 }),
+    repliedAt: datetime('replied_at', { mode: 'date', fsp: 3 }),
+    /** The action taken on the customer's answer: reattempt, reschedule, update_address, … */
+    action: varchar('action', { length: 32 }),
+    actionAt: datetime('action_at', { mode: 'date', fsp: 3 }),
+    /** The delivery date the customer chose (reschedule), `YYYY-MM-DD`. */
+    chosenDate: date('chosen_date', { mode: 'string' }),
+    /** The latest out-for-delivery time seen after the action. */
+    outForDeliveryAt: datetime('out_for_delivery_at', { mode: 'date', fsp: 3 }),
+    /** open → delivered | failed_again | rto | cancelled */
+    outcome: varchar('outcome', { length: 16 }).notNull().default('open'),
+    /** The shipment status that closed it (delivered, failed_delivery, rto_initiated, …). */
+    outcomeStatus: varchar('outcome_status', { length: 32 }),
+    /** For failed_again: the next attempt's reason code. */
+    nextReason: varchar('next_reason', { length: 32 }),
+    outcomeAt: datetime('outcome_at', { mode: 'date', fsp: 3 }),
+    /** The courier did not do what the customer chose: other_date | no_out_for_delivery | contradicting_reason */
+    notHonoured: varchar('not_honoured', { length: 32 }),
+    notHonouredAt: datetime('not_honoured_at', { mode: 'date', fsp: 3 }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('whatsapp_attempt_outcomes_attempt').on(t.shipmentId, t.attempt),
+    index('whatsapp_attempt_outcomes_account_failed').on(t.accountId, t.failedAt),
+    index('whatsapp_attempt_outcomes_failed').on(t.failedAt),
+    index('whatsapp_attempt_outcomes_open_chosen').on(t.outcome, t.chosenDate),
+  ],
+);
+
+/**
+ * The evidence of each customer answer, for disputes with couriers: the Gupshup message id, the
+ * callback's own timestamp, the choice, and the SHA-256 of the callback's raw body as received
+ * (`raw_body`, kept until PERSONAL_DATA_RETENTION_DAYS, then erased with `detail`; the hash,
+ * the ids and the choice stay).
+ */
+export const whatsappReplyEvidence = mysqlTable(
+  'whatsapp_reply_evidence',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    replyId: bigint('reply_id', { mode: 'number', unsigned: true })
+      .notNull()
+      .unique('whatsapp_reply_evidence_reply'),
+    webhookEventId: bigint('webhook_event_id', { mode: 'number', unsigned: true }).notNull(),
+    shipmentId: varchar('shipment_id', { length: 64 }).notNull(),
+    accountId: int('account_id').notNull(),
+    attempt: int('attempt'),
+    gupshupMessageId: varchar('gupshup_message_id', { length: 191 }).notNull(),
+    /** The callback's own timestamp (Gupshup's), not the time it reached us. */
+    callbackAt: datetime('callback_at', { mode: 'date', fsp: 3 }),
+    /** The intent read from the answer: reattempt, reschedule, date, cancel, … */
+    choice: varchar('choice', { length: 32 }).notNull(),
+    /** What the choice carried (a date, an address, a number): personal, erased with the body. */
+    detail: varchar('detail', { length: 512 }),
+    /** Hex SHA-256 of `raw_body` as received. */
+    bodySha256: char('body_sha256', { length: 64 }).notNull(),
+    rawBody: mediumtext('raw_body'),
+    erasedAt: datetime('erased_at', { mode: 'date', fsp: 3 }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('whatsapp_reply_evidence_shipment').on(t.shipmentId, t.id),
+    index('whatsapp_reply_evidence_created').on(t.createdAt),
   ],
 );
