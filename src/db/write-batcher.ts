@@ -125,3 +125,15 @@ export function createWriteBatcher(db: Db, options: WriteBatcherOptions = {}): W
     },
   };
 }
+
+/**
+ * Runs `work` through the batcher when there is one (group commit), else in a transaction of its
+ * own: the same guarantee either way, the work committed before the promise resolves.
+ */
+export function inTransaction<T>(
+  db: Db,
+  writes: WriteBatcher | null | undefined,
+  work: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  return writes ? writes.run(work) : db.transaction(work);
+}

@@ -54,6 +54,7 @@ import type { SenderPause } from '../sender-pause.ts';
 import { actOnFailedReport } from './send-errors.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
 import { nationalNumber } from '../fdr/phone.ts';
+import { inTransaction, type WriteBatcher } from '../db/write-batcher.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { JobHandler, Queues } from '../queues/index.ts';
@@ -70,6 +71,8 @@ interface Deps {
   pace?: SenderPace | null;
   pause?: SenderPause | null;
   customers?: CustomerPace | null;
+  /** Group commit of each report's update (src/db/write-batcher.ts); absent, its own transaction. */
+  writes?: WriteBatcher;
 }
 
 export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
@@ -157,7 +160,14 @@ export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
     }
 
     const receivedAt = found.row.createdAt;
-    const outcome = await applyReport(db, statusLogId, webhookEventId, report, receivedAt);
+    const outcome = await applyReport(
+      db,
+      deps.writes,
+      statusLogId,
+      webhookEventId,
+      report,
+      receivedAt,
+    );
     if (outcome.transition) {
       const outbox = await findOutboxOf(db, statusLogId, outcome.messageId);
       const failure =
@@ -321,12 +331,13 @@ interface Outcome {
  */
 async function applyReport(
   db: Db,
+  writes: WriteBatcher | undefined,
   statusLogId: number,
   webhookEventId: number,
   report: DeliveryReport,
   receivedAt: Date,
 ): Promise<Outcome> {
-  return db.transaction(async (tx) => {
+  return inTransaction(db, writes, async (tx) => {
     const row = await lockStatusLog(tx, statusLogId);
     if (!row) {
       return { transition: null, messageId: null, note: 'status log row is gone' };

@@ -88,6 +88,7 @@ export function buildHandlers(deps: Deps, extras: WorkerExtras): Handlers {
       clock,
       metrics: deps.metrics,
       log,
+      writes: deps.writes,
     }),
     'dlr.process': processDlrProcess({
       config,
@@ -98,6 +99,7 @@ export function buildHandlers(deps: Deps, extras: WorkerExtras): Handlers {
       customers,
       metrics: deps.metrics,
       log,
+      writes: deps.writes,
     }),
     'reply.route': processReplyRoute({
       config,

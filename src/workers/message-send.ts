@@ -72,6 +72,7 @@ import {
   type SendResult,
   type SessionContent,
 } from '../gupshup/types.ts';
+import { inTransaction, type WriteBatcher } from '../db/write-batcher.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { decodeContent } from '../outbox-content.ts';
@@ -108,6 +109,8 @@ interface Deps {
   customers: CustomerPace | null;
   metrics: Pick<Metrics, 'sends' | 'interactiveFallbacks' | 'notSent'>;
   log: Log;
+  /** Group commit of the send's record (src/db/write-batcher.ts); absent, its own transaction. */
+  writes?: WriteBatcher;
 }
 
 /**
@@ -696,42 +699,41 @@ async function commitSent(
     },
     occurredAt: sentAt,
   };
-  const activityId = await deps.db
-    .transaction(async (tx) => {
-      const statusLogId = await insertStatusLog(tx, {
+  // Group-committed with the other jobs' writes of the moment: resolves once durable.
+  const activityId = await inTransaction(deps.db, deps.writes, async (tx) => {
+    const statusLogId = await insertStatusLog(tx, {
+      shipmentId: outbox.shipmentId,
+      status: SUBMITTED,
+      messageId,
+    });
+    // Finished by someone else meanwhile: nothing of this transaction may stay.
+    if (!(await markOutboxSent(tx, outbox.id, messageId, statusLogId, sentAt))) {
+      throw new AlreadyFinished();
+    }
+    if (outbox.kind === 'fdr_template') {
+      await openConversation(tx, {
+        outboxId: outbox.id,
         shipmentId: outbox.shipmentId,
-        status: SUBMITTED,
-        messageId,
+        accountId: outbox.accountId,
+        customerNumber: outbox.toNumber,
+        connectionId: outbox.connectionId,
       });
-      // Finished by someone else meanwhile: nothing of this transaction may stay.
-      if (!(await markOutboxSent(tx, outbox.id, messageId, statusLogId, sentAt))) {
-        throw new AlreadyFinished();
-      }
-      if (outbox.kind === 'fdr_template') {
-        await openConversation(tx, {
+      if (noReplyAt !== null) {
+        await scheduleNoReplyCheck(tx, {
           outboxId: outbox.id,
           shipmentId: outbox.shipmentId,
           accountId: outbox.accountId,
-          customerNumber: outbox.toNumber,
-          connectionId: outbox.connectionId,
+          dueAt: new Date(noReplyAt),
         });
-        if (noReplyAt !== null) {
-          await scheduleNoReplyCheck(tx, {
-            outboxId: outbox.id,
-            shipmentId: outbox.shipmentId,
-            accountId: outbox.accountId,
-            dueAt: new Date(noReplyAt),
-          });
-        }
       }
-      return insertActivity(tx, entry);
-    })
-    .catch((err: unknown) => {
-      if (err instanceof AlreadyFinished) {
-        return null;
-      }
-      throw err;
-    });
+    }
+    return insertActivity(tx, entry);
+  }).catch((err: unknown) => {
+    if (err instanceof AlreadyFinished) {
+      return null;
+    }
+    throw err;
+  });
   if (activityId === null) {
     return false;
   }
