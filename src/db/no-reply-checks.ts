@@ -106,6 +106,11 @@ export async function cancelEarlierAttemptChecks(
   shipmentId: string,
   attempt: number,
 ): Promise<number[]> {
+  // Attempts count from 1: a first attempt has no earlier one, and most events are first
+  // attempts, so they ask nothing.
+  if (attempt <= 1) {
+    return [];
+  }
   const rows = await db
     .select({ outboxId: whatsappNoReplyChecks.outboxId })
     .from(whatsappNoReplyChecks)
