@@ -528,25 +528,33 @@ async function main(): Promise<void> {
     }
 
     if (chosen.includes('webhook')) {
-      const stack = await benchStack('webhook', servers);
-      try {
-        const real = await httpLoad({
-          url: stack.webhookUrl,
-          connections: SIZES.connections,
-          seconds: SIZES.webhookSeconds,
-          contentType: 'application/x-www-form-urlencoded',
-          body: reportBody,
-        });
-        showLoad('webhook', 'webhook route', real);
-        if (bareRoute) {
-          note(
-            'webhook',
-            'ratio to the bare route',
-            round(real.perSecond / bareRoute.perSecond, 3),
-          );
+      // Once with a worker process taking the reports as they come (it shares the machine's
+      // cores with the route), once with the API process alone (the reports wait in Redis), as
+      // the bare route's job does: the route's own cost.
+      for (const [which, workers] of [
+        ['webhook route', 1],
+        ['webhook route, no worker running', 0],
+      ] as const) {
+        const stack = await benchStack(workers ? 'webhook' : 'webhookalone', servers, workers);
+        try {
+          const real = await httpLoad({
+            url: stack.webhookUrl,
+            connections: SIZES.connections,
+            seconds: SIZES.webhookSeconds,
+            contentType: 'application/x-www-form-urlencoded',
+            body: reportBody,
+          });
+          showLoad('webhook', which, real);
+          if (bareRoute) {
+            note(
+              'webhook',
+              workers ? 'ratio to the bare route' : 'ratio to the bare route, no worker running',
+              round(real.perSecond / bareRoute.perSecond, 3),
+            );
+          }
+        } finally {
+          await stack.close();
         }
-      } finally {
-        await stack.close();
       }
     }
 
