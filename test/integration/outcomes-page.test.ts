@@ -372,6 +372,12 @@ describe('the outcomes page in a browser', () => {
       '50.0%',
     ]);
     await page.screenshot({ path: `${SHOTS}outcomes-desktop.png`, fullPage: true });
+    // At desktop width the widest table fits its card: no scrolling inside it either.
+    expect(
+      await page.evaluate(
+        `(() => { const t = document.getElementById('courier-table'); return t.scrollWidth <= t.parentElement.clientWidth; })()`,
+      ),
+    ).toBe(true);
   });
 
   it('shows fewer attempts for the first half of the month', async () => {

@@ -283,63 +283,65 @@ function groupSection(t: GroupTable) {
   return html`<section class="card" aria-labelledby="h-${t.id}">
     <h2 id="h-${t.id}">${t.heading}</h2>
     ${chart} ${legend()}
-    <table class="figures-table" id="${t.id}-table">
-      <caption class="visually-hidden">
-        ${t.heading}
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">${t.attribute === 'reason' ? 'Reason' : 'Courier'}</th>
-          <th scope="col">Messaged</th>
-          <th scope="col">Rescued</th>
-          <th scope="col">Rescue rate</th>
-          <th scope="col">Not messaged</th>
-          <th scope="col">Delivered anyway</th>
-          <th scope="col">Rate not messaged</th>
-          <th scope="col">Lift</th>
-          ${t.notHonoured && html`<th scope="col">Not honoured</th>`}
-        </tr>
-      </thead>
-      <tbody>
-        ${t.rows.map(
-          (row) =>
-            html`<tr data-${t.attribute}="${row.key ?? ''}">
-              <th scope="row">${t.labelOf(row.key)}</th>
-              ${cell('messaged', 'Messaged', numbers.format(row.counts.messaged), row.counts.messaged)}
-              ${cell('rescued', 'Rescued', numbers.format(row.counts.rescued), row.counts.rescued)}
-              ${cell('rescueRate', 'Rescue rate', percent(row.rates.rescueRate), row.rates.rescueRate)}
-              ${cell(
-                'notMessaged',
-                'Not messaged',
-                numbers.format(row.notMessaged.attempts),
-                row.notMessaged.attempts,
-              )}
-              ${cell(
-                'notMessagedDelivered',
-                'Delivered anyway',
-                numbers.format(row.notMessaged.delivered),
-                row.notMessaged.delivered,
-              )}
-              ${cell(
-                'notMessagedRate',
-                'Rate not messaged',
-                percent(row.notMessaged.rescueRate),
-                row.notMessaged.rescueRate,
-              )}
-              ${cell('lift', 'Lift', points(row.lift), row.lift)}
-              ${
-                t.notHonoured &&
-                cell(
-                  'notHonoured',
-                  'Not honoured',
-                  numbers.format(row.counts.notHonoured),
-                  row.counts.notHonoured,
-                )
-              }
-            </tr>`,
-        )}
-      </tbody>
-    </table>
+    <div class="table-scroll" role="region" aria-label="${t.heading}, figures" tabindex="0">
+      <table class="figures-table" id="${t.id}-table">
+        <caption class="visually-hidden">
+          ${t.heading}
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">${t.attribute === 'reason' ? 'Reason' : 'Courier'}</th>
+            <th scope="col">Messaged</th>
+            <th scope="col">Rescued</th>
+            <th scope="col">Rescue rate</th>
+            <th scope="col">Not messaged</th>
+            <th scope="col">Delivered anyway</th>
+            <th scope="col">Rate not messaged</th>
+            <th scope="col">Lift</th>
+            ${t.notHonoured && html`<th scope="col">Not honoured</th>`}
+          </tr>
+        </thead>
+        <tbody>
+          ${t.rows.map(
+            (row) =>
+              html`<tr data-${t.attribute}="${row.key ?? ''}">
+                <th scope="row">${t.labelOf(row.key)}</th>
+                ${cell('messaged', 'Messaged', numbers.format(row.counts.messaged), row.counts.messaged)}
+                ${cell('rescued', 'Rescued', numbers.format(row.counts.rescued), row.counts.rescued)}
+                ${cell('rescueRate', 'Rescue rate', percent(row.rates.rescueRate), row.rates.rescueRate)}
+                ${cell(
+                  'notMessaged',
+                  'Not messaged',
+                  numbers.format(row.notMessaged.attempts),
+                  row.notMessaged.attempts,
+                )}
+                ${cell(
+                  'notMessagedDelivered',
+                  'Delivered anyway',
+                  numbers.format(row.notMessaged.delivered),
+                  row.notMessaged.delivered,
+                )}
+                ${cell(
+                  'notMessagedRate',
+                  'Rate not messaged',
+                  percent(row.notMessaged.rescueRate),
+                  row.notMessaged.rescueRate,
+                )}
+                ${cell('lift', 'Lift', points(row.lift), row.lift)}
+                ${
+                  t.notHonoured &&
+                  cell(
+                    'notHonoured',
+                    'Not honoured',
+                    numbers.format(row.counts.notHonoured),
+                    row.counts.notHonoured,
+                  )
+                }
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
   </section>`;
 }
 

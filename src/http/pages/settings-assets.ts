@@ -148,9 +148,11 @@ input[type=date] {
 .figures dd { margin: 0; font-size: 1.5rem; font-weight: 700; }
 .figures-table { width: 100%; border-collapse: collapse; margin: 0 0 .75rem; font-variant-numeric: tabular-nums; }
 .figures-table { font-size: .95rem; }
-.figures-table th, .figures-table td { padding: .35rem .4rem; border-bottom: 1px solid var(--border); text-align: right; }
+.table-scroll { overflow-x: auto; margin: 0 0 .75rem; }
+.table-scroll .figures-table { margin: 0; }
+.figures-table th, .figures-table td { padding: .35rem .3rem; border-bottom: 1px solid var(--border); text-align: right; }
 .figures-table td { white-space: nowrap; }
-.figures-table th:first-child { text-align: left; min-width: 8rem; }
+.figures-table th:first-child { text-align: left; min-width: 6.5rem; }
 .figures-table thead th { font-size: .85rem; color: var(--muted); vertical-align: bottom; }
 @media (max-width: 40rem) {
   /* Narrow screens: each row becomes a small card of label: figure lines. */
