@@ -372,6 +372,9 @@ describe('the outcomes page in a browser', () => {
       '50.0%',
     ]);
     await page.screenshot({ path: `${SHOTS}outcomes-desktop.png`, fullPage: true });
+    await page
+      .locator('section[aria-labelledby="h-courier"]')
+      .screenshot({ path: `${SHOTS}outcomes-desktop-courier.png` });
     // At desktop width the widest table fits its card: no scrolling inside it either.
     expect(
       await page.evaluate(
