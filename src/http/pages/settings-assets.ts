@@ -124,6 +124,45 @@ details.reason > summary { padding: .75rem; cursor: pointer; font-weight: 600; o
 .activity time, .activity .meta { display: block; color: var(--muted); font-size: .9rem; }
 .variables dt { font-weight: 600; margin-top: .4rem; }
 .variables dd { margin: 0; color: var(--muted); }
+.crumbs { margin: 0 0 1rem; }
+.crumbs a { font-weight: 600; }
+form.period { display: flex; flex-wrap: wrap; gap: 0 .75rem; align-items: flex-end; }
+form.period > div { flex: 1 1 9rem; min-width: 0; }
+form.period > .row { flex: 0 0 auto; }
+input[type=date] {
+  display: block; width: 100%; max-width: 100%; min-height: 2.75rem; font: inherit; color: inherit;
+  background: #fff; padding: .45rem .6rem; border: 1px solid var(--field); border-radius: .35rem;
+}
+.status ul { margin: .25rem 0 0; padding-left: 1.25rem; }
+.status p { margin: 0; }
+.chart { display: block; width: 100%; max-width: 30rem; height: auto; margin: .5rem 0 1rem; }
+.chart .label { font-size: 14px; font-weight: 600; fill: var(--fg); }
+.chart .figure { font-size: 14px; fill: var(--fg); }
+.bar-messaged { fill: var(--accent); background: var(--accent); }
+.bar-comparison { fill: #8a939e; background: #8a939e; }
+.bar-warning { fill: var(--bad); background: var(--bad); }
+.legend { display: flex; flex-wrap: wrap; gap: .25rem 1rem; margin: -.5rem 0 1rem; font-size: .92rem; }
+.swatch { display: inline-block; width: .9rem; height: .9rem; margin-right: .35rem; vertical-align: -.1rem; border-radius: 2px; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(8.5rem, 1fr)); gap: .5rem 1rem; margin: 0 0 .5rem; }
+.figures dt { color: var(--muted); font-size: .92rem; }
+.figures dd { margin: 0; font-size: 1.5rem; font-weight: 700; }
+.figures-table { width: 100%; border-collapse: collapse; margin: 0 0 .75rem; font-variant-numeric: tabular-nums; }
+.figures-table { font-size: .95rem; }
+.table-scroll { overflow-x: auto; margin: 0 0 .75rem; }
+.table-scroll .figures-table { margin: 0; }
+.figures-table th, .figures-table td { padding: .35rem .3rem; border-bottom: 1px solid var(--border); text-align: right; }
+.figures-table td { white-space: nowrap; }
+.figures-table th:first-child { text-align: left; min-width: 6.5rem; }
+.figures-table thead th { font-size: .85rem; color: var(--muted); vertical-align: bottom; }
+@media (max-width: 40rem) {
+  /* Narrow screens: each row becomes a small card of label: figure lines. */
+  .figures-table thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+  .figures-table, .figures-table tbody, .figures-table tr, .figures-table th, .figures-table td { display: block; }
+  .figures-table tr { border: 1px solid var(--border); border-radius: .4rem; margin: 0 0 .5rem; padding: .25rem .5rem; }
+  .figures-table th[scope=row] { border: 0; padding: .25rem 0; overflow-wrap: anywhere; }
+  .figures-table td { display: flex; justify-content: space-between; gap: 1rem; border: 0; padding: .15rem 0; white-space: normal; }
+  .figures-table td::before { content: attr(data-label); color: var(--muted); text-align: left; }
+}
 .visually-hidden {
   position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
   clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; border: 0;

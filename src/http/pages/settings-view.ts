@@ -78,7 +78,12 @@ export interface SettingsPageView {
   policy: PolicyView;
 }
 
-function layout(title: string, body: SafeHtml | SafeHtml[], options: { script?: boolean } = {}) {
+/** The page shell every settings page shares: head, stylesheet, optional script, skip link. */
+export function layout(
+  title: string,
+  body: SafeHtml | SafeHtml[],
+  options: { script?: boolean } = {},
+) {
   return html`<!doctype html>
     <html lang="en">
       <head>
@@ -174,7 +179,7 @@ export function renderErrorPage(title: string, message: string, back: string | n
   );
 }
 
-function logoutForm(csrf: string | null) {
+export function logoutForm(csrf: string | null) {
   // A bearer-authenticated visit has no session to end.
   return (
     csrf &&
@@ -430,6 +435,9 @@ export function renderSettingsPage(view: SettingsPageView): string {
         ${logoutForm(view.csrf)}
       </header>
       <main id="main">
+        <nav class="crumbs" aria-label="Pages of this account">
+          <a href="${base}/outcomes" id="outcomes-link">Outcomes: the rescue rate and its funnel</a>
+        </nav>
         <div class="errors" id="errors" role="alert" tabindex="-1" hidden>
           <h2 id="errors-title">The settings were not saved:</h2>
           <ul id="errors-list"></ul>

@@ -11,6 +11,9 @@
  *   dropdown, per reason the template id with its placeholder mapping and a Verify button, the
  *   store name and support contacts, the conversation policy (quiet hours, the no-reply rule,
  *   opt-out and opt-in keywords, reminder templates), and the account's last 20 timeline entries.
+ * - `GET  /settings/:accountId/outcomes`: the account's outcomes (the funnel, rescue rates by
+ *   reason and courier beside the not-messaged ones, not honoured per courier) for a period;
+ *   answered by src/http/routes/outcomes-page.ts once the visitor is admitted here.
  * - `POST /settings/:accountId/verify`, `POST /settings/:accountId/save`: the page's script
  *   calls these with JSON; they answer JSON (`{ ok, message, problems?, reasons? }`).
  * - `GET  /settings/assets/settings.{css,js}`: the page's stylesheet and script.
@@ -84,6 +87,7 @@ import {
   type SettingsPageView,
 } from '../pages/settings-view.ts';
 import { AccountParams, parseAccountId, parseBody } from '../validation.ts';
+import { outcomesPage, OutcomesQuery } from './outcomes-page.ts';
 import { POLICY_KEYS } from './settings.ts';
 import { VerifyBody } from './templates.ts';
 
@@ -181,7 +185,7 @@ function cookie(name: string, value: string, path: string, maxAge: number, secur
 
 /** Only a settings page of this service may be the target of the post-login redirect. */
 function safeNext(raw: string | undefined): string | null {
-  return raw !== undefined && /^\/settings\/\d{1,10}$/.test(raw) ? raw : null;
+  return raw !== undefined && /^\/settings\/\d{1,10}(?:\/outcomes)?$/.test(raw) ? raw : null;
 }
 
 function wantsHtml(request: FastifyRequest): boolean {
@@ -391,6 +395,7 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
   const { config, db, auth } = deps;
   const apiToken = config.API_TOKEN;
   const signer = apiToken ? createSessionSigner(apiToken) : null;
+  const answerOutcomes = outcomesPage({ db });
 
   return async (app: FastifyInstance): Promise<void> => {
     // The login and logout forms post urlencoded fields; only this plugin accepts them.
@@ -1058,6 +1063,53 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
           );
         }
         return sendHtml(reply, 200, renderSettingsPage(view));
+      },
+    );
+
+    const outcomes = documented({
+      tags: ['settings page'],
+      summary: "An account's outcomes page",
+      description:
+        'For a period (`from`, `to`: UTC days, both included; default the last 30 days): the funnel from messaged to rescued as a chart and a table, the rescue rate by reason and by courier beside the not-messaged rate and the lift, and the not-honoured counts per courier.',
+      security: SECURITY.settingsPage,
+      params: AccountParams,
+      querystring: OutcomesQuery,
+      responses: {
+        200: { description: 'The page (HTML)', body: 'html' },
+        303: 'To the login form (a browser not logged in)',
+        ...HTML_FAILURES,
+        404: { description: 'Not an account this visitor may see (HTML)', body: 'html' },
+      },
+    });
+    app.get<{ Params: { accountId: string }; Querystring: { from?: unknown; to?: unknown } }>(
+      '/settings/:accountId/outcomes',
+      outcomes,
+      async (request, reply) => {
+        const visitor = await authenticate(request);
+        if (!visitor) {
+          return refuseAnonymous(request, reply, safeNext(request.url.split('?')[0]));
+        }
+        const accountId = pageAccountId(request.params.accountId);
+        if (accountId instanceof HttpError) {
+          return sendHtml(
+            reply,
+            400,
+            renderErrorPage('No such account', accountId.message, homeOf(visitor.principal)),
+          );
+        }
+        if (!mayReach(visitor.principal, accountId)) {
+          return sendHtml(
+            reply,
+            404,
+            renderErrorPage('No such account', 'There is no such page.', homeOf(visitor.principal)),
+          );
+        }
+        const answer = await answerOutcomes({
+          accountId,
+          csrf: visitor.via === 'session' ? visitor.session.csrf : null,
+          query: request.query,
+        });
+        return sendHtml(reply, answer.status, answer.body);
       },
     );
 
