@@ -11,9 +11,11 @@
  * hash could say what was received; it is logged with the reply id. A reply that names a
  * conversation but does not come from its customer is not the customer's answer and gets none.
  */
+import { createHash } from 'node:crypto';
+
 import type { ConversationRow, ReplyRow } from './db/conversations.ts';
 import type { Db } from './db/client.ts';
-import { findEvidenceSource, insertReplyEvidence } from './db/reply-evidence.ts';
+import { findEvidenceSource, insertReplyEvidence, type EvidenceRow } from './db/reply-evidence.ts';
 import type { Log } from './log.ts';
 import type { Request, ReplyMeaning } from './replies/rules.ts';
 import type { InboundMessage } from './webhook/events.ts';
@@ -104,4 +106,46 @@ function intentDetail(meaning: ReplyMeaning | undefined): string | null {
     default:
       return null;
   }
+}
+
+/** One answer's evidence as the API and the CLI show it. */
+export interface AnswerEvidence {
+  replyId: number;
+  /** Gupshup's id of the customer's message; null when the callback carried none. */
+  gupshupMessageId: string | null;
+  attempt: number | null;
+  /** The callback's own timestamp (ISO), when it carried a plausible one. */
+  callbackAt: string | null;
+  /** When the webhook received the request (ISO). */
+  receivedAt: string;
+  choice: string;
+  /** Null once erased (or when the answer carried nothing beyond its choice). */
+  detail: string | null;
+  bodySha256: string;
+  /** The request as received; null once erased. */
+  rawBody: string | null;
+  erasedAt: string | null;
+  /** Whether the stored body still hashes to `bodySha256`; null once erased. */
+  hashMatches: boolean | null;
+}
+
+export function answerEvidence(row: EvidenceRow): AnswerEvidence {
+  return {
+    replyId: row.replyId,
+    gupshupMessageId: row.gupshupMessageId === '' ? null : row.gupshupMessageId,
+    attempt: row.attempt,
+    callbackAt: row.callbackAt?.toISOString() ?? null,
+    receivedAt: row.createdAt.toISOString(),
+    choice: row.choice,
+    detail: row.detail,
+    bodySha256: row.bodySha256,
+    rawBody: row.rawBody,
+    erasedAt: row.erasedAt?.toISOString() ?? null,
+    hashMatches: row.rawBody === null ? null : sha256Hex(row.rawBody) === row.bodySha256,
+  };
+}
+
+/** The hex SHA-256 of a stored body's UTF-8 bytes. */
+export function sha256Hex(body: string): string {
+  return createHash('sha256').update(body, 'utf8').digest('hex');
 }

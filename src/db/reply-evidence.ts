@@ -75,3 +75,12 @@ export async function eraseEvidenceBefore(db: Db, cutoff: Date, limit: number): 
     .limit(limit);
   return result.affectedRows;
 }
+
+/** The accounts whose answers about the shipment are kept (the evidence outlives its events). */
+export async function evidenceAccounts(db: Db, shipmentId: string): Promise<number[]> {
+  const rows = await db
+    .selectDistinct({ accountId: whatsappReplyEvidence.accountId })
+    .from(whatsappReplyEvidence)
+    .where(eq(whatsappReplyEvidence.shipmentId, shipmentId));
+  return rows.map((r) => r.accountId);
+}
