@@ -120,7 +120,7 @@ describe('retention', () => {
     const prefix = `t-${env.id}`;
     const running = startRetention(
       { db: handle.db, redis, log, prefix, now: () => now },
-      { days: 30, intervalMs: 200, batch: 100, maxBatches: 10, pauseMs: 0 },
+      { days: 30, personalDataDays: 365, intervalMs: 200, batch: 100, maxBatches: 10, pauseMs: 0 },
     );
     try {
       await waitFor(async () => (await keysLeft('c')).webhook.length === 2, {
