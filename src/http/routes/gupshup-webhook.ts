@@ -211,17 +211,17 @@ function parse(request: FastifyRequest, maxEvents: number): ParseResult {
 /**
  * The request as received, for an inbound message's evidence: the body's bytes as a UTF-8
  * string and their SHA-256 (bytes that are not UTF-8 are stored with replacement characters,
- * so the stored body then no longer matches its hash, and the evidence says so). A GET carries
- * its message in the query: the raw query string is kept, less the `token` parameter, so the
- * webhook's secret is never stored; the hash is of what is stored.
+ * so the stored body then no longer matches its hash, and the evidence says so). A GET (or a
+ * POST without a body) carries its message in the query, as src/webhook/parse.ts reads it: the
+ * raw query string is kept, less the `token` parameter, so the webhook's secret is never
+ * stored; the hash is of what is stored.
  */
 function receivedBody(request: FastifyRequest): ReceivedBody {
+  const body = Buffer.isBuffer(request.body) ? request.body : null;
   const bytes =
-    request.method === 'GET'
+    request.method === 'GET' || !body || body.toString('utf8').trim() === ''
       ? Buffer.from(queryWithoutToken(request.url), 'utf8')
-      : Buffer.isBuffer(request.body)
-        ? request.body
-        : Buffer.alloc(0);
+      : body;
   return {
     rawBody: bytes.toString('utf8'),
     bodySha256: createHash('sha256').update(bytes).digest('hex'),
