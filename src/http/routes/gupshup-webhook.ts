@@ -14,7 +14,7 @@
  * the WMS.
  *
  * A request that carries an inbound customer message is kept as received, for the evidence trail
- * (src/replies/evidence.ts): its body as a UTF-8 string (a GET reply's query string, less the
+ * (src/reply-evidence.ts): its body as a UTF-8 string (a GET reply's query string, less the
  * `token` parameter) and the hex SHA-256 of those bytes, on each `webhook_events` row it writes
  * for an inbound message. Delivery reports and other callbacks keep no raw body.
  *
