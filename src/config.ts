@@ -250,6 +250,7 @@ export const ConfigSchema = v.object({
   RETENTION_DAYS: int(30, 1),
   RETENTION_INTERVAL_MS: int(3_600_000, 0),
   RETENTION_BATCH: int(1_000, 1),
+  PERSONAL_DATA_RETENTION_DAYS: int(365, 1),
   WORKER_CONCURRENCY: int(8, 1),
   JOB_LOCK_MS: int(30_000, 500),
   JOB_STALLED_INTERVAL_MS: int(30_000, 100),

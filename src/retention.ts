@@ -6,13 +6,22 @@
  *   customer's number) is cleared; the row and its status stay, as the spec's table.
  * Work still waiting (`received`) is never touched, whatever its age.
  *
+ * After PERSONAL_DATA_RETENTION_DAYS the personal data of customers' answers is erased, the rows
+ * kept (so counts and the outcome funnel do not change):
+ * - `whatsapp_replies.summary` (what the customer tapped or typed) is set to NULL;
+ * - `whatsapp_reply_evidence.raw_body` and `.detail` are set to NULL and `erased_at` is set; the
+ *   hash, ids, choice and times stay. The evidence outlives RETENTION_DAYS: it is a copy of the
+ *   body, not a reference to the `webhook_events` row that goes then.
+ *
  * Always in small batches (RETENTION_BATCH rows a statement, a pause between statements), never
  * one big delete that would hold locks and swell the undo log; a run stops after
  * RETENTION_MAX_BATCHES statements per table and the next run goes on. One replica at a time runs
  * it: each run takes a Redis lock for its interval.
  */
 import type { Db } from './db/client.ts';
+import { eraseReplySummariesBefore } from './db/conversations.ts';
 import { deleteFinishedInboxBefore } from './db/inbox.ts';
+import { eraseEvidenceBefore } from './db/reply-evidence.ts';
 import { clearStatusLogRemarksBefore } from './db/status-logs.ts';
 import { deleteHandledWebhookEventsBefore } from './db/webhook-events.ts';
 import { safeErrorMessage } from './errors.ts';
@@ -64,8 +73,30 @@ export async function purgeExpired(db: Db, cutoff: Date, opts: RetentionOptions)
   return { webhookEvents: webhook, inbox, statusRemarks: remarks };
 }
 
+/** What one erasure run of personal data cleared. */
+export interface Erased {
+  replySummaries: number;
+  evidence: number;
+}
+
+/** Erases the personal data of replies and their evidence older than `cutoff` (rows stay). */
+export async function erasePersonalData(
+  db: Db,
+  cutoff: Date,
+  opts: RetentionOptions,
+): Promise<Erased> {
+  const replySummaries = await inBatches(
+    () => eraseReplySummariesBefore(db, cutoff, opts.batch),
+    opts,
+  );
+  const evidence = await inBatches(() => eraseEvidenceBefore(db, cutoff, opts.batch), opts);
+  return { replySummaries, evidence };
+}
+
 export interface RetentionSchedule extends RetentionOptions {
   days: number;
+  /** PERSONAL_DATA_RETENTION_DAYS. */
+  personalDataDays: number;
   intervalMs: number;
 }
 
@@ -92,6 +123,11 @@ export function startRetention(
     const purged = await purgeExpired(deps.db, cutoff, schedule);
     if (purged.webhookEvents + purged.inbox + purged.statusRemarks > 0) {
       deps.log.info({ ...purged, cutoff }, 'retention purged expired rows');
+    }
+    const personalCutoff = new Date(now.getTime() - schedule.personalDataDays * 86_400_000);
+    const erased = await erasePersonalData(deps.db, personalCutoff, schedule);
+    if (erased.replySummaries + erased.evidence > 0) {
+      deps.log.info({ ...erased, cutoff: personalCutoff }, 'retention erased personal data');
     }
   };
   const tick = () => {

@@ -98,6 +98,7 @@ export async function startService(
       { ...deps, prefix: config.QUEUE_PREFIX },
       {
         days: config.RETENTION_DAYS,
+        personalDataDays: config.PERSONAL_DATA_RETENTION_DAYS,
         intervalMs: config.RETENTION_INTERVAL_MS,
         batch: config.RETENTION_BATCH,
         maxBatches: 100,

@@ -32,7 +32,12 @@ import { countQueues, renderQueues, setPaused } from './queue-state.ts';
 import { renderReplay, replayFile, type ReplayAs } from './replay.ts';
 import { renderRequeue, requeueJobs } from './requeue.ts';
 import { listSenders, renderSenders, resumeSenderCommand } from './senders.ts';
-import { loadShipment, renderShipment } from './shipment-view.ts';
+import {
+  loadShipment,
+  loadShipmentEvidence,
+  renderShipment,
+  renderShipmentEvidence,
+} from './shipment-view.ts';
 import {
   addSuppression,
   listAccountSuppressions,
@@ -263,15 +268,27 @@ export async function runCli(
       'Everything the service knows about one shipment: the FDR events taken in, the WhatsApp messages with their states (and job state), the delivery status rows and the timeline. Phone numbers are masked.',
     )
     .argument('<shipmentId>', 'the shipment id (externalShipmentID)')
+    .option(
+      '--evidence',
+      "the customer's answers as evidence instead: message id, callback time, choice, the body's SHA-256 and whether the stored body still matches it",
+    )
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
       examples(
         'wa-notify shipment 4980116095129-90758',
         'wa-notify shipment 4980116095129-90758 --json',
+        'wa-notify shipment 4980116095129-90758 --evidence',
       ),
     )
-    .action(async (shipmentId: string, opts: { json?: boolean }) => {
+    .action(async (shipmentId: string, opts: { json?: boolean; evidence?: boolean }) => {
+      if (opts.evidence) {
+        const evidence = await withDeps({ mysql: true }, (deps) =>
+          loadShipmentEvidence(deps, shipmentId.trim()),
+        );
+        print(opts.json, evidence, renderShipmentEvidence(evidence));
+        return;
+      }
       const view = await withDeps({ mysql: true }, (deps) => loadShipment(deps, shipmentId.trim()));
       print(opts.json, view, renderShipment(view));
     });

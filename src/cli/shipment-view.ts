@@ -1,7 +1,8 @@
 /**
  * `wa-notify shipment <shipmentId>`: everything the service knows about one shipment, from
  * MySQL (and each message's job state from Redis): the FDR events taken in, the WhatsApp
- * messages and their states, the delivery status rows, and the timeline.
+ * messages and their states, the delivery status rows, and the timeline. With `--evidence`, the
+ * customer's answers as the evidence trail keeps them (src/reply-evidence.ts).
  *
  * Customers' numbers are masked (`91******1009`) wherever they appear, addresses and
  * credentials never shown; names in timeline titles stay, as the portal shows them.
@@ -10,8 +11,10 @@ import { listShipmentActivity } from '../db/activity.ts';
 import type { Db } from '../db/client.ts';
 import { listShipmentInbox } from '../db/inbox.ts';
 import { listShipmentOutbox } from '../db/outbox.ts';
+import { listShipmentEvidence } from '../db/reply-evidence.ts';
 import { listShipmentStatusLogs } from '../db/status-logs.ts';
 import { messageSend, type Queues } from '../queues/index.ts';
+import { answerEvidence, type AnswerEvidence } from '../reply-evidence.ts';
 import { CommandError } from './errors.ts';
 import {
   createNumberScrubber,
@@ -203,4 +206,73 @@ export function renderShipment(view: ShipmentView): string {
       ),
     ),
   ].join('');
+}
+
+/** `wa-notify shipment <id> --evidence`: the customer's answers, numbers masked. */
+export interface ShipmentEvidenceView {
+  shipmentId: string;
+  /**
+   * As the API gives them, the customer's numbers masked in `rawBody` and `detail`; `hashMatches`
+   * is judged on the body as stored, before masking.
+   */
+  evidence: AnswerEvidence[];
+}
+
+export async function loadShipmentEvidence(
+  deps: { db: Db },
+  shipmentId: string,
+): Promise<ShipmentEvidenceView> {
+  const [rows, outbox] = await Promise.all([
+    listShipmentEvidence(deps.db, shipmentId),
+    listShipmentOutbox(deps.db, shipmentId),
+  ]);
+  if (rows.length + outbox.length === 0) {
+    throw new CommandError('ERR_NOT_FOUND', `no record of shipment ${shipmentId}`);
+  }
+  const scrub = createNumberScrubber(outbox.map((m) => m.toNumber));
+  return {
+    shipmentId,
+    evidence: rows.map((row) => {
+      const answer = answerEvidence(row);
+      return {
+        ...answer,
+        detail: answer.detail === null ? null : scrub(answer.detail),
+        rawBody: answer.rawBody === null ? null : scrub(answer.rawBody),
+      };
+    }),
+  };
+}
+
+export function renderShipmentEvidence(view: ShipmentEvidenceView): string {
+  const rows = view.evidence.map((e) => [
+    String(e.replyId),
+    e.gupshupMessageId ?? '-',
+    e.attempt === null ? '-' : String(e.attempt),
+    at(e.callbackAt),
+    at(e.receivedAt),
+    e.choice,
+    e.erasedAt ? `(erased ${at(e.erasedAt)})` : truncate(e.detail ?? '', 40),
+    e.bodySha256,
+    e.hashMatches === null ? 'erased' : e.hashMatches ? 'yes' : 'NO',
+  ]);
+  const table = rows.length
+    ? renderTable(
+        [
+          'REPLY',
+          'GUPSHUP ID',
+          'ATTEMPT',
+          'CALLBACK AT',
+          'RECEIVED',
+          'CHOICE',
+          'DETAIL',
+          'SHA-256',
+          'MATCHES',
+        ],
+        rows,
+      )
+        .split('\n')
+        .map((line) => (line ? `  ${line}` : line))
+        .join('\n')
+    : '  (none)\n';
+  return `Evidence of shipment ${view.shipmentId}\n\n${table}`;
 }

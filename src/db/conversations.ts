@@ -2,7 +2,7 @@
  * Conversations (one per FDR template message sent) and the customer replies bound to them.
  * A reply binds to the message it names, else to the customer's newest open conversation.
  */
-import { and, desc, eq, gt, inArray, isNull, like, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNotNull, isNull, like, lt, or, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertOnce } from './insert-once.ts';
@@ -180,6 +180,24 @@ export async function markReply(
   action: string | null,
 ): Promise<void> {
   await db.update(whatsappReplies).set({ state, action }).where(eq(whatsappReplies.id, id));
+}
+
+/**
+ * Erases the summary (what the customer tapped or typed) of at most `limit` replies received
+ * before `cutoff`; the row, its intent, state and action stay, so counts do not change. Walks
+ * `whatsapp_replies_received`. Returns how many it erased.
+ */
+export async function eraseReplySummariesBefore(
+  db: Db,
+  cutoff: Date,
+  limit: number,
+): Promise<number> {
+  const [result] = await db
+    .update(whatsappReplies)
+    .set({ summary: null })
+    .where(and(lt(whatsappReplies.receivedAt, cutoff), isNotNull(whatsappReplies.summary)))
+    .limit(limit);
+  return result.affectedRows;
 }
 
 /** The shipment of the reply stored from each of these webhook events, keyed by event id. */

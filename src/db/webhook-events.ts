@@ -8,22 +8,31 @@ import { webhookEvents } from './schema.ts';
 
 export type WebhookEventRow = typeof webhookEvents.$inferSelect;
 
+/** An inbound message's request as received: its body as a UTF-8 string and their hex SHA-256. */
+export interface ReceivedBody {
+  rawBody: string;
+  bodySha256: string;
+}
+
 /**
  * Records the event unless its key exists; returns the row id, whether it is new and its status.
  * `handled` stores it already `ignored` with that note: an event no job will ever handle (a user
- * or billing event, an ignored callback) never waits as `received`.
+ * or billing event, an ignored callback) never waits as `received`. `received` is stored with the
+ * row (an inbound message's body and hash); a repeated callback keeps the first one's.
  */
 export async function recordWebhookEvent(
   db: DbOrTx,
   eventKey: string,
   event: WebhookEvent,
   handled?: { status: 'ignored'; note: string },
+  received?: ReceivedBody,
 ): Promise<{ id: number; created: boolean; status: string }> {
   const insertId = await insertIdOnce(() =>
     db.insert(webhookEvents).values({
       eventKey,
       kind: event.kind,
       payload: JSON.stringify(event),
+      ...(received ? { rawBody: received.rawBody, bodySha256: received.bodySha256 } : {}),
       ...(handled ? { status: handled.status, note: handled.note.slice(0, 512) } : {}),
     }),
   );
@@ -85,8 +94,9 @@ export async function listReceivedWebhookEvents(
 }
 
 /**
- * Marks an event ignored and replaces its stored body with its kind and type only: a message
- * from a number we never wrote to must not be kept as personal data.
+ * Marks an event ignored and replaces its stored body with its kind and type only (the raw body
+ * as received goes too): a message from a number we never wrote to must not be kept as personal
+ * data.
  */
 export async function scrubWebhookEvent(db: Db, id: number, note: string): Promise<void> {
   const [row] = await db
@@ -99,6 +109,8 @@ export async function scrubWebhookEvent(db: Db, id: number, note: string): Promi
       status: 'ignored',
       note,
       payload: JSON.stringify({ kind: row?.kind ?? 'unknown', scrubbed: true }),
+      rawBody: null,
+      bodySha256: null,
     })
     .where(eq(webhookEvents.id, id));
 }

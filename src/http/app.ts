@@ -24,6 +24,7 @@ import { recordRoutes, registerOpenApi } from './openapi.ts';
 import { activityRoutes } from './routes/activity.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { connectionRoutes } from './routes/connections.ts';
+import { evidenceRoutes } from './routes/evidence.ts';
 import { addressMatcher } from './addresses.ts';
 import { createAuthFailures } from './auth-failures.ts';
 import { createAuthenticator } from './auth.ts';
@@ -190,6 +191,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
     }),
   );
   await app.register(activityRoutes({ db, auth }));
+  await app.register(evidenceRoutes({ db, auth }));
   await app.register(suppressionRoutes({ config, db, metrics: deps.metrics, auth }));
   // The HTML settings page: reads and writes through the routes above (app.inject).
   await app.register(settingsPageRoutes({ config, db, auth }));

@@ -60,6 +60,7 @@ import { keywordText, matchKeyword, type KeywordMatch } from '../opt-out.ts';
 import type { EffectivePolicy } from '../policy.ts';
 import { enqueue, type JobHandler, type Queues } from '../queues/index.ts';
 import { encodeContent } from '../outbox-content.ts';
+import { recordReplyEvidence } from '../reply-evidence.ts';
 import { formatDateChoice, nextDeliveryDates } from '../replies/dates.ts';
 import {
   concernPrompt,
@@ -216,6 +217,7 @@ async function receive(deps: Deps, webhookEventId: number, lookAgain: () => Prom
     receivedAt,
     state: actionable ? 'pending' : 'logged',
   });
+  await recordReplyEvidence(deps, { reply, conversation, message, meaning: read.meaning, request });
   if (sender !== 'other') {
     // The customer answered: the no-reply rule of this conversation's message is moot.
     await cancelNoReplyChecks(deps, [conversation.outboxId], 'replied');
@@ -698,6 +700,7 @@ async function applyCustomerMessage(
     receivedAt,
     state: 'logged',
   });
+  await recordReplyEvidence(deps, { reply, conversation, message });
   // An answer like any other: the no-reply rule of the conversation's message is moot.
   await cancelNoReplyChecks(deps, [conversation.outboxId], 'replied');
   await recordActivity(deps, {

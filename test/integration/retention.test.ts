@@ -2,16 +2,28 @@
  * Retention on a real MariaDB and Redis: handled webhook events and validated inbox events older
  * than the limit are deleted in batches, the report history of old status rows is cleared, and
  * work still waiting or newer than the limit is left alone; the scheduled run does it by itself.
+ * Personal data of replies and their evidence older than PERSONAL_DATA_RETENTION_DAYS is erased
+ * with every row kept: the counts of replies and evidence and the outcome funnel are unchanged.
  */
-import { sql } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+
+import { count, isNull, sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createDb, type DbHandle } from '../../src/db/client.ts';
 import { prepareDatabase } from '../../src/db/migrate.ts';
-import { fdrInbox, webhookEvents, whatsappStatusLogs } from '../../src/db/schema.ts';
+import {
+  fdrInbox,
+  webhookEvents,
+  whatsappAttemptOutcomes,
+  whatsappReplies,
+  whatsappReplyEvidence,
+  whatsappStatusLogs,
+} from '../../src/db/schema.ts';
 import { createLog } from '../../src/log.ts';
-import { purgeExpired, startRetention } from '../../src/retention.ts';
+import { readFunnel } from '../../src/outcomes/funnel.ts';
+import { erasePersonalData, purgeExpired, startRetention } from '../../src/retention.ts';
 import { createTestEnv, REDIS_URL, waitFor } from '../helpers/env.ts';
 
 const env = createTestEnv('retention');
@@ -120,7 +132,7 @@ describe('retention', () => {
     const prefix = `t-${env.id}`;
     const running = startRetention(
       { db: handle.db, redis, log, prefix, now: () => now },
-      { days: 30, intervalMs: 200, batch: 100, maxBatches: 10, pauseMs: 0 },
+      { days: 30, personalDataDays: 365, intervalMs: 200, batch: 100, maxBatches: 10, pauseMs: 0 },
     );
     try {
       await waitFor(async () => (await keysLeft('c')).webhook.length === 2, {
@@ -137,5 +149,141 @@ describe('retention', () => {
       withRemarks: ['c-log-3'],
       logs: 4,
     });
+  });
+});
+
+describe('personal data retention', () => {
+  const personalCutoff = new Date(now.getTime() - 365 * DAY);
+  const ancient = new Date(now.getTime() - 400 * DAY);
+  const lastMonth = new Date(now.getTime() - 30 * DAY);
+  const body = 'mobile=919876543210&type=text&text=Please%20deliver%20tomorrow';
+  const hash = createHash('sha256').update(body).digest('hex');
+  const funnelQuery = {
+    accountId: 7,
+    groupBy: 'reason',
+    from: new Date(now.getTime() - 500 * DAY),
+    to: now,
+  } as const;
+
+  async function seedAnswers(): Promise<void> {
+    for (const [i, at] of [ancient, ancient, ancient, lastMonth].entries()) {
+      const [reply] = await handle.db.insert(whatsappReplies).values({
+        webhookEventId: 9_000 + i,
+        conversationId: 1,
+        shipmentId: `P-${i}`,
+        type: 'text',
+        intent: 'date',
+        summary: 'Please deliver tomorrow',
+        receivedAt: at,
+        state: 'acted',
+        action: 'RESCHEDULE',
+      });
+      await handle.db.insert(whatsappReplyEvidence).values({
+        replyId: reply.insertId,
+        webhookEventId: 9_000 + i,
+        shipmentId: `P-${i}`,
+        accountId: 7,
+        attempt: 1,
+        gupshupMessageId: `gs-${i}`,
+        callbackAt: at,
+        choice: 'date',
+        detail: '2025-05-02',
+        bodySha256: hash,
+        rawBody: body,
+        createdAt: at,
+      });
+      await handle.db.insert(whatsappAttemptOutcomes).values({
+        shipmentId: `P-${i}`,
+        attempt: 1,
+        accountId: 7,
+        reason: 'customer_unreachable',
+        messaged: 1,
+        failedAt: at,
+        sentAt: at,
+        repliedAt: at,
+        action: 'reschedule',
+        actionAt: at,
+        outcome: 'delivered',
+      });
+    }
+  }
+
+  async function counts() {
+    const [replies] = await handle.db.select({ n: count() }).from(whatsappReplies);
+    const [evidence] = await handle.db.select({ n: count() }).from(whatsappReplyEvidence);
+    return { replies: replies!.n, evidence: evidence!.n };
+  }
+
+  it('erases the personal data of answers older than the limit, keeping rows, hashes and counts', async () => {
+    await seedAnswers();
+    const before = { ...(await counts()), funnel: await readFunnel(handle.db, funnelQuery) };
+    expect(before.funnel.total.counts).toMatchObject({ messaged: 4, replied: 4, rescued: 4 });
+
+    const erased = await erasePersonalData(handle.db, personalCutoff, {
+      batch: 2,
+      maxBatches: 100,
+      pauseMs: 0,
+    });
+    expect(erased).toEqual({ replySummaries: 3, evidence: 3 });
+
+    const replies = await handle.db
+      .select({ shipmentId: whatsappReplies.shipmentId, summary: whatsappReplies.summary })
+      .from(whatsappReplies)
+      .orderBy(whatsappReplies.shipmentId);
+    expect(replies).toEqual([
+      { shipmentId: 'P-0', summary: null },
+      { shipmentId: 'P-1', summary: null },
+      { shipmentId: 'P-2', summary: null },
+      { shipmentId: 'P-3', summary: 'Please deliver tomorrow' },
+    ]);
+    const evidence = await handle.db
+      .select()
+      .from(whatsappReplyEvidence)
+      .orderBy(whatsappReplyEvidence.shipmentId);
+    for (const row of evidence.slice(0, 3)) {
+      expect(row).toMatchObject({ rawBody: null, detail: null, bodySha256: hash, choice: 'date' });
+      expect(row.erasedAt).toBeInstanceOf(Date);
+      expect(row.gupshupMessageId).toMatch(/^gs-/);
+    }
+    expect(evidence[3]).toMatchObject({ rawBody: body, detail: '2025-05-02', erasedAt: null });
+
+    const after = { ...(await counts()), funnel: await readFunnel(handle.db, funnelQuery) };
+    expect(after).toEqual(before);
+
+    // Nothing is left to erase: a second run changes nothing.
+    expect(
+      await erasePersonalData(handle.db, personalCutoff, { batch: 2, maxBatches: 100, pauseMs: 0 }),
+    ).toEqual({ replySummaries: 0, evidence: 0 });
+  });
+
+  it('the scheduled run erases them too, by PERSONAL_DATA_RETENTION_DAYS', async () => {
+    await handle.db
+      .update(whatsappReplyEvidence)
+      .set({ rawBody: body, detail: '2025-05-02', erasedAt: null });
+    const redis = new Redis(REDIS_URL);
+    const running = startRetention(
+      { db: handle.db, redis, log, prefix: `t-${env.id}-personal`, now: () => now },
+      { days: 30, personalDataDays: 365, intervalMs: 200, batch: 100, maxBatches: 10, pauseMs: 0 },
+    );
+    try {
+      await waitFor(
+        async () =>
+          (
+            await handle.db
+              .select({ id: whatsappReplyEvidence.id })
+              .from(whatsappReplyEvidence)
+              .where(isNull(whatsappReplyEvidence.rawBody))
+          ).length === 3,
+        { what: 'the scheduled erasure' },
+      );
+    } finally {
+      running.stop();
+      redis.disconnect();
+    }
+    const [young] = await handle.db
+      .select({ rawBody: whatsappReplyEvidence.rawBody })
+      .from(whatsappReplyEvidence)
+      .where(sql`${whatsappReplyEvidence.shipmentId} = 'P-3'`);
+    expect(young?.rawBody).toBe(body);
   });
 });

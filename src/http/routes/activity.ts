@@ -2,7 +2,7 @@
  * `GET /v1/shipments/:shipmentId/activity` (bearer: the admin token, or the token of the account
  * the shipment belongs to): a shipment's timeline, oldest first.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as v from 'valibot';
 
 import { listShipmentActivity } from '../../db/activity.ts';
@@ -17,6 +17,31 @@ import { documented, SECURITY } from '../openapi.ts';
 export const ActivityParams = v.object({
   shipmentId: v.pipe(v.string(), v.regex(SHIPMENT_ID)),
 });
+
+/**
+ * The shipment the request's path names, once it is a valid id of a shipment the caller may
+ * see: 400 for an id ingress would not take, 404 for another account's shipment (a shipment
+ * belongs to the account(s) of its FDR events, and to those of `ownedBy`, for records that
+ * outlive the events), so ids cannot be probed.
+ */
+export async function reachableShipment(
+  db: Db,
+  request: FastifyRequest<{ Params: { shipmentId: string } }>,
+  ownedBy: (shipmentId: string) => Promise<readonly number[]> = async () => [],
+): Promise<string> {
+  const { shipmentId } = request.params;
+  if (!v.is(ActivityParams.entries.shipmentId, shipmentId)) {
+    throw new HttpError(400, 'ERR_VALIDATION', 'shipmentId is not a valid shipment id');
+  }
+  const principal = request.principal;
+  if (principal?.kind !== 'admin') {
+    const owners = [...(await shipmentAccounts(db, shipmentId)), ...(await ownedBy(shipmentId))];
+    if (!owners.some((accountId) => mayReach(principal, accountId))) {
+      throw new HttpError(404, 'ERR_NOT_FOUND', 'no such shipment');
+    }
+  }
+  return shipmentId;
+}
 
 export function activityRoutes(deps: { db: Db; auth: ApiAuth }) {
   return async (app: FastifyInstance): Promise<void> => {
@@ -37,18 +62,7 @@ export function activityRoutes(deps: { db: Db; auth: ApiAuth }) {
         },
       }),
       async (request) => {
-        const { shipmentId } = request.params;
-        if (!v.is(ActivityParams.entries.shipmentId, shipmentId)) {
-          throw new HttpError(400, 'ERR_VALIDATION', 'shipmentId is not a valid shipment id');
-        }
-        // A shipment belongs to the account(s) of its FDR events; another account's is 404.
-        const principal = request.principal;
-        if (principal?.kind !== 'admin') {
-          const owners = await shipmentAccounts(deps.db, shipmentId);
-          if (!owners.some((accountId) => mayReach(principal, accountId))) {
-            throw new HttpError(404, 'ERR_NOT_FOUND', 'no such shipment');
-          }
-        }
+        const shipmentId = await reachableShipment(deps.db, request);
         const rows = await listShipmentActivity(deps.db, shipmentId);
         return {
           shipmentId,

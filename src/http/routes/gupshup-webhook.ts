@@ -13,13 +13,20 @@
  * 503 when MySQL or Redis cannot take the events (Gupshup retries). Nothing here calls Gupshup or
  * the WMS.
  *
+ * A request that carries an inbound customer message is kept as received, for the evidence trail
+ * (src/reply-evidence.ts): its body as a UTF-8 string (a GET reply's query string, less the
+ * `token` parameter) and the hex SHA-256 of those bytes, on each `webhook_events` row it writes
+ * for an inbound message. Delivery reports and other callbacks keep no raw body.
+ *
  * Request logging is at `warn` for this route: the URL holds the token, and a GET reply holds the
  * customer's number and text in its query.
  */
+import { createHash } from 'node:crypto';
+
 import type { FastifyInstance, FastifyReply, FastifyRequest, LogLevel } from 'fastify';
 
 import type { Db } from '../../db/client.ts';
-import { recordWebhookEvent } from '../../db/webhook-events.ts';
+import { recordWebhookEvent, type ReceivedBody } from '../../db/webhook-events.ts';
 import type { WriteBatcher } from '../../db/write-batcher.ts';
 import { coerceError, HttpError } from '../../errors.ts';
 import type { Log } from '../../log.ts';
@@ -117,10 +124,13 @@ export function gupshupWebhookRoutes(deps: GupshupWebhookDeps) {
         request.log.warn({ reason: parsed.reason }, 'Gupshup webhook request rejected');
         throw new HttpError(400, 'ERR_VALIDATION', parsed.reason);
       }
+      const received = parsed.events.some((e) => e.kind === 'inbound')
+        ? receivedBody(request)
+        : undefined;
       let created = 0;
       try {
         for (const event of parsed.events) {
-          created += (await storeAndEnqueue(deps, event)) ? 1 : 0;
+          created += (await storeAndEnqueue(deps, event, received)) ? 1 : 0;
         }
       } catch (err) {
         request.log.error({ err: storageError(err) }, 'Gupshup webhook events not stored');
@@ -199,6 +209,48 @@ function parse(request: FastifyRequest, maxEvents: number): ParseResult {
 }
 
 /**
+ * The request as received, for an inbound message's evidence: the body's bytes as a UTF-8
+ * string and their SHA-256 (bytes that are not UTF-8 are stored with replacement characters,
+ * so the stored body then no longer matches its hash, and the evidence says so). A GET (or a
+ * POST without a body) carries its message in the query, as src/webhook/parse.ts reads it: the
+ * raw query string is kept, less the `token` parameter, so the webhook's secret is never
+ * stored; the hash is of what is stored.
+ */
+function receivedBody(request: FastifyRequest): ReceivedBody {
+  const body = Buffer.isBuffer(request.body) ? request.body : null;
+  const bytes =
+    request.method === 'GET' || !body || body.toString('utf8').trim() === ''
+      ? Buffer.from(queryWithoutToken(request.url), 'utf8')
+      : body;
+  return {
+    rawBody: bytes.toString('utf8'),
+    bodySha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+}
+
+/** The raw query string of `url`, its `token` parameters left out, other bytes untouched. */
+function queryWithoutToken(url: string): string {
+  const start = url.indexOf('?');
+  if (start === -1) {
+    return '';
+  }
+  return url
+    .slice(start + 1)
+    .split('&')
+    .filter((part) => parameterName(part) !== 'token')
+    .join('&');
+}
+
+function parameterName(part: string): string {
+  const name = part.split('=', 1)[0] ?? '';
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
+}
+
+/**
  * What went wrong with MySQL or Redis, for the log. Not the error's own message: drizzle's
  * quotes the query's parameters, which hold the customer's number and text.
  */
@@ -218,17 +270,22 @@ function storageError(err: unknown): string {
  * Delivery reports go to `dlr.process`; messages, opt-outs and opt-ins (v2 user events) to
  * `reply.route`. Other user events, billing events and ignored callbacks have no job: they are
  * stored already `ignored`, with a note saying what they were, and nothing is enqueued.
+ *
+ * `received` is the request as it arrived, stored with an inbound message only (the evidence of
+ * the customer's answer); a replayed body has none, as nothing proves Gupshup sent it.
  */
 export async function storeAndEnqueue(
   deps: Pick<GupshupWebhookDeps, 'db' | 'queues' | 'writes'>,
   event: WebhookEvent,
+  received?: ReceivedBody,
 ): Promise<boolean> {
   const key = eventKey(event);
   if (event.kind !== 'dlr' && event.kind !== 'inbound' && !isOptChange(event)) {
     const handled = { status: 'ignored', note: storedOnlyNote(event) } as const;
     return (await record(deps, key, event, handled)).created;
   }
-  const { id, created, status } = await record(deps, key, event);
+  const body = event.kind === 'inbound' ? received : undefined;
+  const { id, created, status } = await record(deps, key, event, undefined, body);
   if (created || status === 'received') {
     if (event.kind === 'dlr') {
       await enqueue(deps.queues, 'dlr.process', { webhookEventId: id });
@@ -266,8 +323,9 @@ function record(
   key: string,
   event: WebhookEvent,
   handled?: { status: 'ignored'; note: string },
+  received?: ReceivedBody,
 ) {
   return deps.writes
-    ? deps.writes.run((tx) => recordWebhookEvent(tx, key, event, handled))
-    : recordWebhookEvent(deps.db, key, event, handled);
+    ? deps.writes.run((tx) => recordWebhookEvent(tx, key, event, handled, received))
+    : recordWebhookEvent(deps.db, key, event, handled, received);
 }
