@@ -12,6 +12,15 @@ import { isCidr } from './http/addresses.ts';
 import { parseRedisNode, redisOptions, type RedisNode } from './redis.ts';
 
 const ROLES = ['api', 'worker', 'subscriber'] as const;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 export type Role = (typeof ROLES)[number];
 
 const optionalString = v.optional(
@@ -160,6 +169,14 @@ export const ConfigSchema = v.object({
   PLATFORM_NAME: v.optional(v.string(), 'Eshopbox'),
   DEFAULT_COUNTRY: v.optional(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/)), 'IN'),
   MAX_FDR_ATTEMPTS: int(3, 1),
+  /**
+   * The business time zone of the outcomes: the WMS's local status times (`YYYY-MM-DD HH:MM:SS`)
+   * are read in it, and a customer's chosen delivery date ends at its midnight.
+   */
+  OUTCOME_TIME_ZONE: v.optional(
+    v.pipe(v.string(), v.check(isTimeZone, 'must be an IANA time zone (e.g. Asia/Kolkata)')),
+    'Asia/Kolkata',
+  ),
 
   GUPSHUP_DEFAULT_TWO_WAY_USERID: optionalString,
   GUPSHUP_DEFAULT_TWO_WAY_PASSWORD: optionalString,
