@@ -48,7 +48,7 @@ export type OutcomeStage =
 
 /** Counts `stage` when `update` was the one to reach it; returns whether it was. */
 export async function reachStage(
-  deps: Pick<OutcomeDeps, 'metrics'>,
+  deps: { metrics: Pick<Metrics, 'outcomes'> },
   stage: OutcomeStage,
   update: Promise<boolean>,
 ): Promise<boolean> {
