@@ -46,7 +46,8 @@ export interface Metrics {
   fdrEvents: Counter<'outcome'>;
   /**
    * Failed-delivery attempts reaching a stage of the outcomes funnel, each counted once: sent,
-   * delivered, read, replied, actioned, and the outcomes delivered, failed_again, rto, cancelled.
+   * delivered, read, replied, actioned (the message and the answer), and the outcomes
+   * shipment_delivered, failed_again, rto, cancelled.
    */
   outcomes: Counter<'stage'>;
   /** Attempts whose courier did not do what the customer chose, by courier. */
@@ -203,7 +204,7 @@ export function createMetrics(queues?: Queues, senders?: SenderStates): Metrics 
     }),
     outcomes: new Counter({
       name: 'whatsapp_outcomes_total',
-      help: 'Failed-delivery attempts reaching each stage of the outcomes funnel (sent, delivered, read, replied, actioned, and the outcomes delivered, failed_again, rto, cancelled)',
+      help: 'Failed-delivery attempts reaching each stage of the outcomes funnel (sent, delivered, read, replied, actioned, and the outcomes shipment_delivered, failed_again, rto, cancelled)',
       labelNames: ['stage'],
       registers,
     }),

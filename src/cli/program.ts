@@ -307,6 +307,7 @@ export async function runCli(
       const result = await withDeps({ mysql: true }, (deps) =>
         replayFile(
           {
+            config: deps.config,
             db: deps.db,
             queues: deps.queues,
             metrics: deps.metrics,

@@ -219,7 +219,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   if (verifier || config.NODE_ENV !== 'production') {
     // Without a verifier (development only) the start-up warning names the open endpoint.
     await app.register(
-      pubsubPushRoutes({ db, queues: deps.queues, metrics: deps.metrics, log, verifier }),
+      pubsubPushRoutes({ config, db, queues: deps.queues, metrics: deps.metrics, log, verifier }),
     );
   } else {
     log.warn('POST /pubsub/push is disabled: set PUBSUB_PUSH_AUDIENCE to enable it in production');

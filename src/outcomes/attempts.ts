@@ -43,8 +43,20 @@ export interface OutcomeDeps {
   log: Log;
 }
 
+/**
+ * The stages of `whatsapp_outcomes_total`: the message's and the answer's, then the attempt's
+ * outcome (`shipment_delivered`, since `delivered` is the message's delivery report).
+ */
 export type OutcomeStage =
-  'sent' | 'delivered' | 'read' | 'replied' | 'actioned' | 'failed_again' | 'rto' | 'cancelled';
+  | 'sent'
+  | 'delivered'
+  | 'read'
+  | 'replied'
+  | 'actioned'
+  | 'shipment_delivered'
+  | 'failed_again'
+  | 'rto'
+  | 'cancelled';
 
 /** Counts `stage` when `update` was the one to reach it; returns whether it was. */
 export async function reachStage(

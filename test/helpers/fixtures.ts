@@ -42,3 +42,19 @@ export const SEED_PERSONAL_DATA = [
   // The customer's WhatsApp profile name in the seed's replies.
   'Lakshay',
 ];
+
+/**
+ * A later status event of a shipment (delivered, rto_initiated, cancelled, out_for_delivery, …)
+ * in the FDR event's shape: `eventSubType` and `response_data.status` say it, its time is the
+ * WMS's local `YYYY-MM-DD HH:MM:SS` in `status_updated_at` and `status_log[status]`.
+ */
+export function statusEvent(shipmentId: string, status: string, at: string): Json {
+  const event = readFixture<Json>('fdr-event.json');
+  event.eventSubType = status;
+  const data = event.response_data as Json;
+  data.externalShipmentID = shipmentId;
+  data.status = status;
+  data.status_updated_at = at;
+  data.status_log = { ...(data.status_log as Json), [status]: at };
+  return event;
+}

@@ -1,0 +1,235 @@
+/**
+ * The outcome of each failed-delivery attempt, end to end on real Redis, MariaDB and emulator,
+ * with the Gupshup sandbox and a fake WMS over HTTP: the row `fdr.validate` records (once, however
+ * often the event comes), the stages its message and its customer reach, the later status events
+ * taken in through the ingress (and those acknowledged with nothing stored), out-of-order and
+ * repeated events, and a newer attempt closing the earlier one.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { listShipmentActivity } from '../../src/db/activity.ts';
+import { findAttemptOutcome } from '../../src/db/outcomes.ts';
+import { whatsappAttemptOutcomes } from '../../src/db/schema.ts';
+import { saveAccountSettings } from '../../src/db/settings.ts';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
+import { startService, type Service } from '../../src/service.ts';
+import { createTestEnv, waitFor } from '../helpers/env.ts';
+import { startFakeWms, type FakeWms } from '../helpers/fake-wms.ts';
+import { fdrEvent, statusEvent } from '../helpers/fixtures.ts';
+import { isSendOf, outboxOf } from '../helpers/outbox.ts';
+
+const WEBHOOK_TOKEN = 'test-webhook-token';
+const env = createTestEnv('outcomes');
+let sandbox: Sandbox;
+let wms: FakeWms;
+let service: Service;
+
+/** Pushes an event as a Pub/Sub push subscription would; returns `x-ingest-status`. */
+async function push(event: unknown, messageId?: string): Promise<string> {
+  const res = await service.app!.inject({
+    method: 'POST',
+    url: '/pubsub/push',
+    payload: {
+      message: {
+        data: Buffer.from(JSON.stringify(event)).toString('base64'),
+        ...(messageId ? { messageId } : {}),
+      },
+    },
+  });
+  expect(res.statusCode).toBe(204);
+  return String(res.headers['x-ingest-status']);
+}
+
+function outcome(shipmentId: string, attempt = 1) {
+  return findAttemptOutcome(service.deps.db, shipmentId, attempt);
+}
+
+async function stageCount(stage: string): Promise<number> {
+  const { values } = await service.deps.metrics.outcomes.get();
+  return values.find((v) => v.labels.stage === stage)?.value ?? 0;
+}
+
+async function rowsOf(shipmentId: string) {
+  const rows = await service.deps.db.select().from(whatsappAttemptOutcomes);
+  return rows.filter((r) => r.shipmentId === shipmentId);
+}
+
+/** Sends the FDR message of `shipmentId` and waits until its READ is applied to its outcome. */
+async function notifiedAndRead(shipmentId: string, phone: string, attempt = 1) {
+  await push(fdrEvent({ shipmentId, phone, attempt }));
+  const send = await waitFor(
+    () =>
+      sandbox.sends.find(
+        (s) => isSendOf(s, `fdr-${shipmentId}-${attempt}`) && s.outcome === 'success',
+      ),
+    { what: `the FDR message of ${shipmentId}` },
+  );
+  await waitFor(async () => (await outcome(shipmentId, attempt))?.readAt, {
+    what: `READ of ${shipmentId} on its outcome`,
+  });
+  return send;
+}
+
+function button(mobile: string, text: string, replyId: string) {
+  return {
+    mobile,
+    type: 'button',
+    button: JSON.stringify({ text }),
+    timestamp: String(Date.now()),
+    waNumber: '919319278973',
+    name: 'Customer',
+    replyId,
+    messageId: `${Math.floor(Math.random() * 1e15)}`,
+  };
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0, host: '127.0.0.1' });
+  wms = await startFakeWms();
+  service = await startService(
+    env.config({
+      GUPSHUP_ENTERPRISE_URL: sandbox.url,
+      WMS_API_URL: wms.url,
+      WEBHOOK_TOKEN,
+      REPLY_SETTLE_SECONDS: '0',
+    }),
+    ['api', 'worker'],
+  );
+  sandbox.setCallback({
+    url: `${service.url}/api/_ah/v1/message?token=${WEBHOOK_TOKEN}`,
+    delaysMs: { sent: 10, delivered: 20, read: 30 },
+  });
+  await saveAccountSettings(service.deps.db, 379, { enabled: true });
+});
+
+afterAll(async () => {
+  await service?.close();
+  await wms?.close();
+  await sandbox?.close();
+  await env.dropDatabase();
+});
+
+describe('attempt outcomes', () => {
+  it('records a messaged attempt once, with its stages, however often the event comes', async () => {
+    const sentBefore = await stageCount('sent');
+    await notifiedAndRead('OUT-1', '9811200001');
+    // The same event again (a redelivery): no second row, no stage counted twice.
+    await push(fdrEvent({ shipmentId: 'OUT-1', phone: '9811200001' }), 'again');
+    const row = await outcome('OUT-1');
+    const outbox = await outboxOf(service.deps.db, 'OUT-1');
+    expect(row).toMatchObject({
+      accountId: 379,
+      messaged: 1,
+      outboxId: outbox!.id,
+      templateId: outbox!.templateId,
+      reason: 'otp_cancellation',
+      courier: 'Delhivery',
+      notMessagedCode: null,
+      outcome: 'open',
+    });
+    // The WMS's local time, read in Asia/Kolkata: 16:06:16 IST is 10:36:16 UTC.
+    expect(row!.failedAt.toISOString()).toBe('2023-06-08T10:36:16.000Z');
+    expect(row!.sentAt).not.toBeNull();
+    expect(row!.deliveredAt).not.toBeNull();
+    expect(await rowsOf('OUT-1')).toHaveLength(1);
+    expect((await stageCount('sent')) - sentBefore).toBe(1);
+  });
+
+  it('records an attempt not messaged with its skip code and reason', async () => {
+    expect(await push(fdrEvent({ shipmentId: 'OUT-OFF-1', accountId: 380 }))).toBe('accepted');
+    const row = await waitFor(() => outcome('OUT-OFF-1'), { what: 'the outcome row' });
+    expect(row).toMatchObject({
+      accountId: 380,
+      messaged: 0,
+      notMessagedCode: 'whatsapp_disabled',
+      reason: 'otp_cancellation',
+      outboxId: null,
+      sentAt: null,
+    });
+  });
+
+  it('records the reply and the action, with the chosen date', async () => {
+    const send = await notifiedAndRead('OUT-2', '9811200002');
+    const actionedBefore = await stageCount('actioned');
+    const record = await sandbox.simulateReply(
+      button('919811200002', 'Reattempt delivery', send.messageId!.split('-')[0]!),
+      'json',
+    );
+    expect(record.status).toBe(200);
+    const row = await waitFor(
+      async () => ((await outcome('OUT-2'))?.action ? outcome('OUT-2') : null),
+      {
+        what: 'the action on the outcome',
+      },
+    );
+    expect(row).toMatchObject({ action: 'reattempt', chosenDate: null });
+    expect(row.repliedAt).not.toBeNull();
+    expect(row.actionAt).not.toBeNull();
+    expect((await stageCount('actioned')) - actionedBefore).toBe(1);
+  });
+
+  it('closes the attempt on a later status, only from open, and puts it on the timeline', async () => {
+    await notifiedAndRead('OUT-3', '9811200003');
+    const before = await stageCount('shipment_delivered');
+    expect(await push(statusEvent('OUT-3', 'out_for_delivery', '2023-06-09 09:30:00'))).toBe(
+      'status',
+    );
+    await waitFor(async () => (await outcome('OUT-3'))?.outForDeliveryAt, {
+      what: 'out for delivery',
+    });
+    expect((await outcome('OUT-3'))!.outForDeliveryAt!.toISOString()).toBe(
+      '2023-06-09T04:00:00.000Z',
+    );
+    await push(statusEvent('OUT-3', 'delivered', '2023-06-09 14:00:00'), 'd1');
+    await push(statusEvent('OUT-3', 'delivered', '2023-06-09 14:00:00'), 'd2');
+    // An older event arriving after it must not overwrite the outcome.
+    await push(statusEvent('OUT-3', 'rto_initiated', '2023-06-09 10:00:00'));
+    await waitFor(async () => (await outcome('OUT-3'))?.outcome === 'delivered', {
+      what: 'delivered',
+    });
+    const rto = await waitFor(
+      () =>
+        service.deps.queues['shipment.status'].getJob(
+          `status-OUT-3-rto_initiated-${Date.parse('2023-06-09T04:30:00Z')}`,
+        ),
+      { what: 'the rto job' },
+    );
+    await waitFor(async () => (await rto.getState()) === 'completed', { what: 'rto applied' });
+    const row = await outcome('OUT-3');
+    expect(row).toMatchObject({ outcome: 'delivered', outcomeStatus: 'delivered' });
+    expect(row!.outcomeAt!.toISOString()).toBe('2023-06-09T08:30:00.000Z');
+    expect((await stageCount('shipment_delivered')) - before).toBe(1);
+    const timeline = await listShipmentActivity(service.deps.db, 'OUT-3');
+    expect(timeline.filter((a) => a.kind === 'whatsapp_outcome')).toHaveLength(1);
+  });
+
+  it('acknowledges status events of shipments never decided on, storing nothing', async () => {
+    const before = await service.deps.queues['shipment.status'].getJobCounts();
+    expect(await push(statusEvent('NEVER-SEEN-1', 'delivered', '2023-06-09 14:00:00'))).toBe(
+      'ignored',
+    );
+    // Statuses the outcomes do not take are ignored too, for known shipments as well.
+    expect(await push(statusEvent('OUT-1', 'intransit', '2023-06-09 14:00:00'))).toBe('ignored');
+    expect(await rowsOf('NEVER-SEEN-1')).toHaveLength(0);
+    expect(await service.deps.queues['shipment.status'].getJobCounts()).toEqual(before);
+  });
+
+  it('closes the earlier attempt as failed again when the shipment fails again', async () => {
+    await notifiedAndRead('OUT-4', '9811200004');
+    const before = await stageCount('failed_again');
+    await notifiedAndRead('OUT-4', '9811200004', 2);
+    await push(fdrEvent({ shipmentId: 'OUT-4', phone: '9811200004', attempt: 2 }), 'again');
+    expect(await outcome('OUT-4', 1)).toMatchObject({
+      outcome: 'failed_again',
+      outcomeStatus: 'failed_delivery',
+      nextReason: 'otp_cancellation',
+      notHonoured: null,
+    });
+    expect(await outcome('OUT-4', 2)).toMatchObject({ outcome: 'open', messaged: 1 });
+    expect((await stageCount('failed_again')) - before).toBe(1);
+    // A delivery now closes the latest attempt only.
+    await push(statusEvent('OUT-4', 'delivered', '2023-06-10 12:00:00'));
+    await waitFor(async () => (await outcome('OUT-4', 2))?.outcome === 'delivered');
+    expect((await outcome('OUT-4', 1))!.outcome).toBe('failed_again');
+  });
+});
