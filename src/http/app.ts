@@ -22,6 +22,7 @@ import { quietest } from '../log.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { recordRoutes, registerOpenApi } from './openapi.ts';
 import { activityRoutes } from './routes/activity.ts';
+import { outcomeRoutes } from './routes/outcomes.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { addressMatcher } from './addresses.ts';
@@ -190,6 +191,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
     }),
   );
   await app.register(activityRoutes({ db, auth }));
+  await app.register(outcomeRoutes({ db, auth }));
   await app.register(suppressionRoutes({ config, db, metrics: deps.metrics, auth }));
   // The HTML settings page: reads and writes through the routes above (app.inject).
   await app.register(settingsPageRoutes({ config, db, auth }));

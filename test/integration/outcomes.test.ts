@@ -8,12 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { listShipmentActivity } from '../../src/db/activity.ts';
+import { createApiToken } from '../../src/db/api-tokens.ts';
 import { findAttemptOutcome } from '../../src/db/outcomes.ts';
 import { whatsappAttemptOutcomes } from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service } from '../../src/service.ts';
-import { createTestEnv, waitFor } from '../helpers/env.ts';
+import { API_TOKEN, createTestEnv, waitFor } from '../helpers/env.ts';
 import { startFakeWms, type FakeWms } from '../helpers/fake-wms.ts';
 import { fdrEvent, statusEvent } from '../helpers/fixtures.ts';
 import { isSendOf, outboxOf } from '../helpers/outbox.ts';
@@ -231,5 +232,65 @@ describe('attempt outcomes', () => {
     await push(statusEvent('OUT-4', 'delivered', '2023-06-10 12:00:00'));
     await waitFor(async () => (await outcome('OUT-4', 2))?.outcome === 'delivered');
     expect((await outcome('OUT-4', 1))!.outcome).toBe('failed_again');
+  });
+});
+
+describe('GET /v1/accounts/:accountId/whatsapp-outcomes', () => {
+  async function get(url: string, token: string) {
+    const res = await service.app!.inject({
+      method: 'GET',
+      url,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return { status: res.statusCode, body: res.json<Record<string, unknown>>() };
+  }
+  const PERIOD = 'from=2023-06-01&to=2023-06-30';
+
+  it("serves the account's funnel to its own token and to the admin", async () => {
+    const { token } = await createApiToken(service.deps.db, 379, 'outcomes');
+    const own = await get(`/v1/accounts/379/whatsapp-outcomes?${PERIOD}&groupBy=courier`, token);
+    expect(own.status).toBe(200);
+    expect(own.body).toMatchObject({
+      accountId: 379,
+      from: '2023-06-01T00:00:00.000Z',
+      to: '2023-07-01T00:00:00.000Z',
+      groupBy: 'courier',
+    });
+    const groups = own.body.groups as { key: string; counts: { messaged: number } }[];
+    expect(groups.map((g) => g.key)).toEqual(['Delhivery']);
+    expect(groups[0]!.counts.messaged).toBeGreaterThan(0);
+    const admin = await get(
+      `/v1/accounts/379/whatsapp-outcomes?${PERIOD}&groupBy=courier`,
+      API_TOKEN,
+    );
+    expect(admin.body).toEqual(own.body);
+    // Every account: the admin's only; account 380's attempt (WhatsApp off) counts there.
+    const all = await get(`/v1/accounts/all/whatsapp-outcomes?${PERIOD}`, API_TOKEN);
+    expect(all.status).toBe(200);
+    const total = all.body.total as { counts: { attempts: number; notMessaged: number } };
+    expect(total.counts.notMessaged).toBe(1);
+    expect(total.counts.attempts).toBeGreaterThan(groups[0]!.counts.messaged);
+  });
+
+  it("answers 404 for another account's or all accounts' funnel to an account token", async () => {
+    const { token } = await createApiToken(service.deps.db, 379, 'outcomes-other');
+    expect((await get('/v1/accounts/380/whatsapp-outcomes', token)).status).toBe(404);
+    expect((await get('/v1/accounts/all/whatsapp-outcomes', token)).status).toBe(404);
+  });
+
+  it.each([
+    ['groupBy=colour', /groupBy/],
+    ['from=last-week', /from/],
+    ['from=2023-06-30&to=2023-06-01', /before/],
+    ['from=2021-01-01&to=2023-01-01', /366 days/],
+  ])('answers 400 with a reason for %s', async (query, reason) => {
+    const res = await get(`/v1/accounts/379/whatsapp-outcomes?${query}`, API_TOKEN);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'ERR_VALIDATION' });
+    expect(String(res.body.message)).toMatch(reason);
+  });
+
+  it('answers 400 for an account id that is neither a number nor all', async () => {
+    expect((await get('/v1/accounts/abc/whatsapp-outcomes', API_TOKEN)).status).toBe(400);
   });
 });
