@@ -4,7 +4,12 @@
  *
  * A missing or malformed variable stops the process with one message listing every problem.
  */
-import { DEFAULT_QUIET_HOURS_SETTING, parseQuietHoursSetting, type QuietHours } from './policy.ts';
+import {
+  DEFAULT_QUIET_HOURS_SETTING,
+  isTimeZone,
+  parseQuietHoursSetting,
+  type QuietHours,
+} from './policy.ts';
 import * as v from 'valibot';
 
 import { isKeyText } from './credentials.ts';
@@ -12,15 +17,6 @@ import { isCidr } from './http/addresses.ts';
 import { parseRedisNode, redisOptions, type RedisNode } from './redis.ts';
 
 const ROLES = ['api', 'worker', 'subscriber'] as const;
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 export type Role = (typeof ROLES)[number];
 
 const optionalString = v.optional(

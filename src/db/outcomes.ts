@@ -7,7 +7,7 @@
  * one that made it (and counts it). The rows hold ids, codes and times only, no personal data.
  * The funnel's read is src/db/outcome-funnel.ts.
  */
-import { and, asc, desc, eq, gte, isNull, lt, lte, or } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, isNull, lt, lte, or } from 'drizzle-orm';
 
 import type { DbOrTx } from './client.ts';
 import { insertOnce } from './insert-once.ts';
@@ -230,6 +230,7 @@ export function listChosenDatesEnded(
   since: string,
   before: string,
   limit: number,
+  after: { chosenDate: string; id: number } | null = null,
 ): Promise<AttemptOutcomeRow[]> {
   return db
     .select()
@@ -240,6 +241,12 @@ export function listChosenDatesEnded(
         gte(o.chosenDate, since),
         lt(o.chosenDate, before),
         isNull(o.notHonoured),
+        after === null
+          ? undefined
+          : or(
+              gt(o.chosenDate, after.chosenDate),
+              and(eq(o.chosenDate, after.chosenDate), gt(o.id, after.id)),
+            ),
       ),
     )
     .orderBy(asc(o.chosenDate), asc(o.id))

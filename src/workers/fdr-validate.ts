@@ -35,6 +35,7 @@ import { templateContent } from '../fdr/message-content.ts';
 import { extractVariables, renderTemplate } from '../fdr/render.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { sendApology } from '../outcomes/apology.ts';
 import { courierOf, failedAtOf, recordAttempt } from '../outcomes/attempts.ts';
 import { quietUntil } from '../quiet-hours.ts';
 import { enqueue, type JobHandler, type Queues } from '../queues/index.ts';
@@ -239,18 +240,22 @@ async function recordOutcome(
   if (inbox.accountId === null) {
     return;
   }
-  await recordAttempt(deps, {
-    shipmentId: inbox.shipmentId,
-    attempt: inbox.attempt,
-    accountId: inbox.accountId,
-    reason,
-    courier: courierOf(raw),
-    templateId: decision.messaged ? decision.templateId : null,
-    outboxId: decision.messaged ? decision.outboxId : null,
-    messaged: decision.messaged,
-    notMessagedCode: decision.messaged ? null : decision.code,
-    failedAt: failedAtOf(raw, deps.config.OUTCOME_TIME_ZONE, inbox.createdAt),
-  });
+  await recordAttempt(
+    deps,
+    {
+      shipmentId: inbox.shipmentId,
+      attempt: inbox.attempt,
+      accountId: inbox.accountId,
+      reason,
+      courier: courierOf(raw),
+      templateId: decision.messaged ? decision.templateId : null,
+      outboxId: decision.messaged ? decision.outboxId : null,
+      messaged: decision.messaged,
+      notMessagedCode: decision.messaged ? null : decision.code,
+      failedAt: failedAtOf(raw, deps.config.OUTCOME_TIME_ZONE, inbox.createdAt),
+    },
+    (flagged) => sendApology(deps, flagged).then(() => undefined),
+  );
 }
 
 /** `notification_outbox.customer_name`'s length. */

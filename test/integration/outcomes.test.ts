@@ -9,8 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { listShipmentActivity } from '../../src/db/activity.ts';
 import { createApiToken } from '../../src/db/api-tokens.ts';
-import { findAttemptOutcome } from '../../src/db/outcomes.ts';
-import { whatsappAttemptOutcomes } from '../../src/db/schema.ts';
+import {
+  findAttemptOutcome,
+  insertAttemptOutcome,
+  markOutcomeActioned,
+  markOutForDelivery,
+} from '../../src/db/outcomes.ts';
+import { checkChosenDates } from '../../src/outcomes/chosen-dates.ts';
+import { notificationOutbox, whatsappAttemptOutcomes } from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service } from '../../src/service.ts';
@@ -56,8 +62,13 @@ async function rowsOf(shipmentId: string) {
 }
 
 /** Sends the FDR message of `shipmentId` and waits until its READ is applied to its outcome. */
-async function notifiedAndRead(shipmentId: string, phone: string, attempt = 1) {
-  await push(fdrEvent({ shipmentId, phone, attempt }));
+async function notifiedAndRead(
+  shipmentId: string,
+  phone: string,
+  attempt = 1,
+  more: Parameters<typeof fdrEvent>[0] = {},
+) {
+  await push(fdrEvent({ shipmentId, phone, attempt, ...more }));
   const send = await waitFor(
     () =>
       sandbox.sends.find(
@@ -101,6 +112,11 @@ beforeAll(async () => {
     delaysMs: { sent: 10, delivered: 20, read: 30 },
   });
   await saveAccountSettings(service.deps.db, 379, { enabled: true });
+  // Account 381 asks for the apology when a courier did not honour its customer's choice.
+  await saveAccountSettings(service.deps.db, 381, {
+    enabled: true,
+    policy: { apologyOnNotHonoured: true },
+  });
 });
 
 afterAll(async () => {
@@ -292,5 +308,157 @@ describe('GET /v1/accounts/:accountId/whatsapp-outcomes', () => {
 
   it('answers 400 for an account id that is neither a number nor all', async () => {
     expect((await get('/v1/accounts/abc/whatsapp-outcomes', API_TOKEN)).status).toBe(400);
+  });
+});
+
+describe('not honoured', () => {
+  async function notHonouredCount(courier: string): Promise<number> {
+    const { values } = await service.deps.metrics.notHonoured.get();
+    return values.find((v) => v.labels.courier === courier)?.value ?? 0;
+  }
+  function sessionSendsTo(number: string) {
+    return sandbox.sends.filter(
+      (s) => s.to === number && s.outcome === 'success' && s.params.isTemplate !== 'true',
+    );
+  }
+  async function outboxRow(key: string) {
+    const rows = await service.deps.db.select().from(notificationOutbox);
+    return rows.find((r) => r.idempotencyKey === key) ?? null;
+  }
+  /** The WMS's local time at noon of `date` (YYYY-MM-DD) plus `days`. */
+  function noonOf(date: string, days = 0): string {
+    const d = new Date(Date.parse(`${date}T12:00:00Z`) + days * 86_400_000);
+    return `${d.toISOString().slice(0, 10)} 12:00:00`;
+  }
+
+  it('flags a reschedule attempted on another date once, and apologises once when asked to', async () => {
+    const mobile = '919811200011';
+    await notifiedAndRead('NH-1', mobile.slice(2), 1, { accountId: 381, courier: 'Bluedart' });
+    await sandbox.tap({ to: mobile, choice: 'Reattempt delivery' });
+    await waitFor(() => sessionSendsTo(mobile)[0], { what: 'the confirmation' });
+    await sandbox.tap({ to: mobile, choice: 'Choose a date' });
+    await waitFor(() => sessionSendsTo(mobile)[1], { what: 'the dates' });
+    await sandbox.tap({ to: mobile, choice: 1 });
+    const chosen = await waitFor(
+      async () => {
+        const row = await outcome('NH-1');
+        return row?.action === 'reschedule' ? row : null;
+      },
+      { what: 'the reschedule on the outcome' },
+    );
+    expect(chosen.chosenDate).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    const before = await notHonouredCount('Bluedart');
+
+    // The courier comes a day later than the date chosen, and fails (customer unreachable).
+    const second = {
+      shipmentId: 'NH-1',
+      phone: mobile.slice(2),
+      attempt: 2,
+      accountId: 381,
+      courier: 'Bluedart',
+      ndrCode: 5,
+      failedAt: noonOf(chosen.chosenDate!, 1),
+    };
+    await push(fdrEvent(second));
+    const flagged = await waitFor(
+      async () => {
+        const row = await outcome('NH-1');
+        return row?.notHonoured ? row : null;
+      },
+      { what: 'the flag' },
+    );
+    expect(flagged).toMatchObject({
+      notHonoured: 'other_date',
+      outcome: 'failed_again',
+      nextReason: 'customer_unreachable',
+    });
+    const apology = await waitFor(
+      async () => {
+        const row = await outboxRow('apology-NH-1-1');
+        return row?.status === 'sent' ? row : null;
+      },
+      { what: 'the apology sent' },
+    );
+    expect(apology.body).toContain('We are sorry');
+    expect(
+      sessionSendsTo(mobile).filter((s) => s.params.msg?.includes('We are sorry')),
+    ).toHaveLength(1);
+    // The second attempt's own message went out too; its validation running again (the same
+    // event redelivered) flags nothing twice.
+    await waitFor(() => sandbox.sends.find((s) => isSendOf(s, 'fdr-NH-1-2')));
+    await push(fdrEvent(second), 'redelivered');
+    const timeline = await listShipmentActivity(service.deps.db, 'NH-1');
+    const entries = timeline.filter((a) => a.kind === 'whatsapp_not_honoured');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.title).toContain('Bluedart');
+    expect(entries[0]!.details).toMatchObject({ why: 'other_date', courier: 'Bluedart' });
+    expect((await notHonouredCount('Bluedart')) - before).toBe(1);
+  });
+
+  it('flags a reattempt answered by a refusal, with no apology when the account did not ask', async () => {
+    const mobile = '919811200012';
+    await notifiedAndRead('NH-2', mobile.slice(2));
+    await sandbox.tap({ to: mobile, choice: 'Reattempt delivery' });
+    await waitFor(async () => (await outcome('NH-2'))?.action === 'reattempt', {
+      what: 'the reattempt on the outcome',
+    });
+    await notifiedAndRead('NH-2', mobile.slice(2), 2, { ndrCode: 2 });
+    const row = await waitFor(
+      async () => {
+        const r = await outcome('NH-2');
+        return r?.notHonoured ? r : null;
+      },
+      { what: 'the flag' },
+    );
+    expect(row).toMatchObject({
+      notHonoured: 'contradicting_reason',
+      nextReason: 'rejected_by_customer',
+    });
+    expect(await outboxRow('apology-NH-2-1')).toBeNull();
+  });
+
+  it('flags a chosen date that ended with no out-for-delivery on it, once', async () => {
+    const { db, config, queues, metrics, log } = service.deps;
+    const deps = { db, config, queues, metrics, log };
+    const attempt = (shipmentId: string) =>
+      insertAttemptOutcome(db, {
+        shipmentId,
+        attempt: 1,
+        accountId: 379,
+        reason: 'customer_unreachable',
+        courier: 'Ekart',
+        templateId: null,
+        outboxId: 9_000_000 + Number(shipmentId.slice(-1)),
+        messaged: true,
+        notMessagedCode: null,
+        failedAt: new Date('2026-11-28T06:00:00Z'),
+      });
+    const choose = (shipmentId: string, date: string) =>
+      markOutcomeActioned(db, shipmentId, 9_000_000 + Number(shipmentId.slice(-1)), {
+        action: 'reschedule',
+        at: new Date('2026-11-28T08:00:00Z'),
+        chosenDate: date,
+      });
+    for (const id of ['END-1', 'END-2', 'END-3']) {
+      await attempt(id);
+    }
+    await choose('END-1', '2026-11-30'); // nobody came
+    await choose('END-2', '2026-11-30'); // out for delivery that day (IST), not yet delivered
+    await choose('END-3', '2026-12-01'); // the date has not ended yet
+    await markOutForDelivery(db, 'END-2', 1, new Date('2026-11-30T03:00:00Z'));
+    // 1 December, 00:30 IST: 30 November has ended in the business time zone.
+    const now = new Date('2026-11-30T19:00:00Z');
+    expect(await checkChosenDates(deps, now)).toBe(1);
+    expect(await checkChosenDates(deps, now)).toBe(0);
+    expect((await outcome('END-1'))!.notHonoured).toBe('no_out_for_delivery');
+    expect((await outcome('END-2'))!.notHonoured).toBeNull();
+    expect((await outcome('END-3'))!.notHonoured).toBeNull();
+    // Still 30 November in IST (23:00): nothing has ended.
+    expect(await checkChosenDates(deps, new Date('2026-11-30T17:30:00Z'))).toBe(0);
+    const entries = (await listShipmentActivity(db, 'END-1')).filter(
+      (a) => a.kind === 'whatsapp_not_honoured',
+    );
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.title).toContain('Ekart');
   });
 });
