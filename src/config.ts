@@ -4,7 +4,12 @@
  *
  * A missing or malformed variable stops the process with one message listing every problem.
  */
-import { DEFAULT_QUIET_HOURS_SETTING, parseQuietHoursSetting, type QuietHours } from './policy.ts';
+import {
+  DEFAULT_QUIET_HOURS_SETTING,
+  isTimeZone,
+  parseQuietHoursSetting,
+  type QuietHours,
+} from './policy.ts';
 import * as v from 'valibot';
 
 import { isKeyText } from './credentials.ts';
@@ -160,6 +165,14 @@ export const ConfigSchema = v.object({
   PLATFORM_NAME: v.optional(v.string(), 'Eshopbox'),
   DEFAULT_COUNTRY: v.optional(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/)), 'IN'),
   MAX_FDR_ATTEMPTS: int(3, 1),
+  /**
+   * The business time zone of the outcomes: the WMS's local status times (`YYYY-MM-DD HH:MM:SS`)
+   * are read in it, and a customer's chosen delivery date ends at its midnight.
+   */
+  OUTCOME_TIME_ZONE: v.optional(
+    v.pipe(v.string(), v.check(isTimeZone, 'must be an IANA time zone (e.g. Asia/Kolkata)')),
+    'Asia/Kolkata',
+  ),
 
   GUPSHUP_DEFAULT_TWO_WAY_USERID: optionalString,
   GUPSHUP_DEFAULT_TWO_WAY_PASSWORD: optionalString,

@@ -40,9 +40,18 @@ export interface Metrics {
   /**
    * FDR events taken from Pub/Sub (pull or push) by outcome: accepted (recorded and queued),
    * duplicate (a redelivery), ignored (not an FDR), invalid (an FDR no redelivery can fix:
-   * acknowledged, recorded as skipped).
+   * acknowledged, recorded as skipped), status (a later status event of a shipment with an
+   * outcome row, queued for `shipment.status`), status_ignored (one of a shipment without).
    */
   fdrEvents: Counter<'outcome'>;
+  /**
+   * Failed-delivery attempts reaching a stage of the outcomes funnel, each counted once: sent,
+   * delivered, read, replied, actioned (the message and the answer), and the outcomes
+   * shipment_delivered, failed_again, rto, cancelled.
+   */
+  outcomes: Counter<'stage'>;
+  /** Attempts whose courier did not do what the customer chose, by courier. */
+  notHonoured: Counter<'courier'>;
   /** Webhook requests by outcome (accepted, unauthorized, invalid, too_large, unavailable, error). */
   webhookRequests: Counter<'outcome'>;
   /**
@@ -120,7 +129,7 @@ export function createMetrics(queues?: Queues, senders?: SenderStates): Metrics 
     }),
     fdrEvents: new Counter({
       name: 'whatsapp_fdr_events_total',
-      help: 'FDR events taken from Pub/Sub by outcome (accepted, duplicate, ignored, invalid)',
+      help: 'FDR events taken from Pub/Sub by outcome (accepted, duplicate, ignored, invalid, status, status_ignored)',
       labelNames: ['outcome'],
       registers,
     }),
@@ -191,6 +200,18 @@ export function createMetrics(queues?: Queues, senders?: SenderStates): Metrics 
       name: 'whatsapp_settings_cache_requests_total',
       help: 'Account settings lookups by result (hit, miss)',
       labelNames: ['result'],
+      registers,
+    }),
+    outcomes: new Counter({
+      name: 'whatsapp_outcomes_total',
+      help: 'Failed-delivery attempts reaching each stage of the outcomes funnel (sent, delivered, read, replied, actioned, and the outcomes shipment_delivered, failed_again, rto, cancelled)',
+      labelNames: ['stage'],
+      registers,
+    }),
+    notHonoured: new Counter({
+      name: 'whatsapp_not_honoured_total',
+      help: "Attempts whose courier did not honour the customer's choice (other date, no out-for-delivery, contradicting reason), by courier",
+      labelNames: ['courier'],
       registers,
     }),
     notSent: new Counter({

@@ -44,6 +44,7 @@ describe('the conversation policy', () => {
       optInKeywords: ['START'],
       reminderTemplates: {},
       optOutTemplateId: null,
+      apologyOnNotHonoured: false,
     });
     expect(effectivePolicy({ quietHours: null }, { quietHours: IST }).quietHours).toBeNull();
   });

@@ -38,6 +38,11 @@ export interface ConversationPolicy {
   reminderTemplates?: Partial<Record<FdrReason, string>>;
   /** The opt-out confirmation template (like the seed's `opt_out_message`); else a text. */
   optOutTemplateId?: string | null;
+  /**
+   * When the courier did not honour the customer's choice (src/outcomes/attempts.ts): send the
+   * customer one apology with the choice of a date again. Default false.
+   */
+  apologyOnNotHonoured?: boolean;
 }
 
 /** The policy in force: defaults resolved. */
@@ -48,6 +53,7 @@ export interface EffectivePolicy {
   optInKeywords: string[];
   reminderTemplates: Partial<Record<FdrReason, string>>;
   optOutTemplateId: string | null;
+  apologyOnNotHonoured: boolean;
 }
 
 export const DEFAULT_OPT_OUT_KEYWORDS = [
@@ -141,6 +147,14 @@ export const PolicySchema = v.strictObject({
     ),
   ),
   optOutTemplateId: v.optional(v.nullable(templateId)),
+  apologyOnNotHonoured: v.optional(
+    v.pipe(
+      v.boolean('must be true or false'),
+      v.description(
+        "When the courier did not honour the customer's choice (another date, no out-for-delivery on the chosen date, a reason contradicting the answer): send the customer one apology with the choice of a date again, inside their 24-hour window. Default: false.",
+      ),
+    ),
+  ),
 });
 
 /** `21:00-09:00 Asia/Kolkata` → quiet hours; `off` → null; anything else → an error message. */
@@ -210,5 +224,6 @@ export function effectivePolicy(
     optInKeywords: policy.optInKeywords ?? DEFAULT_OPT_IN_KEYWORDS,
     reminderTemplates: policy.reminderTemplates ?? {},
     optOutTemplateId: policy.optOutTemplateId ?? null,
+    apologyOnNotHonoured: policy.apologyOnNotHonoured ?? false,
   };
 }

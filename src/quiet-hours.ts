@@ -186,3 +186,11 @@ export function localTime(t: number, zone: string): { time: string; zone: string
 export function describeQuietHours(quiet: QuietHours): string {
   return `${quiet.start}–${quiet.end} ${quiet.timeZone}`;
 }
+
+/**
+ * The instant at which the local time in `zone` is `wall` (UTC-coded epoch ms): the earlier one
+ * in a repeated hour, the moment the clocks jumped for one they skipped.
+ */
+export function instantOfWallTime(wall: number, zone: string): number {
+  return instantsAt(wall, zone)[0] ?? jumpOver(wall, zone);
+}

@@ -5,7 +5,7 @@
  * so keys that one script touches together share a tag:
  *
  * - each BullMQ queue has its own tag, its name (`wa:{message.send}:message.send:wait`): all of
- *   one queue's keys sit in one slot, and the six queues spread over the cluster's nodes;
+ *   one queue's keys sit in one slot, and the seven queues spread over the cluster's nodes;
  * - the senders' pacing and pause state (src/sender-pace.ts, src/sender-pause.ts) share the tag
  *   `{senders}`, since their scripts read a connection's state and the set of connections at once.
  *

@@ -89,7 +89,7 @@ export async function startService(
       decrypt: cipher?.decrypt ?? null,
     });
     sweeper = startSweeper(
-      deps,
+      { ...deps, outcomes: { ...deps, settings } },
       config.SWEEP_INTERVAL_MS,
       config.SWEEP_GRACE_MS,
       config.NO_REPLY_QUEUE_AHEAD_MS,

@@ -16,6 +16,9 @@
  * send records the check in MySQL only, and each sweep hands Redis the checks that have come
  * within that horizon, as delayed jobs due at their time (`createCheckFeeder`). So Redis holds
  * the next few minutes of checks, not twelve hours of every message sent.
+ *
+ * Each pass also flags the attempts whose customer's chosen delivery date ended with no
+ * out-for-delivery on it (src/outcomes/chosen-dates.ts), in small batches.
  */
 import { systemClock, type Clock } from './clock.ts';
 import type { Db } from './db/client.ts';
@@ -29,6 +32,9 @@ import {
 import { listUnfinishedOutbox } from './db/outbox.ts';
 import { listReceivedWebhookEvents } from './db/webhook-events.ts';
 import { safeErrorMessage } from './errors.ts';
+import { sendApology, type ApologyDeps } from './outcomes/apology.ts';
+import type { OutcomeDeps } from './outcomes/attempts.ts';
+import { checkChosenDates } from './outcomes/chosen-dates.ts';
 import type { Log } from './log.ts';
 import { enqueue, type PayloadOf, type QueueName, type Queues } from './queues/index.ts';
 
@@ -143,7 +149,14 @@ export function createCheckFeeder(
 }
 
 export function startSweeper(
-  deps: { db: Db; queues: Queues; log: Log; clock?: Clock },
+  deps: {
+    db: Db;
+    queues: Queues;
+    log: Log;
+    clock?: Clock;
+    /** With these, each pass also runs the chosen-date check of the outcomes. */
+    outcomes?: OutcomeDeps & ApologyDeps;
+  },
   intervalMs: number,
   graceMs: number,
   noReplyAheadMs = 0,
@@ -166,6 +179,16 @@ export function startSweeper(
         const fed = (await feeder?.feed()) ?? 0;
         if (fed > 0) {
           deps.log.debug({ checks: fed }, 'no-reply checks coming due handed to Redis');
+        }
+        const outcomes = deps.outcomes;
+        if (outcomes) {
+          const now = new Date((deps.clock ?? systemClock).now());
+          const flagged = await checkChosenDates(outcomes, now, (row) =>
+            sendApology(outcomes, row).then(() => undefined),
+          );
+          if (flagged > 0) {
+            deps.log.info({ flagged }, 'chosen delivery dates ended without an attempt');
+          }
         }
       })
       .catch((err: unknown) => deps.log.warn({ err: safeErrorMessage(err) }, 'sweep failed'))

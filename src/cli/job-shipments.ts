@@ -2,7 +2,7 @@
  * The shipment behind a job. Jobs carry only row ids (never phone numbers), so the shipment id
  * comes from MySQL: the outbox row (`message.send`, `no-reply.check`), the inbox row (`fdr.validate`), the timeline
  * entry (`activity.emit`), the reply bound to the webhook event (`reply.route`) or the status row
- * the delivery report names (`dlr.process`).
+ * the delivery report names (`dlr.process`). A `shipment.status` job names its shipment itself.
  */
 import * as v from 'valibot';
 
@@ -45,6 +45,9 @@ export async function findJobShipments(
   name: QueueName,
   jobs: readonly JobRef[],
 ): Promise<Map<string, string>> {
+  if (name === 'shipment.status') {
+    return ownShipments(name, jobs);
+  }
   const ids = rowIds(name, jobs);
   const wanted = [...new Set(ids.values())];
   if (wanted.length === 0) {
@@ -56,6 +59,21 @@ export async function findJobShipments(
     const shipmentId = byRow.get(rowId);
     if (shipmentId !== undefined) {
       out.set(jobId, shipmentId);
+    }
+  }
+  return out;
+}
+
+/** Jobs whose payload carries the shipment id. */
+function ownShipments(name: QueueName, jobs: readonly JobRef[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const job of jobs) {
+    const parsed = v.safeParse(CATALOG[name].payload, job.data);
+    const shipmentId: unknown = parsed.success
+      ? (parsed.output as Record<string, unknown>).shipmentId
+      : undefined;
+    if (typeof shipmentId === 'string') {
+      out.set(job.id, shipmentId);
     }
   }
   return out;
@@ -80,6 +98,8 @@ async function shipmentsByRowId(
       return toMap(await replyShipments(db, ids));
     case 'dlr.process':
       return reportShipments(db, ids);
+    case 'shipment.status':
+      return new Map();
   }
 }
 

@@ -324,6 +324,7 @@ export async function runCli(
       const result = await withDeps({ mysql: true }, (deps) =>
         replayFile(
           {
+            config: deps.config,
             db: deps.db,
             queues: deps.queues,
             metrics: deps.metrics,

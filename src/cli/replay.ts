@@ -13,6 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 
+import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { storeAndEnqueue } from '../http/routes/gupshup-webhook.ts';
 import type { Log } from '../log.ts';
@@ -94,6 +95,7 @@ export type ReplayResult =
 
 export async function replayFile(
   deps: {
+    config: Pick<Config, 'OUTCOME_TIME_ZONE'>;
     db: Db;
     queues: Queues;
     metrics: Pick<Metrics, 'fdrEvents'>;
@@ -109,6 +111,12 @@ export async function replayFile(
   const input = classifyReplay(bytes, as);
   if (input.kind === 'fdr') {
     const result = await ingestFdrMessage(deps, input.data, input.pubsubMessageId);
+    if (result.status === 'status') {
+      throw new CommandError(
+        'ERR_NOT_REPLAYED',
+        `not replayed (status): a ${result.shipmentStatus} event, queued for its outcome`,
+      );
+    }
     if (result.status !== 'accepted') {
       throw new CommandError(
         'ERR_NOT_REPLAYED',

@@ -22,6 +22,7 @@ import { quietest } from '../log.ts';
 import type { SettingsCache } from '../settings-cache.ts';
 import { recordRoutes, registerOpenApi } from './openapi.ts';
 import { activityRoutes } from './routes/activity.ts';
+import { outcomeRoutes } from './routes/outcomes.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { evidenceRoutes } from './routes/evidence.ts';
@@ -192,6 +193,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   );
   await app.register(activityRoutes({ db, auth }));
   await app.register(evidenceRoutes({ db, auth }));
+  await app.register(outcomeRoutes({ db, auth }));
   await app.register(suppressionRoutes({ config, db, metrics: deps.metrics, auth }));
   // The HTML settings page: reads and writes through the routes above (app.inject).
   await app.register(settingsPageRoutes({ config, db, auth }));
@@ -221,7 +223,7 @@ export async function buildApp(deps: Deps, extras: AppExtras): Promise<FastifyIn
   if (verifier || config.NODE_ENV !== 'production') {
     // Without a verifier (development only) the start-up warning names the open endpoint.
     await app.register(
-      pubsubPushRoutes({ db, queues: deps.queues, metrics: deps.metrics, log, verifier }),
+      pubsubPushRoutes({ config, db, queues: deps.queues, metrics: deps.metrics, log, verifier }),
     );
   } else {
     log.warn('POST /pubsub/push is disabled: set PUBSUB_PUSH_AUDIENCE to enable it in production');

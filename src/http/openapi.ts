@@ -99,6 +99,10 @@ const TAGS = [
   },
   { name: 'activity', description: "A shipment's timeline." },
   {
+    name: 'outcomes',
+    description: 'What became of the failed-delivery attempts: the funnel and the rescue rate.',
+  },
+  {
     name: 'suppressions',
     description:
       'Numbers a sender does not message: the customer opted out, or is not on WhatsApp.',

@@ -2,7 +2,10 @@
  * FDR ingress, shared by the Pub/Sub pull subscriber and the push endpoint. An event is taken in
  * only once it is recorded in `fdr_inbox` (MySQL) and its `fdr.validate` job is in Redis; any
  * error escapes to the caller, which then nacks (pull) or answers 503 (push) so Pub/Sub
- * redelivers. Events that are not FDRs are acknowledged and ignored.
+ * redelivers. Events that are not FDRs are acknowledged and ignored, except the later statuses
+ * of a shipment the service decided on (delivered, RTO, cancelled, out for delivery:
+ * src/outcomes/status-event.ts), which are queued for `shipment.status`; those of other
+ * shipments are acknowledged with nothing stored.
  *
  * An FDR event that no redelivery can fix — not JSON, or without a shipment id, attempt or
  * account id within bounds (src/fdr/event.ts) — is acknowledged too, once it is recorded: an
@@ -12,20 +15,26 @@
  */
 import { createHash } from 'node:crypto';
 
+import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
+import { hasAttemptOutcome } from '../db/outcomes.ts';
 import { recordInboxEvent, recordInvalidInboxEvent } from '../db/inbox.ts';
 import type { WriteBatcher } from '../db/write-batcher.ts';
 import { readFdrHeader } from '../fdr/event.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { readStatusEvent, type StatusEvent } from '../outcomes/status-event.ts';
 import { enqueue, type Queues } from '../queues/index.ts';
+import type { ShipmentStatus } from '../queues/shipment-status.ts';
 
 export type IngestResult =
   | { status: 'ignored'; reason: string }
+  | { status: 'status'; shipmentId: string; shipmentStatus: ShipmentStatus }
   | { status: 'rejected'; reason: string }
   | { status: 'accepted'; inboxId: number; duplicate: boolean };
 
 interface Deps {
+  config: Pick<Config, 'OUTCOME_TIME_ZONE'>;
   db: Db;
   /** When given, the inbox insert commits with the concurrent messages' (group commit). */
   writes?: WriteBatcher;
@@ -56,6 +65,10 @@ export async function ingestFdrMessage(
   }
   const header = readFdrHeader(raw);
   if (header.kind === 'not_fdr') {
+    const statusEvent = readStatusEvent(raw, deps.config.OUTCOME_TIME_ZONE, new Date());
+    if (statusEvent) {
+      return ingestStatusEvent(deps, statusEvent, messageId);
+    }
     metrics.fdrEvents.inc({ outcome: 'ignored' });
     return { status: 'ignored', reason: 'not a shipment failed_delivery event' };
   }
@@ -89,6 +102,33 @@ export async function ingestFdrMessage(
     created ? 'FDR event recorded' : 'FDR event redelivered',
   );
   return { status: 'accepted', inboxId: row.id, duplicate: !created };
+}
+
+/**
+ * A later status of a shipment: queued for `shipment.status` when the service decided on an
+ * attempt of it, else acknowledged with nothing stored. The job id (shipment, status, time)
+ * makes a redelivery a no-op.
+ */
+async function ingestStatusEvent(
+  deps: Deps,
+  event: StatusEvent,
+  pubsubMessageId: string | null,
+): Promise<IngestResult> {
+  if (!(await hasAttemptOutcome(deps.db, event.shipmentId))) {
+    deps.metrics.fdrEvents.inc({ outcome: 'status_ignored' });
+    return { status: 'ignored', reason: `${event.status} of a shipment never decided on` };
+  }
+  await enqueue(deps.queues, 'shipment.status', {
+    shipmentId: event.shipmentId,
+    status: event.status,
+    at: event.at.getTime(),
+  });
+  deps.metrics.fdrEvents.inc({ outcome: 'status' });
+  deps.log.info(
+    { pubsubMessageId, shipmentId: event.shipmentId, shipmentStatus: event.status },
+    'shipment status event queued',
+  );
+  return { status: 'status', shipmentId: event.shipmentId, shipmentStatus: event.status };
 }
 
 /**

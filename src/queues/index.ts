@@ -20,8 +20,17 @@ import { fdrValidate } from './fdr-validate.ts';
 import { messageSend } from './message-send.ts';
 import { noReplyCheck } from './no-reply-check.ts';
 import { replyRoute } from './reply-route.ts';
+import { shipmentStatus } from './shipment-status.ts';
 
-export { activityEmit, dlrProcess, fdrValidate, messageSend, noReplyCheck, replyRoute };
+export {
+  activityEmit,
+  dlrProcess,
+  fdrValidate,
+  messageSend,
+  noReplyCheck,
+  replyRoute,
+  shipmentStatus,
+};
 export type { QueueDefinition };
 
 export const CATALOG = {
@@ -31,6 +40,7 @@ export const CATALOG = {
   'reply.route': replyRoute,
   'activity.emit': activityEmit,
   'no-reply.check': noReplyCheck,
+  'shipment.status': shipmentStatus,
 } as const;
 
 export type QueueName = keyof typeof CATALOG;
@@ -98,6 +108,7 @@ export function createQueues(
     'reply.route': make('reply.route'),
     'activity.emit': make('activity.emit'),
     'no-reply.check': make('no-reply.check'),
+    'shipment.status': make('shipment.status'),
   };
   if (connection instanceof Redis || connection instanceof Cluster) {
     connections.set(queues, connection);

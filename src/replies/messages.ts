@@ -21,7 +21,8 @@ export type FollowUpPurpose =
   | 'standard_reply'
   | 'confirmation'
   | 'invalid_choice'
-  | 'opt_out_confirmation';
+  | 'opt_out_confirmation'
+  | 'apology';
 
 export interface FollowUp {
   purpose: FollowUpPurpose;
@@ -43,6 +44,7 @@ export const FOLLOW_UP_LABELS: Readonly<Record<FollowUpPurpose, string>> = {
   confirmation: 'action confirmed',
   invalid_choice: 'asked to choose again',
   opt_out_confirmation: 'opt-out confirmed',
+  apology: "apology for the courier's missed delivery, dates offered again",
 };
 
 const CHANGE_DATE = 'Change date';
@@ -68,6 +70,21 @@ export function dateChoices(sign: SignChoice, dates: readonly string[], intro?: 
       section: 'Delivery dates',
       rows,
     },
+  };
+}
+
+/**
+ * The apology when the courier did not do what the customer asked for (src/outcomes/apology.ts),
+ * with the delivery dates to choose from again.
+ */
+export function apology(sign: SignChoice, dates: readonly string[]): FollowUp {
+  return {
+    ...dateChoices(
+      sign,
+      dates,
+      'We are sorry: the courier did not deliver as you asked. We will make sure they do.',
+    ),
+    purpose: 'apology',
   };
 }
 

@@ -13,6 +13,8 @@
  * change nothing; `remarks` keeps the reports received (bounded), which also makes a retried job
  * a no-op. A report for a message we do not know is kept and marked ignored.
  *
+ * An FDR template's DELIVERED and READ also move its attempt's outcome (src/outcomes/attempts.ts).
+ *
  * Reports come in any of Gupshup's formats (src/webhook/events.ts): Enterprise reports map by the
  * seed's code table, v2 and v3 (Meta-format) reports by event type, their own codes (Gupshup's
  * 1002…, Meta's 131047…) kept in the report and `remarks`. ENQUEUED, DELETED and
@@ -45,6 +47,7 @@ import {
   newestStatusLogIdByMessageId,
   updateStatusLogReports,
 } from '../db/status-logs.ts';
+import { markOutcomeDelivered, markOutcomeRead } from '../db/outcomes.ts';
 import { findWebhookEvent, markWebhookEvent } from '../db/webhook-events.ts';
 import { nextStatus, statusOf, type DlrStatus } from '../dlr/codes.ts';
 import type { CustomerPace } from '../customer-pace.ts';
@@ -57,6 +60,7 @@ import { nationalNumber } from '../fdr/phone.ts';
 import { inTransaction, type WriteBatcher } from '../db/write-batcher.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { reachStage } from '../outcomes/attempts.ts';
 import type { JobHandler, Queues } from '../queues/index.ts';
 import { messageSend } from '../queues/message-send.ts';
 import type { DeliveryReport } from '../webhook/events.ts';
@@ -66,7 +70,7 @@ interface Deps {
   config: Config;
   db: Db;
   queues: Queues;
-  metrics: Pick<Metrics, 'deliveryReports' | 'deliveryStatuses'>;
+  metrics: Pick<Metrics, 'deliveryReports' | 'deliveryStatuses' | 'outcomes'>;
   log: Log;
   pace?: SenderPace | null;
   pause?: SenderPause | null;
@@ -184,6 +188,9 @@ export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
           receivedAt,
           failure,
         );
+      }
+      if (outbox?.kind === 'fdr_template') {
+        await recordOutcomeStage(deps, outbox, outcome.transition, eventTime(report, receivedAt));
       }
     }
     await markWebhookEvent(db, webhookEventId, 'processed', outcome.note);
@@ -421,6 +428,29 @@ async function actOnFailure(
 
 // ---------------------------------------------------------------------------------------------
 // The timeline
+
+/**
+ * The attempt's outcome reaches `delivered`, or `read` (which implies delivered: a customer may
+ * read before Gupshup's DELIVERED report arrives, or it never does); each once.
+ */
+async function recordOutcomeStage(
+  deps: Deps,
+  outbox: OutboxRow,
+  status: DlrStatus,
+  at: Date,
+): Promise<void> {
+  if (status !== 'DELIVERED' && status !== 'READ') {
+    return;
+  }
+  await reachStage(
+    deps,
+    'delivered',
+    markOutcomeDelivered(deps.db, outbox.shipmentId, outbox.id, at),
+  );
+  if (status === 'READ') {
+    await reachStage(deps, 'read', markOutcomeRead(deps.db, outbox.shipmentId, outbox.id, at));
+  }
+}
 
 const TITLES: Record<DlrStatus, string> = {
   SENT: 'WhatsApp message sent',

@@ -9,6 +9,10 @@
  * queued delayed until they end, and the timeline says for when. A newer attempt of a shipment
  * cancels the no-reply checks of its earlier ones.
  *
+ * Every attempt of an account is recorded once in `whatsapp_attempt_outcomes` (messaged, or not
+ * and why), the start of its outcome (src/outcomes/attempts.ts); a newer attempt closes the
+ * earlier one as failed again.
+ *
  * Idempotency: the outbox key is the shipment and failed-delivery attempt, so however often the
  * event arrives or this job runs, one attempt yields one message. That key is guessable, so what
  * goes to Gupshup and comes back in reports is the row's correlation key (src/db/outbox.ts).
@@ -26,11 +30,13 @@ import { PermanentError } from '../errors.ts';
 import { parseFdrEvent } from '../fdr/event.ts';
 import { normalizePhone } from '../fdr/phone.ts';
 import { decideReason } from '../fdr/reason.ts';
-import { FDR_REASON_LABELS } from '../fdr/reasons.ts';
+import { FDR_REASON_LABELS, type FdrReason } from '../fdr/reasons.ts';
 import { templateContent } from '../fdr/message-content.ts';
 import { extractVariables, renderTemplate } from '../fdr/render.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { sendApology } from '../outcomes/apology.ts';
+import { courierOf, failedAtOf, recordAttempt } from '../outcomes/attempts.ts';
 import { quietUntil } from '../quiet-hours.ts';
 import { enqueue, type JobHandler, type Queues } from '../queues/index.ts';
 import type { SettingsCache } from '../settings-cache.ts';
@@ -58,7 +64,7 @@ interface Deps {
   queues: Queues;
   settings: SettingsCache;
   clock: Clock;
-  metrics: Pick<Metrics, 'notSent'>;
+  metrics: Pick<Metrics, 'notSent' | 'outcomes' | 'notHonoured'>;
   log: Log;
 }
 
@@ -72,7 +78,14 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
     if (inbox.status !== 'received') {
       return { status: 'duplicate', inboxStatus: inbox.status };
     }
-    const skip = (code: SkipCode, reason: string) => skipEvent(deps, inbox, code, reason);
+    const raw: unknown = JSON.parse(inbox.payload);
+    // The attempt's outcome row: the decided reason once there is one (src/outcomes/attempts.ts).
+    let decided: FdrReason | null = null;
+    const outcomeOf = (fields: AttemptDecision) => recordOutcome(deps, inbox, raw, decided, fields);
+    const skip = async (code: SkipCode, reason: string) => {
+      await outcomeOf({ messaged: false, code });
+      return skipEvent(deps, inbox, code, reason);
+    };
     // A newer failed-delivery attempt makes the no-reply rule of earlier ones moot, whether or
     // not this one gets a message.
     await cancelNoReplyChecks(
@@ -82,7 +95,7 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
       true,
     );
 
-    const parsed = parseFdrEvent(JSON.parse(inbox.payload));
+    const parsed = parseFdrEvent(raw);
     if (!parsed.ok) {
       return skip('invalid_event', `the FDR event is invalid: ${parsed.reason}`);
     }
@@ -104,6 +117,7 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
       );
     }
     const { reason } = decision;
+    decided = reason;
     const settings = await deps.settings.get(inbox.accountId);
     const reasonSetting = settings.reasons[reason];
     if (!reasonSetting.enabled) {
@@ -158,6 +172,7 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
       ),
       ...templateContent(template, rendered),
     });
+    await outcomeOf({ messaged: true, outboxId, templateId: template.id });
     // Inside the account's quiet hours the send waits, delayed, until they end.
     const { quietHours } = policyOf(config, settings);
     const now = deps.clock.now();
@@ -205,6 +220,42 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
       ...(until === null ? {} : { scheduledFor: until }),
     };
   };
+}
+
+type AttemptDecision =
+  { messaged: true; outboxId: number; templateId: string } | { messaged: false; code: SkipCode };
+
+/**
+ * The attempt's row in `whatsapp_attempt_outcomes` (inserted once; a re-run finds it there),
+ * which also closes the shipment's earlier open attempt as failed again. An event without an
+ * account id has no row: it belongs to no account's funnel.
+ */
+async function recordOutcome(
+  deps: Deps,
+  inbox: InboxRow,
+  raw: unknown,
+  reason: FdrReason | null,
+  decision: AttemptDecision,
+): Promise<void> {
+  if (inbox.accountId === null) {
+    return;
+  }
+  await recordAttempt(
+    deps,
+    {
+      shipmentId: inbox.shipmentId,
+      attempt: inbox.attempt,
+      accountId: inbox.accountId,
+      reason,
+      courier: courierOf(raw),
+      templateId: decision.messaged ? decision.templateId : null,
+      outboxId: decision.messaged ? decision.outboxId : null,
+      messaged: decision.messaged,
+      notMessagedCode: decision.messaged ? null : decision.code,
+      failedAt: failedAtOf(raw, deps.config.OUTCOME_TIME_ZONE, inbox.createdAt),
+    },
+    (flagged) => sendApology(deps, flagged).then(() => undefined),
+  );
 }
 
 /** `notification_outbox.customer_name`'s length. */

@@ -32,6 +32,7 @@ import { processDlrProcess } from './dlr-process.ts';
 import { processFdrValidate } from './fdr-validate.ts';
 import { processMessageSend } from './message-send.ts';
 import { processNoReplyCheck } from './no-reply-check.ts';
+import { processShipmentStatus } from './shipment-status.ts';
 import { processReplyRoute } from './reply-route.ts';
 
 /** What the workers need beyond the clients of `Deps` (Gupshup and the WMS come from there). */
@@ -121,6 +122,7 @@ export function buildHandlers(deps: Deps, extras: WorkerExtras): Handlers {
       clock,
       log,
     }),
+    'shipment.status': processShipmentStatus({ db, queues, metrics: deps.metrics, log }),
   };
 }
 

@@ -58,6 +58,7 @@ import {
 import { findInteractiveRefusal, recordInteractiveRefusal } from '../db/connection-features.ts';
 import { findConversation, openConversation } from '../db/conversations.ts';
 import { scheduleNoReplyCheck } from '../db/no-reply-checks.ts';
+import { markOutcomeSent } from '../db/outcomes.ts';
 import { lastCustomerMessageAt } from '../db/customer-windows.ts';
 import { insertStatusLog } from '../db/status-logs.ts';
 import { reportsPendingBetween } from '../db/webhook-events.ts';
@@ -107,7 +108,7 @@ interface Deps {
   pause: SenderPause | null;
   /** Per-customer spacing after Meta's 131056; null never spaces. */
   customers: CustomerPace | null;
-  metrics: Pick<Metrics, 'sends' | 'interactiveFallbacks' | 'notSent'>;
+  metrics: Pick<Metrics, 'sends' | 'interactiveFallbacks' | 'notSent' | 'outcomes'>;
   log: Log;
   /** Group commit of the send's record (src/db/write-batcher.ts); absent, its own transaction. */
   writes?: WriteBatcher;
@@ -699,6 +700,7 @@ async function commitSent(
     },
     occurredAt: sentAt,
   };
+  let outcomeSent = false;
   // Group-committed with the other jobs' writes of the moment: resolves once durable.
   const activityId = await inTransaction(deps.db, deps.writes, async (tx) => {
     const statusLogId = await insertStatusLog(tx, {
@@ -726,6 +728,8 @@ async function commitSent(
           dueAt: new Date(noReplyAt),
         });
       }
+      // The attempt's outcome reaches `sent` (its first acceptance only).
+      outcomeSent = await markOutcomeSent(tx, outbox.shipmentId, outbox.id, sentAt);
     }
     return insertActivity(tx, entry);
   }).catch((err: unknown) => {
@@ -736,6 +740,9 @@ async function commitSent(
   });
   if (activityId === null) {
     return false;
+  }
+  if (outcomeSent) {
+    deps.metrics.outcomes.inc({ stage: 'sent' });
   }
   if (noReplyAt !== null && queueCheckNow(deps, noReplyAt)) {
     await enqueue(

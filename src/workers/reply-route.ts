@@ -23,6 +23,10 @@
  *   conversations are closed or old still counts (bound to its newest one). A v2 `user-event`
  *   `opted-out` / `opted-in` (stage `receive` too) does the same without a confirmation.
  *
+ * Outcomes: the customer's first reply bound to a conversation is its attempt's `replied`, and
+ *   the first action taken on an answer its `actioned` (with the date chosen, for a reschedule;
+ *   a later action replaces it), src/outcomes/attempts.ts.
+ *
  * Idempotency: the WMS call carries `ndr-reply-<replyId>` as Idempotency-Key; follow-up messages
  * are outbox rows keyed by reply and purpose, so a retried job books and sends nothing twice.
  */
@@ -48,6 +52,7 @@ import {
   type ReplyRow,
 } from '../db/conversations.ts';
 import { recordCustomerMessage } from '../db/customer-windows.ts';
+import { markOutcomeActioned, markOutcomeReplied } from '../db/outcomes.ts';
 import { anySendInFlight, insertOutbox } from '../db/outbox.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { findTemplate } from '../db/templates.ts';
@@ -57,6 +62,7 @@ import { trackedLink } from '../links.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { keywordText, matchKeyword, type KeywordMatch } from '../opt-out.ts';
+import { reachStage } from '../outcomes/attempts.ts';
 import type { EffectivePolicy } from '../policy.ts';
 import { enqueue, type JobHandler, type Queues } from '../queues/index.ts';
 import { encodeContent } from '../outbox-content.ts';
@@ -221,6 +227,11 @@ async function receive(deps: Deps, webhookEventId: number, lookAgain: () => Prom
   if (sender !== 'other') {
     // The customer answered: the no-reply rule of this conversation's message is moot.
     await cancelNoReplyChecks(deps, [conversation.outboxId], 'replied');
+    await reachStage(
+      deps,
+      'replied',
+      markOutcomeReplied(db, conversation.shipmentId, conversation.outboxId, receivedAt),
+    );
   }
   await recordActivity(deps, {
     key: `reply-${reply.id}`,
@@ -520,6 +531,19 @@ async function sendFollowUp(
   await enqueue(deps.queues, 'message.send', { outboxId });
 }
 
+/**
+ * The actions an answer can become, as the attempt's outcome names them; the steps in between
+ * (dates offered, a concern asked for) are not actions on the order.
+ */
+const OUTCOME_ACTIONS: Partial<Record<string, string>> = {
+  REATTEMPT: 'reattempt',
+  RESCHEDULE: 'reschedule',
+  CANCEL: 'cancel',
+  RAISE_CONCERN: 'raise_concern',
+  update_address: 'update_address',
+  alternate_number: 'alternate_number',
+};
+
 async function done(
   deps: Deps,
   reply: ReplyRow,
@@ -529,6 +553,18 @@ async function done(
   details: Record<string, unknown> = {},
 ) {
   await markReply(deps.db, reply.id, 'acted', action);
+  const outcomeAction = OUTCOME_ACTIONS[action];
+  if (outcomeAction) {
+    await reachStage(
+      deps,
+      'actioned',
+      markOutcomeActioned(deps.db, conversation.shipmentId, conversation.outboxId, {
+        action: outcomeAction,
+        at: new Date(),
+        chosenDate: typeof details.deliveryDate === 'string' ? details.deliveryDate : null,
+      }),
+    );
+  }
   await recordActivity(deps, {
     key: `reply-action-${reply.id}`,
     shipmentId: conversation.shipmentId,

@@ -1,6 +1,6 @@
 /**
  * Bull Board in a real browser: Debian's Chromium driven by playwright-core opens
- * `/admin/queues` with the admin's basic-auth credentials and shows the six queues (no-reply.check among them); without
+ * `/admin/queues` with the admin's basic-auth credentials and shows the seven queues (no-reply.check and shipment.status among them); without
  * them the browser is challenged (401) and shows nothing. A screenshot is kept under test-results/ (gitignored) for
  * whoever reads a failed run. Skipped only where Chromium is not installed (.ci/run installs it).
  */
@@ -45,13 +45,14 @@ describe('Bull Board in Chromium', () => {
     await env.dropDatabase();
   });
 
-  it('shows the six queues (no-reply.check among them) to the admin', async () => {
+  it('shows the seven queues (no-reply.check and shipment.status among them) to the admin', async () => {
     const context = await browser.newContext({ httpCredentials: ADMIN });
     try {
       const page = await context.newPage();
       const response = await page.goto(`${service.url}/admin/queues`);
       expect(response?.status()).toBe(200);
       expect(QUEUE_NAMES).toContain('no-reply.check');
+      expect(QUEUE_NAMES).toContain('shipment.status');
       for (const name of QUEUE_NAMES) {
         await page.getByText(name, { exact: true }).first().waitFor({ state: 'visible' });
       }

@@ -245,6 +245,7 @@ describe('wa-notify against a running service', { timeout: 60_000 }, () => {
       'reply.route',
       'activity.emit',
       'no-reply.check',
+      'shipment.status',
     ]);
     const byName = new Map(queues.map((q) => [q.queue, q]));
     expect(byName.get('dlr.process')).toMatchObject({ failed: 11, paused: false });

@@ -183,6 +183,7 @@ describe('the OpenAPI document', () => {
     expect(policy?.description).toContain('quiet hours, the no-reply rule');
     expect(Object.keys(policy?.properties ?? {}).sort()).toEqual(
       [
+        'apologyOnNotHonoured',
         'noReply',
         'optInKeywords',
         'optOutKeywords',

@@ -104,7 +104,7 @@ describe('Bull Board at /admin/queues', () => {
     }
   });
 
-  it('shows the board and lists the six queues to the admin', async () => {
+  it('shows the board and lists the seven queues to the admin', async () => {
     const authorization = basic(ADMIN.ADMIN_USER, ADMIN.ADMIN_PASSWORD);
     const page = await fetch(`${service.url}/admin/queues`, { headers: { authorization } });
     expect(page.status).toBe(200);

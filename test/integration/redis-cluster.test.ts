@@ -10,6 +10,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runCli, type CliIo } from '../../src/cli/program.ts';
+import { findAttemptOutcome } from '../../src/db/outcomes.ts';
 import { whatsappStatusLogs } from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { createDeps, type Deps } from '../../src/deps.ts';
@@ -20,6 +21,8 @@ import { startService, type Service } from '../../src/service.ts';
 import { createSettingsCache, type SettingsCache } from '../../src/settings-cache.ts';
 import { API_TOKEN, createTestEnv, waitFor } from '../helpers/env.ts';
 import { startFakeWms, type FakeWms } from '../helpers/fake-wms.ts';
+import { statusEvent } from '../helpers/fixtures.ts';
+import { pushFdr } from '../helpers/push.ts';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 import { REPLY_SHIPMENT, runSeedScenario, SEED_SHIPMENT } from '../helpers/seed-scenario.ts';
 
@@ -108,6 +111,13 @@ describe('on a three-master Redis Cluster', () => {
     }
     const reschedule = wms.notifications.filter((n) => n.body.shipmentId === REPLY_SHIPMENT);
     expect(reschedule).toHaveLength(1);
+    // The shipment is then delivered: its attempt's outcome closes through `shipment.status`.
+    await pushFdr(service, statusEvent(SEED_SHIPMENT, 'delivered', '2023-06-10 11:00:00'));
+    await waitFor(
+      async () =>
+        (await findAttemptOutcome(service.deps.db, SEED_SHIPMENT, 1))?.outcome === 'delivered',
+      { what: 'the delivered outcome' },
+    );
     // Each FDR message went out once.
     const templateSends = sandbox.sends.filter(
       (s) => s.outcome === 'success' && s.params.isTemplate === 'true',
@@ -131,7 +141,7 @@ describe('on a three-master Redis Cluster', () => {
     }
     const slots = QUEUE_NAMES.map((name) => [...slotsOfQueue.get(name)!][0]!);
     expect(new Set(slots).size).toBe(QUEUE_NAMES.length);
-    // The six queues' fixed tags fall on all three masters (two each).
+    // The seven queues' fixed tags fall on all three masters.
     const nodes = QUEUE_NAMES.map((name) => [...nodesOfQueue.get(name)!][0]!);
     expect(new Set(nodes).size).toBe(3);
     for (const [i, name] of QUEUE_NAMES.entries()) {
@@ -155,7 +165,7 @@ describe('on a three-master Redis Cluster', () => {
     );
   });
 
-  it('shows the six queues in Bull Board', async () => {
+  it('shows the seven queues in Bull Board', async () => {
     const authorization = `Basic ${Buffer.from(`${ADMIN.ADMIN_USER}:${ADMIN.ADMIN_PASSWORD}`).toString('base64')}`;
     const res = await fetch(`${service.url}/admin/queues/api/queues`, {
       headers: { authorization },

@@ -26,6 +26,7 @@ const EXPECTED = {
   'reply.route': { age: 3_600, count: 1_000 },
   'activity.emit': { age: 600, count: 100 },
   'no-reply.check': { age: 3_600, count: 1_000 },
+  'shipment.status': { age: 600, count: 1_000 },
 } as const;
 
 describe('queue retention', () => {

@@ -1,5 +1,5 @@
 /**
- * `/admin/queues`: Bull Board over the six queues of the catalog, behind HTTP basic auth
+ * `/admin/queues`: Bull Board over the seven queues of the catalog, behind HTTP basic auth
  * (ADMIN_USER / ADMIN_PASSWORD, compared in constant time). Bull Board has no authentication of
  * its own, so without both credentials it is not mounted at all, in any environment; the log says
  * so (a warning in production, where someone probably expected it).
@@ -92,7 +92,7 @@ export function adminRoutes(deps: AdminDeps) {
           route,
           documented({
             tags: ['operations'],
-            summary: 'Bull Board: the six queues, read-only',
+            summary: 'Bull Board: the seven queues, read-only',
             description:
               'Mounted only when ADMIN_USER and ADMIN_PASSWORD are set. Fixes go through the `wa-notify` CLI.',
             security: SECURITY.admin,

@@ -65,6 +65,7 @@ export function createPushVerifier(config: Config, keys?: JWTVerifyGetKey): Push
 }
 
 export function pubsubPushRoutes(deps: {
+  config: Pick<Config, 'OUTCOME_TIME_ZONE'>;
   db: Db;
   queues: Queues;
   metrics: Pick<Metrics, 'fdrEvents'>;

@@ -83,7 +83,7 @@ export const SettingsBody = v.strictObject({
     v.pipe(
       PolicySchema,
       v.description(
-        "The account's conversation policy: quiet hours, the no-reply rule, opt-out and opt-in keywords (matched case-insensitively against the whole reply), reminder templates per reason and the opt-out confirmation template. Keys given replace the stored ones; keys left out stay; a key never set follows the platform default (see `policyInEffect` in the answer).",
+        "The account's conversation policy: quiet hours, the no-reply rule, opt-out and opt-in keywords (matched case-insensitively against the whole reply), reminder templates per reason, the opt-out confirmation template and the apology when a courier did not honour the customer's choice (`apologyOnNotHonoured`). Keys given replace the stored ones; keys left out stay; a key never set follows the platform default (see `policyInEffect` in the answer).",
       ),
     ),
   ),
