@@ -106,7 +106,7 @@ export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
       );
     }
     const { report } = found.event;
-    const statusLogId = await findStatusLogId(db, report);
+    let statusLogId = await findStatusLogId(db, report);
     if (statusLogId === null) {
       // The correlation key in `extra` names a send still unfinished: Gupshup accepted an attempt
       // whose answer was lost (a timeout, a cut-off process). Keep its id so the send's next
@@ -154,6 +154,11 @@ export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
           `no message ${report.externalId} yet; a send is in flight`,
         );
       }
+      // No send in flight: either none was, or it committed (status row and outbox mark at once)
+      // since the first look. A second look tells them apart.
+      statusLogId = await findStatusLogId(db, report);
+    }
+    if (statusLogId === null) {
       await markWebhookEvent(db, webhookEventId, 'ignored', 'unknown message');
       deps.metrics.deliveryReports.inc({ outcome: 'ignored' });
       log.info(
