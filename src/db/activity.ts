@@ -2,7 +2,7 @@
  * The shipment activity timeline. A step records its entry here (keyed, so a retried step adds
  * nothing), then asks `activity.emit` to publish it.
  */
-import { and, asc, desc, eq, inArray, isNull, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce } from './insert-once.ts';
@@ -165,4 +165,31 @@ export function activityShipments(
     .select({ id: shipmentActivity.id, shipmentId: shipmentActivity.shipmentId })
     .from(shipmentActivity)
     .where(inArray(shipmentActivity.id, [...ids]));
+}
+
+/** What a reply's timeline entry says once its personal data is erased. */
+export const ERASED_REPLY_TITLE = 'Customer replied (text erased after the retention period)';
+
+/**
+ * Erases what the timeline entries of these replies (`reply-<id>`, found by their unique key)
+ * quote of the customer: the title's text, and the media link and location in the details. The
+ * type, intent and times stay.
+ */
+export async function eraseReplyEntries(db: DbOrTx, replyIds: readonly number[]): Promise<void> {
+  if (replyIds.length === 0) {
+    return;
+  }
+  await db
+    .update(shipmentActivity)
+    .set({
+      title: ERASED_REPLY_TITLE,
+      // Details are always JSON (src/activity.ts); on MariaDB a NULL would mean they were not.
+      details: sql`coalesce(json_remove(${shipmentActivity.details}, '$.mediaUrl', '$.location'), ${shipmentActivity.details})`,
+    })
+    .where(
+      inArray(
+        shipmentActivity.activityKey,
+        replyIds.map((id) => `reply-${id}`),
+      ),
+    );
 }

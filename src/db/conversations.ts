@@ -5,6 +5,7 @@
 import { and, desc, eq, gt, inArray, isNotNull, isNull, like, lt, or, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
+import { eraseReplyEntries } from './activity.ts';
 import { insertOnce } from './insert-once.ts';
 import { notificationOutbox, whatsappConversations, whatsappReplies } from './schema.ts';
 
@@ -192,11 +193,21 @@ export async function eraseReplySummariesBefore(
   cutoff: Date,
   limit: number,
 ): Promise<number> {
+  const rows = await db
+    .select({ id: whatsappReplies.id })
+    .from(whatsappReplies)
+    .where(and(lt(whatsappReplies.receivedAt, cutoff), isNotNull(whatsappReplies.summary)))
+    .limit(limit);
+  if (rows.length === 0) {
+    return 0;
+  }
+  const ids = rows.map((r) => r.id);
+  // The reply's timeline entry quotes it: its text and media go with the summary.
+  await eraseReplyEntries(db, ids);
   const [result] = await db
     .update(whatsappReplies)
     .set({ summary: null })
-    .where(and(lt(whatsappReplies.receivedAt, cutoff), isNotNull(whatsappReplies.summary)))
-    .limit(limit);
+    .where(inArray(whatsappReplies.id, ids));
   return result.affectedRows;
 }
 

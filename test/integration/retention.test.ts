@@ -15,12 +15,14 @@ import { createDb, type DbHandle } from '../../src/db/client.ts';
 import { prepareDatabase } from '../../src/db/migrate.ts';
 import {
   fdrInbox,
+  shipmentActivity,
   webhookEvents,
   whatsappAttemptOutcomes,
   whatsappReplies,
   whatsappReplyEvidence,
   whatsappStatusLogs,
 } from '../../src/db/schema.ts';
+import { ERASED_REPLY_TITLE } from '../../src/db/activity.ts';
 import { createLog } from '../../src/log.ts';
 import { readFunnel } from '../../src/outcomes/funnel.ts';
 import { erasePersonalData, purgeExpired, startRetention } from '../../src/retention.ts';
@@ -178,6 +180,19 @@ describe('personal data retention', () => {
         state: 'acted',
         action: 'RESCHEDULE',
       });
+      await handle.db.insert(shipmentActivity).values({
+        activityKey: `reply-${reply.insertId}`,
+        shipmentId: `P-${i}`,
+        accountId: 7,
+        kind: 'whatsapp_reply',
+        title: 'Customer replied: Please deliver tomorrow',
+        details: JSON.stringify({
+          type: 'text',
+          intent: 'date',
+          location: { latitude: 28.4, longitude: 77.0 },
+        }),
+        occurredAt: at,
+      });
       await handle.db.insert(whatsappReplyEvidence).values({
         replyId: reply.insertId,
         webhookEventId: 9_000 + i,
@@ -246,6 +261,24 @@ describe('personal data retention', () => {
       expect(row.gupshupMessageId).toMatch(/^gs-/);
     }
     expect(evidence[3]).toMatchObject({ rawBody: body, detail: '2025-05-02', erasedAt: null });
+    // The replies' timeline entries no longer quote them; the young one still does.
+    const entries = await handle.db
+      .select({ title: shipmentActivity.title, details: shipmentActivity.details })
+      .from(shipmentActivity)
+      .where(sql`${shipmentActivity.shipmentId} like 'P-%'`)
+      .orderBy(shipmentActivity.shipmentId);
+    expect(entries.map((e) => e.title)).toEqual([
+      ERASED_REPLY_TITLE,
+      ERASED_REPLY_TITLE,
+      ERASED_REPLY_TITLE,
+      'Customer replied: Please deliver tomorrow',
+    ]);
+    expect(entries.map((e) => JSON.parse(e.details) as Record<string, unknown>)).toEqual([
+      { type: 'text', intent: 'date' },
+      { type: 'text', intent: 'date' },
+      { type: 'text', intent: 'date' },
+      { type: 'text', intent: 'date', location: { latitude: 28.4, longitude: 77.0 } },
+    ]);
 
     const after = { ...(await counts()), funnel: await readFunnel(handle.db, funnelQuery) };
     expect(after).toEqual(before);
