@@ -449,9 +449,16 @@ describe('delivery reports for the seed message', () => {
       await waitFor(() => sandbox.callbacks.filter((c) => c.kind === 'dlr').length >= 7);
       expect(sandbox.callbacks.filter((c) => c.status !== 200)).toEqual([]);
 
-      const statuses = (await timeline('DLR-SANDBOX', 2))
-        .filter((e) => e.kind === 'whatsapp_status')
-        .map((e) => e.details.status);
+      // The timeline entry of a status follows the status row's commit: wait for READ's.
+      const statuses = await waitFor(
+        async () => {
+          const list = (await timeline('DLR-SANDBOX', 2))
+            .filter((e) => e.kind === 'whatsapp_status')
+            .map((e) => e.details.status);
+          return list.includes('READ') ? list : null;
+        },
+        { what: 'the READ entry on the timeline' },
+      );
       // Each status at most once, in order, ending READ (reports are 300 ms apart, so normally
       // all three; a slow worker may find an earlier one overtaken).
       expect(new Set(statuses).size).toBe(statuses.length);
