@@ -511,6 +511,42 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
       }
     }
 
+    /**
+     * An account page's visitor and account, or the answer already sent: the login form (or 401)
+     * for no visitor, 400 for an account id that is none, 404 for an account out of reach.
+     */
+    async function pageVisitor(
+      request: FastifyRequest<{ Params: { accountId: string } }>,
+      reply: FastifyReply,
+    ): Promise<{ visitor: Visitor; accountId: number } | { answered: FastifyReply }> {
+      const visitor = await authenticate(request);
+      if (!visitor) {
+        return {
+          answered: refuseAnonymous(request, reply, safeNext(request.url.split('?')[0])),
+        };
+      }
+      const accountId = pageAccountId(request.params.accountId);
+      if (accountId instanceof HttpError) {
+        return {
+          answered: sendHtml(
+            reply,
+            400,
+            renderErrorPage('No such account', accountId.message, homeOf(visitor.principal)),
+          ),
+        };
+      }
+      if (!mayReach(visitor.principal, accountId)) {
+        return {
+          answered: sendHtml(
+            reply,
+            404,
+            renderErrorPage('No such account', 'There is no such page.', homeOf(visitor.principal)),
+          ),
+        };
+      }
+      return { visitor, accountId };
+    }
+
     function refuseAnonymous(request: FastifyRequest, reply: FastifyReply, next: string | null) {
       if (wantsHtml(request)) {
         const query = next ? `?next=${encodeURIComponent(next)}` : '';
@@ -1032,25 +1068,11 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
       '/settings/:accountId',
       page,
       async (request, reply) => {
-        const visitor = await authenticate(request);
-        if (!visitor) {
-          return refuseAnonymous(request, reply, safeNext(request.url.split('?')[0]));
+        const reached = await pageVisitor(request, reply);
+        if (!('accountId' in reached)) {
+          return reached.answered;
         }
-        const accountId = pageAccountId(request.params.accountId);
-        if (accountId instanceof HttpError) {
-          return sendHtml(
-            reply,
-            400,
-            renderErrorPage('No such account', accountId.message, homeOf(visitor.principal)),
-          );
-        }
-        if (!mayReach(visitor.principal, accountId)) {
-          return sendHtml(
-            reply,
-            404,
-            renderErrorPage('No such account', 'There is no such page.', homeOf(visitor.principal)),
-          );
-        }
+        const { visitor, accountId } = reached;
         const view = await loadView(
           accountId,
           visitor.via === 'session' ? visitor.session.csrf : null,
@@ -1085,25 +1107,11 @@ export function settingsPageRoutes(deps: { config: Config; db: Db; auth: ApiAuth
       '/settings/:accountId/outcomes',
       outcomes,
       async (request, reply) => {
-        const visitor = await authenticate(request);
-        if (!visitor) {
-          return refuseAnonymous(request, reply, safeNext(request.url.split('?')[0]));
+        const reached = await pageVisitor(request, reply);
+        if (!('accountId' in reached)) {
+          return reached.answered;
         }
-        const accountId = pageAccountId(request.params.accountId);
-        if (accountId instanceof HttpError) {
-          return sendHtml(
-            reply,
-            400,
-            renderErrorPage('No such account', accountId.message, homeOf(visitor.principal)),
-          );
-        }
-        if (!mayReach(visitor.principal, accountId)) {
-          return sendHtml(
-            reply,
-            404,
-            renderErrorPage('No such account', 'There is no such page.', homeOf(visitor.principal)),
-          );
-        }
+        const { visitor, accountId } = reached;
         const answer = await answerOutcomes({
           accountId,
           csrf: visitor.via === 'session' ? visitor.session.csrf : null,
