@@ -6,10 +6,11 @@
  * Entries are published in batches, not a job each: a burst of entries makes one
  * `activity.emit` job, which publishes every unpublished entry it finds. A Redis flag says that
  * entries are waiting: each new entry sets it, and only the entry that found it clear adds a job
- * (keyed by that entry's id). The job clears the flag before each pass over the table and stops
- * after a pass that followed a clear flag, so an entry stored while a job runs is either seen by
- * that job's next pass or finds the flag clear and adds a job of its own. If the flag outlives
- * its job (Redis lost the job), the sweeper adds one for entries left unpublished.
+ * (keyed by that entry's id), delayed by ACTIVITY_PUBLISH_DELAY_MS so the rest of the burst
+ * lands before it runs. The job clears the flag before its pass over the table, so an entry
+ * stored before the clear is seen by that pass (it was committed before it set the flag) and one
+ * stored after finds the flag clear and adds a job of its own. If the flag outlives its job
+ * (Redis lost the job), the sweeper adds one for entries left unpublished.
  */
 import { insertActivity, type ActivityEntry } from './db/activity.ts';
 import type { Db } from './db/client.ts';

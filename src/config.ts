@@ -257,6 +257,7 @@ export const ConfigSchema = v.object({
   SHUTDOWN_TIMEOUT_MS: int(25_000, 0),
 
   SETTINGS_CACHE_TTL_MS: int(30_000, 0),
+  ACTIVITY_PUBLISH_DELAY_MS: int(100, 0),
   SWEEP_INTERVAL_MS: int(30_000, 0),
   SWEEP_GRACE_MS: int(60_000, 0),
   NO_REPLY_QUEUE_AHEAD_MS: int(600_000, 0),

@@ -4,6 +4,7 @@ import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce, insertOnce } from './insert-once.ts';
 import { preparedFor } from './prepared.ts';
+import type { WriteGroup } from './write-batcher.ts';
 import { fdrInbox } from './schema.ts';
 
 export type InboxStatus = 'received' | 'processed' | 'skipped' | 'failed';
@@ -26,10 +27,16 @@ export function inboxEventKey(shipmentId: string, attempt: number): string {
  * the row's id and status either way, with `created` telling which; only a redelivery reads the
  * row back.
  */
+export interface RecordedInboxEvent {
+  id: number;
+  status: InboxStatus;
+  created: boolean;
+}
+
 export async function recordInboxEvent(
   db: DbOrTx,
   event: NewInboxEvent,
-): Promise<{ id: number; status: InboxStatus; created: boolean }> {
+): Promise<RecordedInboxEvent> {
   const eventKey = inboxEventKey(event.shipmentId, event.attempt);
   const insertId = await insertIdOnce(() => db.insert(fdrInbox).values({ eventKey, ...event }));
   if (insertId !== null) {
@@ -44,6 +51,39 @@ export async function recordInboxEvent(
   }
   return { id: row.id, status: row.status as InboxStatus, created: false };
 }
+
+/**
+ * The inbox inserts of a batch of Pub/Sub messages as one statement (src/db/write-batcher.ts): a
+ * multi-row INSERT, which fails whole on a duplicate key, and one read of the new rows' ids by
+ * key. A batch holding a redelivery fails that way and is written event by event instead.
+ */
+export const inboxInserts: WriteGroup<NewInboxEvent, RecordedInboxEvent> = {
+  async many(tx, events) {
+    const rows = events.map((event) => ({
+      eventKey: inboxEventKey(event.shipmentId, event.attempt),
+      ...event,
+    }));
+    await tx.insert(fdrInbox).values(rows);
+    const stored = await tx
+      .select({ id: fdrInbox.id, eventKey: fdrInbox.eventKey })
+      .from(fdrInbox)
+      .where(
+        inArray(
+          fdrInbox.eventKey,
+          rows.map((row) => row.eventKey),
+        ),
+      );
+    const ids = new Map(stored.map((row) => [row.eventKey, row.id]));
+    return rows.map((row) => {
+      const id = ids.get(row.eventKey);
+      if (id === undefined) {
+        throw new Error(`inbox row ${row.eventKey} was not stored`);
+      }
+      return { id, status: 'received', created: true };
+    });
+  },
+  one: recordInboxEvent,
+};
 
 export interface InvalidInboxEvent {
   /** sha256 (hex) of the message data: its key, so a redelivery records nothing twice. */

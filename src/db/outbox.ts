@@ -1,12 +1,12 @@
 /** Queries on `notification_outbox`, one row per WhatsApp message the service must send. */
 import { randomBytes } from 'node:crypto';
 
-import { and, asc, desc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, notExists, or, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce } from './insert-once.ts';
 import { preparedFor } from './prepared.ts';
-import { notificationOutbox } from './schema.ts';
+import { notificationOutbox, whatsappSuppressions } from './schema.ts';
 
 export type OutboxRow = typeof notificationOutbox.$inferSelect;
 /** A new message; its correlation key is drawn by `insertOutbox`. */
@@ -90,8 +90,63 @@ const claim = preparedFor((db) =>
     .prepare(),
 );
 
-export async function claimOutbox(db: Db, id: number): Promise<boolean> {
-  const [result] = await claim(db).execute({ id });
+/**
+ * The claim for a message to a customer who may be suppressed for its sender: it also asks that
+ * no suppression of the pair (src/db/suppressions.ts) be in force, so the send's last look at the
+ * opt-out list costs no statement of its own.
+ */
+const claimUnsuppressed = preparedFor((db) =>
+  db
+    .update(notificationOutbox)
+    .set({ status: 'sending', attempts: sql`${notificationOutbox.attempts} + 1`, errorCode: null })
+    .where(
+      and(
+        eq(notificationOutbox.id, sql.placeholder('id')),
+        inArray(notificationOutbox.status, ['pending', 'sending']),
+        notExists(
+          db
+            .select({ one: sql`1` })
+            .from(whatsappSuppressions)
+            .where(
+              and(
+                eq(whatsappSuppressions.senderNumber, sql.placeholder('sender')),
+                eq(whatsappSuppressions.customerNumber, sql.placeholder('customer')),
+                or(
+                  isNull(whatsappSuppressions.expiresAt),
+                  gt(whatsappSuppressions.expiresAt, sql.placeholder('now')),
+                ),
+              ),
+            ),
+        ),
+      ),
+    )
+    .prepare(),
+);
+
+/** The pair a claim must find unsuppressed: the sender's number, the customer's, and now. */
+export interface UnlessSuppressed {
+  senderNumber: string;
+  customerNumber: string;
+  now: Date;
+}
+
+/**
+ * Takes the message for an attempt: true when it was unfinished (and, with `unless`, its pair
+ * not suppressed). False says only that it was not taken; the caller asks why.
+ */
+export async function claimOutbox(
+  db: Db,
+  id: number,
+  unless: UnlessSuppressed | null = null,
+): Promise<boolean> {
+  const [result] = unless
+    ? await claimUnsuppressed(db).execute({
+        id,
+        sender: unless.senderNumber,
+        customer: unless.customerNumber,
+        now: unless.now,
+      })
+    : await claim(db).execute({ id });
   return result.affectedRows === 1;
 }
 
@@ -134,6 +189,32 @@ export async function markOutboxSent(
       ),
     );
   return result.affectedRows === 1;
+}
+
+/**
+ * `markOutboxSent` for an FDR message, whose attempt outcome (src/db/outcomes.ts) reaches `sent`
+ * at its first acceptance: both rows in one statement, the outcome's joined by its key (shipment
+ * and outbox id) and only while its `sent_at` is unset. The rows matched (mysql2 counts found
+ * rows) tell what changed: none, the message row alone, or the outcome's too.
+ */
+export async function markFdrMessageSent(
+  db: DbOrTx,
+  outbox: { id: number; shipmentId: string },
+  gupshupMessageId: string,
+  statusLogId: number,
+  sentAt: Date,
+): Promise<{ finished: boolean; outcomeSent: boolean }> {
+  const now = new Date();
+  const [result] = await db.execute(sql`
+    UPDATE notification_outbox o
+    LEFT JOIN whatsapp_attempt_outcomes a
+      ON a.shipment_id = o.shipment_id AND a.outbox_id = o.id AND a.sent_at IS NULL
+    SET o.status = 'sent', o.gupshup_message_id = ${gupshupMessageId},
+      o.status_log_id = ${statusLogId}, o.sent_at = ${sentAt}, o.error_code = NULL,
+      o.last_error = NULL, o.updated_at = ${now}, a.sent_at = ${sentAt}, a.updated_at = ${now}
+    WHERE o.id = ${outbox.id} AND o.shipment_id = ${outbox.shipmentId}
+      AND o.status IN ('pending', 'sending')`);
+  return { finished: result.affectedRows >= 1, outcomeSent: result.affectedRows >= 2 };
 }
 
 /**

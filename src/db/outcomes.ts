@@ -1,7 +1,8 @@
 /**
  * The writes of `whatsapp_attempt_outcomes`: one row per failed-delivery attempt the service
  * decided on, inserted once by `fdr.validate`, then moved forward stage by stage. Every change is
- * one conditional UPDATE by key (the shipment, and the attempt or its FDR message's outbox id)
+ * one conditional UPDATE by key (the shipment, and the attempt or its FDR message's outbox id;
+ * `sent` goes with the message's own mark, src/db/outbox.ts `markFdrMessageSent`)
  * whose condition is the change not made yet, so a retried job, a duplicate report or an event
  * out of order changes nothing, and the caller knows from the affected rows whether it was the
  * one that made it (and counts it). The rows hold ids, codes and times only, no personal data.
@@ -66,12 +67,18 @@ export async function hasAttemptOutcome(db: DbOrTx, shipmentId: string): Promise
   return row !== undefined;
 }
 
-/** The shipment's earlier attempts (at most a few), oldest first, for a newer one to close. */
-export function listEarlierAttempts(
+/**
+ * The shipment's earlier attempts (at most a few), oldest first, for a newer one to close.
+ * Attempts count from 1: a first attempt, most events, has none and asks nothing.
+ */
+export async function listEarlierAttempts(
   db: DbOrTx,
   shipmentId: string,
   attempt: number,
 ): Promise<AttemptOutcomeRow[]> {
+  if (attempt <= 1) {
+    return [];
+  }
   return db
     .select()
     .from(o)
@@ -85,16 +92,6 @@ const ofMessage = (shipmentId: string, outboxId: number) =>
 async function changed(update: Promise<[{ affectedRows: number }, ...unknown[]]>) {
   const [result] = await update;
   return result.affectedRows > 0;
-}
-
-/** The attempt's FDR message was accepted by Gupshup (first time only). */
-export function markOutcomeSent(db: DbOrTx, shipmentId: string, outboxId: number, at: Date) {
-  return changed(
-    db
-      .update(o)
-      .set({ sentAt: at })
-      .where(and(ofMessage(shipmentId, outboxId), isNull(o.sentAt))),
-  );
 }
 
 /** Its delivery report said DELIVERED (or READ, which implies it). */

@@ -4,6 +4,7 @@ import { and, eq, gte, inArray, lt, lte } from 'drizzle-orm';
 import type { WebhookEvent } from '../webhook/events.ts';
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce } from './insert-once.ts';
+import type { WriteGroup } from './write-batcher.ts';
 import { webhookEvents } from './schema.ts';
 
 export type WebhookEventRow = typeof webhookEvents.$inferSelect;
@@ -13,6 +14,56 @@ export interface ReceivedBody {
   rawBody: string;
   bodySha256: string;
 }
+
+/** One event to record (`recordWebhookEvent`'s arguments). */
+export interface NewWebhookEvent {
+  eventKey: string;
+  event: WebhookEvent;
+  handled?: { status: 'ignored'; note: string };
+  received?: ReceivedBody;
+}
+
+function rowOf({ eventKey, event, handled, received }: NewWebhookEvent) {
+  return {
+    eventKey,
+    kind: event.kind,
+    payload: JSON.stringify(event),
+    ...(received ? { rawBody: received.rawBody, bodySha256: received.bodySha256 } : {}),
+    ...(handled ? { status: handled.status, note: handled.note.slice(0, 512) } : {}),
+  };
+}
+
+/**
+ * The webhook's concurrent requests as one statement (src/db/write-batcher.ts): a multi-row
+ * INSERT, which fails whole on a duplicate key, and one read of the new rows' ids by key. A
+ * batch holding a repeated callback fails that way and is written event by event instead.
+ */
+export const webhookEventInserts: WriteGroup<
+  NewWebhookEvent,
+  { id: number; created: boolean; status: string }
+> = {
+  async many(tx, items) {
+    await tx.insert(webhookEvents).values(items.map(rowOf));
+    const stored = await tx
+      .select({ id: webhookEvents.id, eventKey: webhookEvents.eventKey })
+      .from(webhookEvents)
+      .where(
+        inArray(
+          webhookEvents.eventKey,
+          items.map((item) => item.eventKey),
+        ),
+      );
+    const ids = new Map(stored.map((row) => [row.eventKey, row.id]));
+    return items.map((item) => {
+      const id = ids.get(item.eventKey);
+      if (id === undefined) {
+        throw new Error(`webhook event ${item.eventKey} was not stored`);
+      }
+      return { id, created: true, status: item.handled?.status ?? 'received' };
+    });
+  },
+  one: (db, item) => recordWebhookEvent(db, item.eventKey, item.event, item.handled, item.received),
+};
 
 /**
  * Records the event unless its key exists; returns the row id, whether it is new and its status.
@@ -28,13 +79,7 @@ export async function recordWebhookEvent(
   received?: ReceivedBody,
 ): Promise<{ id: number; created: boolean; status: string }> {
   const insertId = await insertIdOnce(() =>
-    db.insert(webhookEvents).values({
-      eventKey,
-      kind: event.kind,
-      payload: JSON.stringify(event),
-      ...(received ? { rawBody: received.rawBody, bodySha256: received.bodySha256 } : {}),
-      ...(handled ? { status: handled.status, note: handled.note.slice(0, 512) } : {}),
-    }),
+    db.insert(webhookEvents).values(rowOf({ eventKey, event, handled, received })),
   );
   if (insertId !== null) {
     return { id: insertId, created: true, status: handled?.status ?? 'received' };

@@ -12,12 +12,28 @@
  *   and give its result only as its return value.
  * - A unit must not wait on anything but its own statements (no Redis, no HTTP): the batch's
  *   transaction waits for it.
+ * - Writes of one shape (a keyed insert into one table) can go as one multi-row statement for
+ *   the whole batch: `runIn` hands an item to a `WriteGroup`, whose `many` writes every item of
+ *   the batch at once and `one` writes an item alone (a batch of one, or after a rollback).
  */
-import type { Db, Tx } from './client.ts';
+import type { Db, DbOrTx, Tx } from './client.ts';
+
+/**
+ * Same-shape writes of many callers as one statement. `many` returns each item's result in the
+ * items' order; when it throws (a duplicate key among them, say), the batch is rolled back and
+ * each item is written by `one` in a transaction of its own, so `many` may take the easy way
+ * and fail whenever the items are not all plain.
+ */
+export interface WriteGroup<I, T> {
+  many(tx: Tx, items: I[]): Promise<T[]>;
+  one(db: DbOrTx, item: I): Promise<T>;
+}
 
 export interface WriteBatcher {
   /** Runs `work` in the next batch's transaction; resolves with its result once committed. */
   run<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Writes `item` with the batch's other items of `group`; resolves once committed. */
+  runIn<I, T>(group: WriteGroup<I, T>, item: I): Promise<T>;
   /** Commits what is queued, then refuses new work. */
   close(): Promise<void>;
 }
@@ -34,7 +50,10 @@ export interface WriteBatcherOptions {
 }
 
 interface Unit {
+  /** The unit alone. */
   work: (tx: Tx) => Promise<unknown>;
+  /** Set for an item of a group: in a batch, written with the group's other items. */
+  grouped?: { group: WriteGroup<unknown, unknown>; item: unknown };
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -52,13 +71,7 @@ export function createWriteBatcher(db: Db, options: WriteBatcherOptions = {}): W
   async function commit(units: Unit[]): Promise<void> {
     if (units.length > 1) {
       try {
-        const values = await db.transaction(async (tx) => {
-          const out: unknown[] = [];
-          for (const unit of units) {
-            out.push(await unit.work(tx));
-          }
-          return out;
-        });
+        const values = await db.transaction((tx) => runBatch(tx, units));
         options.onBatch?.(units.length);
         units.forEach((unit, i) => unit.resolve(values[i]));
         return;
@@ -106,14 +119,24 @@ export function createWriteBatcher(db: Db, options: WriteBatcherOptions = {}): W
     }
   }
 
+  function add<T>(unit: Omit<Unit, 'resolve' | 'reject'>): Promise<T> {
+    if (closed) {
+      return Promise.reject(new Error('the write batcher is closed'));
+    }
+    return new Promise<T>((resolve, reject) => {
+      queue.push({ ...unit, resolve: resolve as (value: unknown) => void, reject });
+      schedule();
+    });
+  }
+
   return {
     run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-      if (closed) {
-        return Promise.reject(new Error('the write batcher is closed'));
-      }
-      return new Promise<T>((resolve, reject) => {
-        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-        schedule();
+      return add({ work });
+    },
+    runIn<I, T>(group: WriteGroup<I, T>, item: I): Promise<T> {
+      return add({
+        work: (tx) => group.one(tx, item),
+        grouped: { group: group, item },
       });
     },
     async close() {
@@ -127,6 +150,49 @@ export function createWriteBatcher(db: Db, options: WriteBatcherOptions = {}): W
 }
 
 /**
+ * A batch's units in its transaction, in order, except that a group's items are written together
+ * where its first item stands. Returns each unit's result in the units' order.
+ */
+async function runBatch(tx: Tx, units: Unit[]): Promise<unknown[]> {
+  const members = new Map<WriteGroup<unknown, unknown>, number[]>();
+  units.forEach((unit, i) => {
+    if (unit.grouped) {
+      const at = members.get(unit.grouped.group);
+      if (at) {
+        at.push(i);
+      } else {
+        members.set(unit.grouped.group, [i]);
+      }
+    }
+  });
+  const out: unknown[] = new Array(units.length);
+  const done = new Set<number>();
+  for (const [i, unit] of units.entries()) {
+    if (done.has(i)) {
+      continue;
+    }
+    const grouped = unit.grouped;
+    if (!grouped) {
+      out[i] = await unit.work(tx);
+      continue;
+    }
+    const at = members.get(grouped.group)!;
+    const results = await grouped.group.many(
+      tx,
+      at.map((j) => units[j]!.grouped!.item),
+    );
+    if (results.length !== at.length) {
+      throw new Error(`a write group returned ${results.length} results for ${at.length} items`);
+    }
+    at.forEach((j, k) => {
+      out[j] = results[k];
+      done.add(j);
+    });
+  }
+  return out;
+}
+
+/**
  * Runs `work` through the batcher when there is one (group commit), else in a transaction of its
  * own: the same guarantee either way, the work committed before the promise resolves.
  */
@@ -136,4 +202,14 @@ export function inTransaction<T>(
   work: (tx: Tx) => Promise<T>,
 ): Promise<T> {
   return writes ? writes.run(work) : db.transaction(work);
+}
+
+/** `runIn` through the batcher when there is one, else the item written alone (`one`). */
+export function inGroup<I, T>(
+  db: Db,
+  writes: WriteBatcher | null | undefined,
+  group: WriteGroup<I, T>,
+  item: I,
+): Promise<T> {
+  return writes ? writes.runIn(group, item) : group.one(db, item);
 }

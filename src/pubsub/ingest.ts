@@ -18,8 +18,8 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { hasAttemptOutcome } from '../db/outcomes.ts';
-import { recordInboxEvent, recordInvalidInboxEvent } from '../db/inbox.ts';
-import type { WriteBatcher } from '../db/write-batcher.ts';
+import { inboxInserts, recordInvalidInboxEvent } from '../db/inbox.ts';
+import { inGroup, type WriteBatcher } from '../db/write-batcher.ts';
 import { readFdrHeader } from '../fdr/event.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -82,9 +82,8 @@ export async function ingestFdrMessage(
     pubsubMessageId: messageId,
     payload: JSON.stringify(raw),
   };
-  const { created, ...row } = await (deps.writes
-    ? deps.writes.run((tx) => recordInboxEvent(tx, event))
-    : recordInboxEvent(db, event));
+  // With the other messages of the moment: one multi-row insert, committed before the ack.
+  const { created, ...row } = await inGroup(db, deps.writes, inboxInserts, event);
   // A redelivery of an event already validated changes nothing. One still waiting is enqueued
   // again: the job id makes that a no-op while the first job exists, and a repair if Redis lost it.
   if (created || row.status === 'received') {

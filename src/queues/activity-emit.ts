@@ -1,6 +1,7 @@
 /**
- * `activity.emit`: publish one timeline entry (already stored in `shipment_activity` by the step
- * that happened) to the activity topic. Enqueued by every worker that records activity.
+ * `activity.emit`: publish the timeline entries stored in `shipment_activity` (by the steps that
+ * happened) to the activity topic. Enqueued by the first entry of a burst (src/activity.ts),
+ * delayed by ACTIVITY_PUBLISH_DELAY_MS so that one pass publishes the whole burst.
  */
 import * as v from 'valibot';
 
@@ -13,7 +14,8 @@ export const activityEmit = {
   name: 'activity.emit',
   payload: ActivityEmitPayload,
   jobId: (p: ActivityEmitPayload) => `activity-${p.activityId}`,
-  options: () => ({
+  options: (config) => ({
+    delay: config.ACTIVITY_PUBLISH_DELAY_MS,
     attempts: 10,
     backoff: { type: 'exponential', delay: 1_000 },
     removeOnComplete: { age: 600, count: 100 },

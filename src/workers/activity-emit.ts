@@ -1,6 +1,6 @@
 /**
  * `activity.emit`: publishes stored timeline entries to ACTIVITY_TOPIC and marks them published,
- * a batch per pass, until no entry is waiting (src/activity.ts says when a job is added and why
+ * a batch per pass, while passes come back full (src/activity.ts says when a job is added and why
  * none is missed). Publishing twice is possible if the process dies between publish and mark;
  * consumers dedupe on the entry's `id`.
  */
@@ -26,12 +26,14 @@ export function processActivityEmit(deps: {
     const pending = activityPendingKey(deps.queues);
     let published = 0;
     for (;;) {
-      const flagged = await redis.getdel(pending);
+      // Cleared before the pass: an entry stored after this finds it clear and adds a job of
+      // its own, so the job need not look again for entries that come while it runs.
+      await redis.del(pending);
       const n = await publishUnpublishedActivity(deps.db, BATCH, async (rows) => {
         await Promise.all(rows.map((row) => deps.publisher.publish(row)));
       });
       published += n;
-      if (n < BATCH && flagged === null) {
+      if (n < BATCH) {
         break;
       }
     }

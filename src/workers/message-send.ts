@@ -51,14 +51,15 @@ import {
   correlationOf,
   findOutbox,
   lockUnfinishedOutbox,
+  markFdrMessageSent,
   markOutboxError,
   markOutboxSent,
   type OutboxRow,
+  type UnlessSuppressed,
 } from '../db/outbox.ts';
 import { findInteractiveRefusal, recordInteractiveRefusal } from '../db/connection-features.ts';
 import { findConversation, openConversation } from '../db/conversations.ts';
 import { scheduleNoReplyCheck } from '../db/no-reply-checks.ts';
-import { markOutcomeSent } from '../db/outcomes.ts';
 import { lastCustomerMessageAt } from '../db/customer-windows.ts';
 import { insertStatusLog } from '../db/status-logs.ts';
 import { reportsPendingBetween } from '../db/webhook-events.ts';
@@ -216,7 +217,23 @@ export function processMessageSend(deps: Deps): JobHandler<'message.send'> {
     if (await awaitCustomerTurn(deps, job, token, outbox, sender)) {
       throw new DelayedError();
     }
-    if (!(await claimOutbox(db, outboxId))) {
+    // The claim is also the last look at the opt-out list: a suppression in force for the
+    // pair (the opt-out confirmation itself excepted) leaves the row unclaimed.
+    const unless: UnlessSuppressed | null =
+      outbox.reason === 'opt_out_confirmation'
+        ? null
+        : {
+            senderNumber: senderNumberKey(sender.waNumber),
+            customerNumber: outbox.toNumber,
+            now: new Date(deps.clock.now()),
+          };
+    if (!(await claimOutbox(db, outboxId, unless))) {
+      const suppressed =
+        unless && (await findSuppression(db, unless.senderNumber, outbox.toNumber, unless.now));
+      if (suppressed) {
+        const code = suppressed.reason === 'not_on_whatsapp' ? 'not_on_whatsapp' : 'opted_out';
+        return notSent(deps, outbox, code, SUPPRESSION_TEXT[code]);
+      }
       return { status: 'not_claimable' };
     }
     const sent = isTemplate
@@ -708,10 +725,19 @@ async function commitSent(
       status: SUBMITTED,
       messageId,
     });
-    // Finished by someone else meanwhile: nothing of this transaction may stay.
-    if (!(await markOutboxSent(tx, outbox.id, messageId, statusLogId, sentAt))) {
+    // Finished by someone else meanwhile: nothing of this transaction may stay. The FDR
+    // message's attempt outcome reaches `sent` with it (its first acceptance only).
+    const marked =
+      outbox.kind === 'fdr_template'
+        ? await markFdrMessageSent(tx, outbox, messageId, statusLogId, sentAt)
+        : {
+            finished: await markOutboxSent(tx, outbox.id, messageId, statusLogId, sentAt),
+            outcomeSent: false,
+          };
+    if (!marked.finished) {
       throw new AlreadyFinished();
     }
+    outcomeSent = marked.outcomeSent;
     if (outbox.kind === 'fdr_template') {
       await openConversation(tx, {
         outboxId: outbox.id,
@@ -728,8 +754,6 @@ async function commitSent(
           dueAt: new Date(noReplyAt),
         });
       }
-      // The attempt's outcome reaches `sent` (its first acceptance only).
-      outcomeSent = await markOutcomeSent(tx, outbox.shipmentId, outbox.id, sentAt);
     }
     return insertActivity(tx, entry);
   }).catch((err: unknown) => {
@@ -797,28 +821,21 @@ async function failForGood(
 }
 
 /**
- * Why the conversation policy holds this message back now, or null: the number is suppressed
- * for this sender (every message but the opt-out confirmation), or a session message is outside
+ * Why the conversation policy holds this message back now, or null: a session message is outside
  * the customer's 24-hour window. There is no template for a follow-up, so a follow-up outside
- * the window is not sent at all.
+ * the window is not sent at all. (A number suppressed for the sender is found by the claim.)
  */
 async function heldByPolicy(
   deps: Deps,
   outbox: OutboxRow,
   sender: Sender,
 ): Promise<{ code: string; reason: string } | null> {
-  const senderNumber = senderNumberKey(sender.waNumber);
-  const now = new Date(deps.clock.now());
-  if (outbox.reason !== 'opt_out_confirmation') {
-    const suppressed = await findSuppression(deps.db, senderNumber, outbox.toNumber, now);
-    if (suppressed) {
-      const code = suppressed.reason === 'not_on_whatsapp' ? 'not_on_whatsapp' : 'opted_out';
-      return { code, reason: SUPPRESSION_TEXT[code] };
-    }
-  }
+  // The opt-out list is looked at by the claim itself (just before the send).
   if (outbox.kind !== 'session_text') {
     return null;
   }
+  const senderNumber = senderNumberKey(sender.waNumber);
+  const now = new Date(deps.clock.now());
   const lastWrote = await lastCustomerMessageAt(deps.db, senderNumber, outbox.toNumber);
   if (isWindowOpen(lastWrote, now)) {
     return null;

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listShipmentActivity } from '../../src/db/activity.ts';
 import { createApiToken } from '../../src/db/api-tokens.ts';
 import { findNoReplyCheck } from '../../src/db/no-reply-checks.ts';
+import { insertOutbox } from '../../src/db/outbox.ts';
 import {
   notificationOutbox,
   whatsappConversations,
@@ -21,6 +22,7 @@ import {
 } from '../../src/db/schema.ts';
 import { saveAccountSettings } from '../../src/db/settings.ts';
 import { findSuppression, liftSuppressionSetBefore, suppress } from '../../src/db/suppressions.ts';
+import { enqueue } from '../../src/queues/index.ts';
 import { textReply } from '../../src/sandbox/replies.ts';
 import { startSandbox, type RecordedSend, type Sandbox } from '../../src/sandbox/server.ts';
 import { startService, type Service } from '../../src/service.ts';
@@ -334,6 +336,42 @@ describe('opt-out and opt-in', () => {
 
     await postV2(userEvent('opted-in', Date.now() + 1_000));
     await waitFor(async () => (await suppressionOf(number)) === null, { what: 'the opt-in' });
+  });
+
+  it('does not send a message queued before the number opted out: the send finishes it as not sent', async () => {
+    const { db } = service.deps;
+    const number = '919811300006';
+    // Validated and queued while the number could still be messaged...
+    const { id } = await insertOutbox(db, {
+      idempotencyKey: 'fdr-OPT-LATE-1-1',
+      kind: 'fdr_template',
+      shipmentId: 'OPT-LATE-1',
+      accountId: OWN,
+      reason: 'customer_unreachable',
+      connectionId: 'default',
+      templateId: null,
+      toNumber: number,
+      body: 'Your order could not be delivered',
+    });
+    // ...then opted out before its send ran.
+    await suppress(db, {
+      senderNumber: SENDER,
+      customerNumber: number,
+      reason: 'opted_out',
+      source: 'keyword',
+    });
+    await enqueue(service.deps.queues, 'message.send', { outboxId: id });
+    await waitFor(async () => (await outboxRows('fdr-OPT-LATE-1-1'))[0]?.status === 'failed', {
+      what: 'the message finished as not sent',
+    });
+    expect((await outboxRows('fdr-OPT-LATE-1-1'))[0]).toMatchObject({
+      errorCode: 'opted_out',
+      attempts: 0,
+    });
+    expect((await entry('OPT-LATE-1', 'whatsapp_not_sent')).details).toMatchObject({
+      code: 'opted_out',
+    });
+    expect(sandbox.sends.filter((s) => s.params.send_to === number)).toHaveLength(0);
   });
 
   it('does not send to a number that is not on WhatsApp, and says so', async () => {

@@ -3,18 +3,25 @@
  * once its own writes are committed (visible to another connection), a failing unit fails alone,
  * and close commits what is queued.
  */
-import { sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { int, mysqlTable, varchar } from 'drizzle-orm/mysql-core';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createDb, type DbHandle } from '../../src/db/client.ts';
-import { isDuplicateKey } from '../../src/db/insert-once.ts';
-import { createWriteBatcher } from '../../src/db/write-batcher.ts';
+import { insertIdOnce, isDuplicateKey } from '../../src/db/insert-once.ts';
+import { createWriteBatcher, type WriteGroup } from '../../src/db/write-batcher.ts';
 import { createTestEnv, MYSQL_URL } from '../helpers/env.ts';
 
 const env = createTestEnv('writebatcher');
 let handle: DbHandle;
 let other: mysql.Connection;
+
+const items = mysqlTable('items', {
+  id: int('id').autoincrement().primaryKey(),
+  k: varchar('k', { length: 32 }).notNull(),
+  tag: varchar('tag', { length: 16 }).notNull(),
+});
 
 async function rowsOf(tag: string): Promise<string[]> {
   const [rows] = await other.query('SELECT k FROM items WHERE tag = ? ORDER BY k', [tag]);
@@ -87,6 +94,70 @@ describe('write batcher', () => {
     const failed = outcomes[1] as PromiseRejectedResult;
     expect(isDuplicateKey(failed.reason)).toBe(true);
     expect(await rowsOf('b')).toEqual(['b-1', 'b-2', 'b-3', 'b-dup']);
+    await batcher.close();
+  });
+
+  /** Keyed inserts into `items`, a batch's as one statement; `many` calls are counted. */
+  function itemInserts(calls: number[]): WriteGroup<string, { id: number; created: boolean }> {
+    return {
+      async many(tx, keys) {
+        calls.push(keys.length);
+        await tx.insert(items).values(keys.map((k) => ({ k, tag: 'g' })));
+        const rows = await tx
+          .select({ id: items.id, k: items.k })
+          .from(items)
+          .where(inArray(items.k, keys));
+        const ids = new Map(rows.map((r) => [r.k, r.id]));
+        return keys.map((k) => ({ id: ids.get(k)!, created: true }));
+      },
+      async one(db, k) {
+        const id = await insertIdOnce(() => db.insert(items).values({ k, tag: 'g' }));
+        if (id !== null) {
+          return { id, created: true };
+        }
+        const [row] = await db.select({ id: items.id }).from(items).where(eq(items.k, k));
+        return { id: row!.id, created: false };
+      },
+    };
+  }
+
+  it("writes a batch's items of a group as one statement, each caller getting its own row", async () => {
+    const calls: number[] = [];
+    const group = itemInserts(calls);
+    const batcher = createWriteBatcher(handle.db, { maxWaitMs: 20, concurrency: 1 });
+    const keys = Array.from({ length: 40 }, (_v, i) => `g-${String(i).padStart(2, '0')}`);
+    const [results, plain] = await Promise.all([
+      Promise.all(keys.map((k) => batcher.runIn(group, k))),
+      // A plain unit in the same batch commits with them.
+      batcher.run((tx) => tx.execute(sql`INSERT INTO items (k, tag) VALUES ('g-plain', 'g')`)),
+    ]);
+    expect(plain).toBeDefined();
+    // Every caller has its own row's id, as another connection sees it.
+    const [rows] = await other.query("SELECT id, k FROM items WHERE tag = 'g' AND k <> 'g-plain'");
+    const idOf = new Map((rows as { id: number; k: string }[]).map((r) => [r.k, r.id]));
+    expect(results).toEqual(keys.map((k) => ({ id: idOf.get(k), created: true })));
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(40);
+    // One statement per batch, not per item.
+    expect(calls.length).toBeLessThanOrEqual(2);
+    expect(await rowsOf('g')).toEqual([...keys, 'g-plain'].sort());
+    await batcher.close();
+  });
+
+  it('writes item by item when the multi-row statement fails (a duplicate among them)', async () => {
+    const calls: number[] = [];
+    const group = itemInserts(calls);
+    const batcher = createWriteBatcher(handle.db, { maxWaitMs: 20, concurrency: 1 });
+    const first = await batcher.runIn(group, 'h-dup');
+    const results = await Promise.all(
+      ['h-1', 'h-dup', 'h-2', 'h-1'].map((k) => batcher.runIn(group, k)),
+    );
+    expect(results.map((r) => r.created)).toEqual([true, false, true, false]);
+    expect(results[1]!.id).toBe(first.id);
+    expect(results[3]!.id).toBe(results[0]!.id);
+    // The multi-row attempt was made and rolled back whole.
+    expect(calls).toContain(4);
+    const [rows] = await other.query("SELECT k FROM items WHERE k LIKE 'h-%' ORDER BY k");
+    expect((rows as { k: string }[]).map((r) => r.k)).toEqual(['h-1', 'h-2', 'h-dup']);
     await batcher.close();
   });
 

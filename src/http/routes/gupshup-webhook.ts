@@ -26,8 +26,8 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, LogLevel } from 'fastify';
 
 import type { Db } from '../../db/client.ts';
-import { recordWebhookEvent, type ReceivedBody } from '../../db/webhook-events.ts';
-import type { WriteBatcher } from '../../db/write-batcher.ts';
+import { webhookEventInserts, type ReceivedBody } from '../../db/webhook-events.ts';
+import { inGroup, type WriteBatcher } from '../../db/write-batcher.ts';
 import { coerceError, HttpError } from '../../errors.ts';
 import type { Log } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
@@ -317,15 +317,18 @@ function storedOnlyNote(event: StoredOnly): string {
   }
 }
 
-/** Stores one event, through the write batcher when there is one. */
+/** Stores one event, with the concurrent requests' events when there is a write batcher. */
 function record(
   deps: Pick<GupshupWebhookDeps, 'db' | 'writes'>,
-  key: string,
+  eventKey: string,
   event: WebhookEvent,
   handled?: { status: 'ignored'; note: string },
   received?: ReceivedBody,
 ) {
-  return deps.writes
-    ? deps.writes.run((tx) => recordWebhookEvent(tx, key, event, handled, received))
-    : recordWebhookEvent(deps.db, key, event, handled, received);
+  return inGroup(deps.db, deps.writes, webhookEventInserts, {
+    eventKey,
+    event,
+    ...(handled ? { handled } : {}),
+    ...(received ? { received } : {}),
+  });
 }
