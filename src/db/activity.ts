@@ -26,18 +26,48 @@ export interface ActivityRow extends Omit<ActivityEntry, 'key'> {
 }
 
 /** Inserts the entry unless its key exists; returns the row id either way. */
+function rowOf(entry: ActivityEntry) {
+  return {
+    activityKey: entry.key,
+    shipmentId: entry.shipmentId,
+    accountId: entry.accountId,
+    kind: entry.kind,
+    title: entry.title.slice(0, 512),
+    details: JSON.stringify(entry.details),
+    occurredAt: entry.occurredAt,
+  };
+}
+
+/**
+ * A batch's entries as one multi-row insert, which fails whole when one of them exists (the
+ * caller then inserts them one by one), and one read of their ids by key, in the entries' order.
+ */
+export async function insertActivities(db: DbOrTx, entries: ActivityEntry[]): Promise<number[]> {
+  if (entries.length === 0) {
+    return [];
+  }
+  await db.insert(shipmentActivity).values(entries.map(rowOf));
+  const rows = await db
+    .select({ id: shipmentActivity.id, key: shipmentActivity.activityKey })
+    .from(shipmentActivity)
+    .where(
+      inArray(
+        shipmentActivity.activityKey,
+        entries.map((e) => e.key),
+      ),
+    );
+  const ids = new Map(rows.map((r) => [r.key, r.id]));
+  return entries.map((e) => {
+    const id = ids.get(e.key);
+    if (id === undefined) {
+      throw new Error(`activity ${e.key} was not stored`);
+    }
+    return id;
+  });
+}
+
 export async function insertActivity(db: DbOrTx, entry: ActivityEntry): Promise<number> {
-  const insertId = await insertIdOnce(() =>
-    db.insert(shipmentActivity).values({
-      activityKey: entry.key,
-      shipmentId: entry.shipmentId,
-      accountId: entry.accountId,
-      kind: entry.kind,
-      title: entry.title.slice(0, 512),
-      details: JSON.stringify(entry.details),
-      occurredAt: entry.occurredAt,
-    }),
-  );
+  const insertId = await insertIdOnce(() => db.insert(shipmentActivity).values(rowOf(entry)));
   if (insertId !== null) {
     return insertId;
   }

@@ -12,17 +12,26 @@ import { notificationOutbox, whatsappConversations, whatsappReplies } from './sc
 export type ConversationRow = typeof whatsappConversations.$inferSelect;
 export type ReplyRow = typeof whatsappReplies.$inferSelect;
 
-export async function openConversation(
-  db: DbOrTx,
-  c: {
-    outboxId: number;
-    shipmentId: string;
-    accountId: number;
-    customerNumber: string;
-    connectionId: string;
-  },
-): Promise<void> {
+export interface NewConversation {
+  outboxId: number;
+  shipmentId: string;
+  accountId: number;
+  customerNumber: string;
+  connectionId: string;
+}
+
+export async function openConversation(db: DbOrTx, c: NewConversation): Promise<void> {
   await insertOnce(() => db.insert(whatsappConversations).values(c));
+}
+
+/**
+ * The conversations of a batch of FDR messages as one multi-row insert, which fails whole when
+ * one of them exists (the caller then opens them one by one).
+ */
+export async function openConversations(db: DbOrTx, cs: NewConversation[]): Promise<void> {
+  if (cs.length > 0) {
+    await db.insert(whatsappConversations).values(cs);
+  }
 }
 
 export async function findConversation(db: Db, id: number): Promise<ConversationRow | null> {

@@ -147,15 +147,28 @@ export async function findInbox(db: Db, id: number): Promise<InboxRow | null> {
 }
 
 export async function markInbox(
-  db: Db,
+  db: DbOrTx,
   id: number,
   status: Exclude<InboxStatus, 'received'>,
   reason: string | null,
 ): Promise<void> {
+  await markInboxes(db, [id], status, reason);
+}
+
+/** `markInbox` for a batch's events at once. */
+export async function markInboxes(
+  db: DbOrTx,
+  ids: number[],
+  status: Exclude<InboxStatus, 'received'>,
+  reason: string | null,
+): Promise<void> {
+  if (ids.length === 0) {
+    return;
+  }
   await db
     .update(fdrInbox)
     .set({ status, reason: reason?.slice(0, 512) ?? null })
-    .where(eq(fdrInbox.id, id));
+    .where(ids.length === 1 ? eq(fdrInbox.id, ids[0]!) : inArray(fdrInbox.id, ids));
 }
 
 /** Events recorded before `olderThan` and still waiting for validation (for the sweeper). */

@@ -25,11 +25,22 @@ export type CancelReason =
   | 'render_failed';
 
 /** Records the check of one FDR message; a second call for the same message changes nothing. */
-export async function scheduleNoReplyCheck(
-  db: DbOrTx,
-  check: { outboxId: number; shipmentId: string; accountId: number; dueAt: Date },
-): Promise<boolean> {
+export interface NewNoReplyCheck {
+  outboxId: number;
+  shipmentId: string;
+  accountId: number;
+  dueAt: Date;
+}
+
+export async function scheduleNoReplyCheck(db: DbOrTx, check: NewNoReplyCheck): Promise<boolean> {
   return insertOnce(() => db.insert(whatsappNoReplyChecks).values(check));
+}
+
+/** A batch's checks as one multi-row insert, which fails whole when one of them exists. */
+export async function scheduleNoReplyChecks(db: DbOrTx, checks: NewNoReplyCheck[]): Promise<void> {
+  if (checks.length > 0) {
+    await db.insert(whatsappNoReplyChecks).values(checks);
+  }
 }
 
 export async function findNoReplyCheck(

@@ -58,6 +58,36 @@ export async function insertOutbox(
   return { id: row.id, created: false };
 }
 
+/**
+ * A batch's messages as one multi-row insert, which fails whole when one of their keys exists
+ * (the caller then inserts them one by one), and one read of their ids by key, in order.
+ */
+export async function insertOutboxes(db: DbOrTx, messages: NewOutbox[]): Promise<number[]> {
+  if (messages.length === 0) {
+    return [];
+  }
+  await db
+    .insert(notificationOutbox)
+    .values(messages.map((m) => ({ ...m, correlationKey: newCorrelationKey(m.idempotencyKey) })));
+  const rows = await db
+    .select({ id: notificationOutbox.id, key: notificationOutbox.idempotencyKey })
+    .from(notificationOutbox)
+    .where(
+      inArray(
+        notificationOutbox.idempotencyKey,
+        messages.map((m) => m.idempotencyKey),
+      ),
+    );
+  const ids = new Map(rows.map((r) => [r.key, r.id]));
+  return messages.map((m) => {
+    const id = ids.get(m.idempotencyKey);
+    if (id === undefined) {
+      throw new Error(`outbox row ${m.idempotencyKey} was not stored`);
+    }
+    return id;
+  });
+}
+
 const outboxById = preparedFor((db) =>
   db
     .select()
@@ -65,6 +95,23 @@ const outboxById = preparedFor((db) =>
     .where(eq(notificationOutbox.id, sql.placeholder('id')))
     .prepare(),
 );
+
+/** The id of the message with this key while it is unfinished (pending or sending), else null. */
+export async function findUnfinishedOutboxByKey(
+  db: Db,
+  idempotencyKey: string,
+): Promise<number | null> {
+  const [row] = await db
+    .select({ id: notificationOutbox.id })
+    .from(notificationOutbox)
+    .where(
+      and(
+        eq(notificationOutbox.idempotencyKey, idempotencyKey),
+        inArray(notificationOutbox.status, ['pending', 'sending']),
+      ),
+    );
+  return row?.id ?? null;
+}
 
 export async function findOutbox(db: Db, id: number): Promise<OutboxRow | null> {
   const [row] = await outboxById(db).execute({ id });
@@ -161,15 +208,21 @@ export async function lockUnfinishedOutbox(tx: DbOrTx, id: number): Promise<bool
 }
 
 /**
+ * The status log a sent message links to: its message id's newest (the one the send just wrote
+ * in the same transaction), read inside the mark's own statement.
+ */
+const newestLogOf = (gupshupMessageId: string) =>
+  sql`(SELECT MAX(s.id) FROM whatsapp_status_logs s WHERE s.message_id = ${gupshupMessageId})`;
+
+/**
  * Marks the message sent unless it is already finished (sent or failed): the row's state is the
  * lock, no SELECT … FOR UPDATE first. Inside a transaction the row stays locked until it ends.
- * Returns whether this call finished it.
+ * The status log of its message id must be written first. Returns whether this call finished it.
  */
 export async function markOutboxSent(
   db: DbOrTx,
   id: number,
   gupshupMessageId: string,
-  statusLogId: number,
   sentAt: Date,
 ): Promise<boolean> {
   const [result] = await db
@@ -177,7 +230,7 @@ export async function markOutboxSent(
     .set({
       status: 'sent',
       gupshupMessageId,
-      statusLogId,
+      statusLogId: newestLogOf(gupshupMessageId),
       sentAt,
       errorCode: null,
       lastError: null,
@@ -201,7 +254,6 @@ export async function markFdrMessageSent(
   db: DbOrTx,
   outbox: { id: number; shipmentId: string },
   gupshupMessageId: string,
-  statusLogId: number,
   sentAt: Date,
 ): Promise<{ finished: boolean; outcomeSent: boolean }> {
   const now = new Date();
@@ -210,7 +262,7 @@ export async function markFdrMessageSent(
     LEFT JOIN whatsapp_attempt_outcomes a
       ON a.shipment_id = o.shipment_id AND a.outbox_id = o.id AND a.sent_at IS NULL
     SET o.status = 'sent', o.gupshup_message_id = ${gupshupMessageId},
-      o.status_log_id = ${statusLogId}, o.sent_at = ${sentAt}, o.error_code = NULL,
+      o.status_log_id = ${newestLogOf(gupshupMessageId)}, o.sent_at = ${sentAt}, o.error_code = NULL,
       o.last_error = NULL, o.updated_at = ${now}, a.sent_at = ${sentAt}, a.updated_at = ${now}
     WHERE o.id = ${outbox.id} AND o.shipment_id = ${outbox.shipmentId}
       AND o.status IN ('pending', 'sending')`);

@@ -35,6 +35,13 @@ export function insertAttemptOutcome(db: DbOrTx, row: NewAttemptOutcome): Promis
   return insertOnce(() => db.insert(o).values({ ...row, messaged: row.messaged ? 1 : 0 }));
 }
 
+/** A batch's rows as one multi-row insert, which fails whole when an attempt has one already. */
+export async function insertAttemptOutcomes(db: DbOrTx, rows: NewAttemptOutcome[]): Promise<void> {
+  if (rows.length > 0) {
+    await db.insert(o).values(rows.map((row) => ({ ...row, messaged: row.messaged ? 1 : 0 })));
+  }
+}
+
 export async function findAttemptOutcome(
   db: DbOrTx,
   shipmentId: string,

@@ -22,6 +22,17 @@ export async function insertStatusLog(
   return row.id;
 }
 
+/**
+ * The status logs of a batch of accepted messages as one multi-row insert (their ids are not
+ * read back: each outbox row links to its message's newest log, src/db/outbox.ts).
+ */
+export async function insertStatusLogs(
+  db: DbOrTx,
+  logs: { shipmentId: string; status: string; messageId: string }[],
+): Promise<void> {
+  await db.insert(whatsappStatusLogs).values(logs);
+}
+
 async function newestStatusLogId(db: Db, where: SQL): Promise<number | null> {
   const [row] = await db
     .select({ id: whatsappStatusLogs.id })

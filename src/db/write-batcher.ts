@@ -16,7 +16,7 @@
  *   the whole batch: `runIn` hands an item to a `WriteGroup`, whose `many` writes every item of
  *   the batch at once and `one` writes an item alone (a batch of one, or after a rollback).
  */
-import type { Db, DbOrTx, Tx } from './client.ts';
+import type { Db, Tx } from './client.ts';
 
 /**
  * Same-shape writes of many callers as one statement. `many` returns each item's result in the
@@ -26,7 +26,7 @@ import type { Db, DbOrTx, Tx } from './client.ts';
  */
 export interface WriteGroup<I, T> {
   many(tx: Tx, items: I[]): Promise<T[]>;
-  one(db: DbOrTx, item: I): Promise<T>;
+  one(tx: Tx, item: I): Promise<T>;
 }
 
 export interface WriteBatcher {
@@ -204,12 +204,12 @@ export function inTransaction<T>(
   return writes ? writes.run(work) : db.transaction(work);
 }
 
-/** `runIn` through the batcher when there is one, else the item written alone (`one`). */
+/** `runIn` through the batcher when there is one, else the item alone in its own transaction. */
 export function inGroup<I, T>(
   db: Db,
   writes: WriteBatcher | null | undefined,
   group: WriteGroup<I, T>,
   item: I,
 ): Promise<T> {
-  return writes ? writes.runIn(group, item) : group.one(db, item);
+  return writes ? writes.runIn(group, item) : db.transaction((tx) => group.one(tx, item));
 }

@@ -236,6 +236,18 @@ export async function recordAttempt(
   onFlagged?: (row: AttemptOutcomeRow) => Promise<void>,
 ): Promise<void> {
   await insertAttemptOutcome(deps.db, attempt);
+  await closeEarlierAttempts(deps, attempt, onFlagged);
+}
+
+/**
+ * `recordAttempt` after its row is stored (by the caller, with the attempt's message): closes
+ * the shipment's earlier open attempts and checks the one just before.
+ */
+export async function closeEarlierAttempts(
+  deps: OutcomeDeps,
+  attempt: NewAttemptOutcome,
+  onFlagged?: (row: AttemptOutcomeRow) => Promise<void>,
+): Promise<void> {
   const earlier = await listEarlierAttempts(deps.db, attempt.shipmentId, attempt.attempt);
   for (const row of earlier) {
     if (row.outcome !== 'open') {

@@ -22,9 +22,19 @@ import { recordActivity } from '../activity.ts';
 import { delayUntil, type Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { findInbox, markInbox, type InboxRow } from '../db/inbox.ts';
+import {
+  insertAttemptOutcome,
+  insertAttemptOutcomes,
+  type NewAttemptOutcome,
+} from '../db/outcomes.ts';
+import { findInbox, markInbox, markInboxes, type InboxRow } from '../db/inbox.ts';
 import { cancelEarlierAttemptChecks } from '../db/no-reply-checks.ts';
-import { insertOutbox } from '../db/outbox.ts';
+import {
+  findUnfinishedOutboxByKey,
+  insertOutbox,
+  insertOutboxes,
+  type NewOutbox,
+} from '../db/outbox.ts';
 import { findSuppression } from '../db/suppressions.ts';
 import { PermanentError } from '../errors.ts';
 import { parseFdrEvent } from '../fdr/event.ts';
@@ -33,10 +43,16 @@ import { decideReason } from '../fdr/reason.ts';
 import { FDR_REASON_LABELS, type FdrReason } from '../fdr/reasons.ts';
 import { templateContent } from '../fdr/message-content.ts';
 import { extractVariables, renderTemplate } from '../fdr/render.ts';
+import { inGroup, type WriteBatcher, type WriteGroup } from '../db/write-batcher.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { sendApology } from '../outcomes/apology.ts';
-import { courierOf, failedAtOf, recordAttempt } from '../outcomes/attempts.ts';
+import {
+  closeEarlierAttempts,
+  courierOf,
+  failedAtOf,
+  recordAttempt,
+} from '../outcomes/attempts.ts';
 import { quietUntil } from '../quiet-hours.ts';
 import { enqueue, type JobHandler, type Queues } from '../queues/index.ts';
 import type { SettingsCache } from '../settings-cache.ts';
@@ -66,6 +82,8 @@ interface Deps {
   clock: Clock;
   metrics: Pick<Metrics, 'notSent' | 'outcomes' | 'notHonoured'>;
   log: Log;
+  /** Group commit of the decision's writes (src/db/write-batcher.ts); absent, its own transaction. */
+  writes?: WriteBatcher;
 }
 
 export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
@@ -76,14 +94,16 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
       throw new PermanentError('ERR_INBOX_MISSING', `fdr_inbox row ${inboxId} does not exist`);
     }
     if (inbox.status !== 'received') {
+      if (inbox.status === 'processed') {
+        await requeueUnsent(deps, inbox);
+      }
       return { status: 'duplicate', inboxStatus: inbox.status };
     }
     const raw: unknown = JSON.parse(inbox.payload);
     // The attempt's outcome row: the decided reason once there is one (src/outcomes/attempts.ts).
     let decided: FdrReason | null = null;
-    const outcomeOf = (fields: AttemptDecision) => recordOutcome(deps, inbox, raw, decided, fields);
     const skip = async (code: SkipCode, reason: string) => {
-      await outcomeOf({ messaged: false, code });
+      await recordOutcome(deps, inbox, raw, decided, code);
       return skipEvent(deps, inbox, code, reason);
     };
     // A newer failed-delivery attempt makes the no-reply rule of earlier ones moot, whether or
@@ -157,7 +177,7 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
       return skip(rendered.code, `template ${template.id} cannot be rendered: ${rendered.reason}`);
     }
 
-    const { id: outboxId, created } = await insertOutbox(db, {
+    const message: NewOutbox = {
       idempotencyKey: `fdr-${inbox.shipmentId}-${inbox.attempt}`,
       kind: 'fdr_template',
       shipmentId: inbox.shipmentId,
@@ -171,8 +191,21 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
         event.response_data.shippingAddress?.customerName ?? event.response_data.customerName,
       ),
       ...templateContent(template, rendered),
+    };
+    // The message, its attempt's outcome and the inbox row marked processed, committed together
+    // (and with the other jobs' of the moment). Marked before the send is queued: if the process
+    // dies in between, the sweeper queues the waiting message (src/sweeper.ts).
+    const outcome = outcomeRowOf(deps, inbox, raw, reason, template.id);
+    const { outboxId, created } = await inGroup(db, deps.writes, decisions, {
+      inboxId: inbox.id,
+      message,
+      outcome,
     });
-    await outcomeOf({ messaged: true, outboxId, templateId: template.id });
+    if (outcome) {
+      await closeEarlierAttempts(deps, { ...outcome, outboxId }, (flagged) =>
+        sendApology(deps, flagged).then(() => undefined),
+      );
+    }
     // Inside the account's quiet hours the send waits, delayed, until they end.
     const { quietHours } = policyOf(config, settings);
     const now = deps.clock.now();
@@ -191,15 +224,12 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
         now,
       );
     }
-    // Enqueued before the inbox is marked: a crash in between re-runs this job, which finds the
-    // same outbox row (same key) and re-adds the same job id, a no-op.
     await enqueue(
       queues,
       'message.send',
       { outboxId },
       until === null ? {} : { delay: delayUntil(deps.clock, until) },
     );
-    await markInbox(db, inbox.id, 'processed', null);
     log.info(
       {
         inboxId,
@@ -222,20 +252,75 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
   };
 }
 
-type AttemptDecision =
-  { messaged: true; outboxId: number; templateId: string } | { messaged: false; code: SkipCode };
+/**
+ * A run after the decision was committed (the process died before the send was queued, and the
+ * job ran again): queues the message's send if it is still unfinished. The job id makes this a
+ * no-op while the send's job exists.
+ */
+async function requeueUnsent(deps: Deps, inbox: InboxRow): Promise<void> {
+  const message = await findUnfinishedOutboxByKey(
+    deps.db,
+    `fdr-${inbox.shipmentId}-${inbox.attempt}`,
+  );
+  if (message !== null) {
+    await enqueue(deps.queues, 'message.send', { outboxId: message });
+  }
+}
+
+/** What `fdr.validate` writes for an event that gets a message (`decisions`). */
+interface Decision {
+  inboxId: number;
+  message: NewOutbox;
+  /** The attempt's outcome row, its outbox id to be filled in; null without an account. */
+  outcome: Omit<NewAttemptOutcome, 'outboxId'> | null;
+}
 
 /**
- * The attempt's row in `whatsapp_attempt_outcomes` (inserted once; a re-run finds it there),
- * which also closes the shipment's earlier open attempt as failed again. An event without an
- * account id has no row: it belongs to no account's funnel.
+ * The writes of an event that gets a message, in one transaction: the outbox row, the attempt's
+ * outcome row naming it, and the inbox row marked processed. A batch's decisions go together
+ * (src/db/write-batcher.ts), each table's rows as one multi-row statement; a key that exists
+ * already (a job run again after a crash) rolls the batch back, and each is then written alone,
+ * finding the row there.
+ */
+const decisions: WriteGroup<Decision, { outboxId: number; created: boolean }> = {
+  async many(tx, items) {
+    const ids = await insertOutboxes(
+      tx,
+      items.map((d) => d.message),
+    );
+    await insertAttemptOutcomes(
+      tx,
+      items.flatMap((d, i) => (d.outcome ? [{ ...d.outcome, outboxId: ids[i]! }] : [])),
+    );
+    await markInboxes(
+      tx,
+      items.map((d) => d.inboxId),
+      'processed',
+      null,
+    );
+    return ids.map((outboxId) => ({ outboxId, created: true }));
+  },
+  async one(tx, d) {
+    const { id: outboxId, created } = await insertOutbox(tx, d.message);
+    if (d.outcome) {
+      await insertAttemptOutcome(tx, { ...d.outcome, outboxId });
+    }
+    await markInbox(tx, d.inboxId, 'processed', null);
+    return { outboxId, created };
+  },
+};
+
+/**
+ * The attempt's row in `whatsapp_attempt_outcomes` for an event that gets no message (inserted
+ * once; a re-run finds it there), which also closes the shipment's earlier open attempt as
+ * failed again. An event without an account id has no row: it belongs to no account's funnel.
  */
 async function recordOutcome(
   deps: Deps,
   inbox: InboxRow,
   raw: unknown,
   reason: FdrReason | null,
-  decision: AttemptDecision,
+  code: SkipCode,
 ): Promise<void> {
   if (inbox.accountId === null) {
     return;
@@ -248,14 +333,38 @@ async function recordOutcome(
       accountId: inbox.accountId,
       reason,
       courier: courierOf(raw),
-      templateId: decision.messaged ? decision.templateId : null,
-      outboxId: decision.messaged ? decision.outboxId : null,
-      messaged: decision.messaged,
-      notMessagedCode: decision.messaged ? null : decision.code,
+      templateId: null,
+      outboxId: null,
+      messaged: false,
+      notMessagedCode: code,
       failedAt: failedAtOf(raw, deps.config.OUTCOME_TIME_ZONE, inbox.createdAt),
     },
     (flagged) => sendApology(deps, flagged).then(() => undefined),
   );
+}
+
+/** The outcome row of an event that gets a message (its outbox id to come); null without an account. */
+function outcomeRowOf(
+  deps: Deps,
+  inbox: InboxRow,
+  raw: unknown,
+  reason: FdrReason,
+  templateId: string,
+): Omit<NewAttemptOutcome, 'outboxId'> | null {
+  if (inbox.accountId === null) {
+    return null;
+  }
+  return {
+    shipmentId: inbox.shipmentId,
+    attempt: inbox.attempt,
+    accountId: inbox.accountId,
+    reason,
+    courier: courierOf(raw),
+    templateId,
+    messaged: true,
+    notMessagedCode: null,
+    failedAt: failedAtOf(raw, deps.config.OUTCOME_TIME_ZONE, inbox.createdAt),
+  };
 }
 
 /** `notification_outbox.customer_name`'s length. */

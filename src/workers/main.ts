@@ -75,6 +75,7 @@ export function buildHandlers(deps: Deps, extras: WorkerExtras): Handlers {
       clock,
       metrics: deps.metrics,
       log,
+      writes: deps.writes,
     }),
     'message.send': processMessageSend({
       config,

@@ -42,9 +42,9 @@ import { DelayedError, type Job } from 'bullmq';
 import { publishActivity } from '../activity.ts';
 import { delayUntil, type Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
-import { insertActivity, type ActivityEntry } from '../db/activity.ts';
+import { insertActivities, insertActivity, type ActivityEntry } from '../db/activity.ts';
 import type { CredentialCipher } from '../credentials.ts';
-import type { Db } from '../db/client.ts';
+import type { Db, Tx } from '../db/client.ts';
 import {
   AMBIGUOUS_SEND_FAILURES,
   claimOutbox,
@@ -58,10 +58,10 @@ import {
   type UnlessSuppressed,
 } from '../db/outbox.ts';
 import { findInteractiveRefusal, recordInteractiveRefusal } from '../db/connection-features.ts';
-import { findConversation, openConversation } from '../db/conversations.ts';
-import { scheduleNoReplyCheck } from '../db/no-reply-checks.ts';
+import { findConversation, openConversation, openConversations } from '../db/conversations.ts';
+import { scheduleNoReplyCheck, scheduleNoReplyChecks } from '../db/no-reply-checks.ts';
 import { lastCustomerMessageAt } from '../db/customer-windows.ts';
-import { insertStatusLog } from '../db/status-logs.ts';
+import { insertStatusLog, insertStatusLogs } from '../db/status-logs.ts';
 import { reportsPendingBetween } from '../db/webhook-events.ts';
 import { DEFAULT_CONNECTION_ID } from '../db/settings.ts';
 import { findSuppression } from '../db/suppressions.ts';
@@ -74,7 +74,7 @@ import {
   type SendResult,
   type SessionContent,
 } from '../gupshup/types.ts';
-import { inTransaction, type WriteBatcher } from '../db/write-batcher.ts';
+import { inGroup, type WriteBatcher, type WriteGroup } from '../db/write-batcher.ts';
 import type { Log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { decodeContent } from '../outbox-content.ts';
@@ -657,13 +657,6 @@ export function reconcileDeadline(
 }
 
 /**
- * Records a message Gupshup accepted: its status log row, the outbox row marked sent, the
- * conversation replies bind to, and the timeline entry, all in one transaction, so nobody sees
- * a sent message without its entry and a crash cannot lose one. Publishing follows the commit
- * (the sweeper re-publishes an entry whose job was lost). Returns false, changing nothing, when
- * the row was already finished by someone else.
- */
-/**
  * Whether the send hands Redis its no-reply check now: when it is due within
  * NO_REPLY_QUEUE_AHEAD_MS, or when no sweeper runs to hand it over later (src/sweeper.ts).
  */
@@ -679,6 +672,101 @@ function queueCheckNow(deps: Deps, dueAt: number): boolean {
 /** Thrown inside a commit to roll it back: another attempt finished the row first. */
 class AlreadyFinished extends Error {}
 
+/** What a send accepted by Gupshup records, in one transaction (`sentRecords`). */
+interface SentRecord {
+  outbox: OutboxRow;
+  messageId: string;
+  sentAt: Date;
+  /** When its no-reply check is due; null when it has none. */
+  noReplyAt: number | null;
+  entry: ActivityEntry;
+}
+
+const statusLogOf = (r: SentRecord) => ({
+  shipmentId: r.outbox.shipmentId,
+  status: SUBMITTED,
+  messageId: r.messageId,
+});
+
+const conversationOf = ({ outbox }: SentRecord) => ({
+  outboxId: outbox.id,
+  shipmentId: outbox.shipmentId,
+  accountId: outbox.accountId,
+  customerNumber: outbox.toNumber,
+  connectionId: outbox.connectionId,
+});
+
+const checkOf = ({ outbox }: SentRecord, dueAt: number) => ({
+  outboxId: outbox.id,
+  shipmentId: outbox.shipmentId,
+  accountId: outbox.accountId,
+  dueAt: new Date(dueAt),
+});
+
+/**
+ * Marks the message sent (and an FDR message's attempt outcome, its first acceptance only);
+ * throws AlreadyFinished, rolling the record back, when another attempt finished it first.
+ */
+async function markSent(tx: Tx, r: SentRecord): Promise<boolean> {
+  const marked =
+    r.outbox.kind === 'fdr_template'
+      ? await markFdrMessageSent(tx, r.outbox, r.messageId, r.sentAt)
+      : {
+          finished: await markOutboxSent(tx, r.outbox.id, r.messageId, r.sentAt),
+          outcomeSent: false,
+        };
+  if (!marked.finished) {
+    throw new AlreadyFinished();
+  }
+  return marked.outcomeSent;
+}
+
+/**
+ * The record of a send: its status log row, the outbox row marked sent, for an FDR message the
+ * conversation replies bind to and its no-reply check, and the timeline entry, all in one
+ * transaction, so nobody sees a sent message without its entry and a crash cannot lose one. A
+ * batch's sends go together (src/db/write-batcher.ts): each table's rows as one multi-row insert,
+ * the marks one per message. Any surprise (a row finished meanwhile, a conversation already
+ * open after a crash) rolls the batch back, and each send is then recorded alone.
+ */
+const sentRecords: WriteGroup<SentRecord, { activityId: number; outcomeSent: boolean }> = {
+  async many(tx, records) {
+    await insertStatusLogs(tx, records.map(statusLogOf));
+    const outcomes: boolean[] = [];
+    for (const r of records) {
+      outcomes.push(await markSent(tx, r));
+    }
+    const notices = records.filter((r) => r.outbox.kind === 'fdr_template');
+    await openConversations(tx, notices.map(conversationOf));
+    await scheduleNoReplyChecks(
+      tx,
+      notices.flatMap((r) => (r.noReplyAt === null ? [] : [checkOf(r, r.noReplyAt)])),
+    );
+    const ids = await insertActivities(
+      tx,
+      records.map((r) => r.entry),
+    );
+    return records.map((_r, i) => ({ activityId: ids[i]!, outcomeSent: outcomes[i]! }));
+  },
+  async one(tx, r) {
+    await insertStatusLog(tx, statusLogOf(r));
+    const outcomeSent = await markSent(tx, r);
+    if (r.outbox.kind === 'fdr_template') {
+      await openConversation(tx, conversationOf(r));
+      if (r.noReplyAt !== null) {
+        await scheduleNoReplyCheck(tx, checkOf(r, r.noReplyAt));
+      }
+    }
+    return { activityId: await insertActivity(tx, r.entry), outcomeSent };
+  },
+};
+
+/**
+ * Records a message Gupshup accepted (`sentRecords`), then queues its no-reply check when due
+ * soon and asks for its timeline entry to be published (the sweeper re-publishes an entry whose
+ * job was lost). Returns false, changing nothing, when the row was already finished by someone
+ * else.
+ */
 async function commitSent(
   deps: Deps,
   outbox: OutboxRow,
@@ -717,54 +805,24 @@ async function commitSent(
     },
     occurredAt: sentAt,
   };
-  let outcomeSent = false;
-  // Group-committed with the other jobs' writes of the moment: resolves once durable.
-  const activityId = await inTransaction(deps.db, deps.writes, async (tx) => {
-    const statusLogId = await insertStatusLog(tx, {
-      shipmentId: outbox.shipmentId,
-      status: SUBMITTED,
-      messageId,
-    });
-    // Finished by someone else meanwhile: nothing of this transaction may stay. The FDR
-    // message's attempt outcome reaches `sent` with it (its first acceptance only).
-    const marked =
-      outbox.kind === 'fdr_template'
-        ? await markFdrMessageSent(tx, outbox, messageId, statusLogId, sentAt)
-        : {
-            finished: await markOutboxSent(tx, outbox.id, messageId, statusLogId, sentAt),
-            outcomeSent: false,
-          };
-    if (!marked.finished) {
-      throw new AlreadyFinished();
-    }
-    outcomeSent = marked.outcomeSent;
-    if (outbox.kind === 'fdr_template') {
-      await openConversation(tx, {
-        outboxId: outbox.id,
-        shipmentId: outbox.shipmentId,
-        accountId: outbox.accountId,
-        customerNumber: outbox.toNumber,
-        connectionId: outbox.connectionId,
-      });
-      if (noReplyAt !== null) {
-        await scheduleNoReplyCheck(tx, {
-          outboxId: outbox.id,
-          shipmentId: outbox.shipmentId,
-          accountId: outbox.accountId,
-          dueAt: new Date(noReplyAt),
-        });
-      }
-    }
-    return insertActivity(tx, entry);
+  // Group-committed with the other sends of the moment, as multi-row statements: resolves once
+  // durable.
+  const recorded = await inGroup(deps.db, deps.writes, sentRecords, {
+    outbox,
+    messageId,
+    sentAt,
+    noReplyAt,
+    entry,
   }).catch((err: unknown) => {
     if (err instanceof AlreadyFinished) {
       return null;
     }
     throw err;
   });
-  if (activityId === null) {
+  if (recorded === null) {
     return false;
   }
+  const { activityId, outcomeSent } = recorded;
   if (outcomeSent) {
     deps.metrics.outcomes.inc({ stage: 'sent' });
   }

@@ -1,8 +1,8 @@
 /**
  * The send's marks on real MariaDB: an FDR message and its attempt outcome reach `sent` in one
- * statement, the outcome only at the first acceptance, nothing once the message is finished, and
- * a message without an outcome row is still marked; the claim takes a message only while no
- * suppression of its sender and customer is in force, and says which stopped it.
+ * statement, linked to its message id's newest status log, the outcome only at the first
+ * acceptance, nothing once the message is finished, and a message without an outcome row is
+ * still marked.
  */
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { prepareDatabase } from '../../src/db/migrate.ts';
 import { insertAttemptOutcome } from '../../src/db/outcomes.ts';
 import { findOutbox, insertOutbox, markFdrMessageSent } from '../../src/db/outbox.ts';
 import { notificationOutbox, whatsappAttemptOutcomes } from '../../src/db/schema.ts';
+import { insertStatusLog } from '../../src/db/status-logs.ts';
 import { createLog } from '../../src/log.ts';
 import { createTestEnv } from '../helpers/env.ts';
 
@@ -72,17 +73,25 @@ describe('markFdrMessageSent', () => {
     const { db } = handle;
     const message = await fdrMessage('MARK-1', true);
     const at = new Date('2026-12-01T10:00:00.123Z');
-    expect(await markFdrMessageSent(db, message, 'gs-1', 7, at)).toEqual({
+    // The row links to its message id's newest status log.
+    await insertStatusLog(db, { shipmentId: 'MARK-1', status: 'SUBMITTED', messageId: 'gs-0' });
+    await insertStatusLog(db, { shipmentId: 'MARK-1', status: 'SUBMITTED', messageId: 'gs-1' });
+    const logId = await insertStatusLog(db, {
+      shipmentId: 'MARK-1',
+      status: 'SUBMITTED',
+      messageId: 'gs-1',
+    });
+    expect(await markFdrMessageSent(db, message, 'gs-1', at)).toEqual({
       finished: true,
       outcomeSent: true,
     });
     const row = await findOutbox(db, message.id);
-    expect(row).toMatchObject({ status: 'sent', gupshupMessageId: 'gs-1', statusLogId: 7 });
+    expect(row).toMatchObject({ status: 'sent', gupshupMessageId: 'gs-1', statusLogId: logId });
     expect(row!.sentAt?.toISOString()).toBe(at.toISOString());
     expect((await outcomeSentAt('MARK-1'))?.toISOString()).toBe(at.toISOString());
 
     // Finished: nothing changes, neither row.
-    expect(await markFdrMessageSent(db, message, 'gs-2', 8, new Date())).toEqual({
+    expect(await markFdrMessageSent(db, message, 'gs-2', new Date())).toEqual({
       finished: false,
       outcomeSent: false,
     });
@@ -93,7 +102,7 @@ describe('markFdrMessageSent', () => {
       .update(notificationOutbox)
       .set({ status: 'sending' })
       .where(eq(notificationOutbox.id, message.id));
-    expect(await markFdrMessageSent(db, message, 'gs-3', 9, new Date())).toEqual({
+    expect(await markFdrMessageSent(db, message, 'gs-3', new Date())).toEqual({
       finished: true,
       outcomeSent: false,
     });
@@ -103,7 +112,7 @@ describe('markFdrMessageSent', () => {
   it('marks a message that has no outcome row', async () => {
     const { db } = handle;
     const message = await fdrMessage('MARK-2', false);
-    expect(await markFdrMessageSent(db, message, 'gs-4', 10, new Date())).toEqual({
+    expect(await markFdrMessageSent(db, message, 'gs-4', new Date())).toEqual({
       finished: true,
       outcomeSent: false,
     });
@@ -114,7 +123,7 @@ describe('markFdrMessageSent', () => {
     const { db } = handle;
     const message = await fdrMessage('MARK-3', true);
     expect(
-      await markFdrMessageSent(db, { ...message, shipmentId: 'OTHER' }, 'gs-5', 11, new Date()),
+      await markFdrMessageSent(db, { ...message, shipmentId: 'OTHER' }, 'gs-5', new Date()),
     ).toEqual({ finished: false, outcomeSent: false });
     expect((await findOutbox(db, message.id))!.status).toBe('sending');
     expect(await outcomeSentAt('MARK-3')).toBeNull();
