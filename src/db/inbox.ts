@@ -3,6 +3,7 @@ import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce, insertOnce } from './insert-once.ts';
+import { coalescedFor } from './coalesce.ts';
 import { preparedFor } from './prepared.ts';
 import type { WriteGroup } from './write-batcher.ts';
 import { fdrInbox } from './schema.ts';
@@ -141,9 +142,20 @@ const inboxById = preparedFor((db) =>
     .prepare(),
 );
 
-export async function findInbox(db: Db, id: number): Promise<InboxRow | null> {
-  const [row] = await inboxById(db).execute({ id });
-  return row ?? null;
+/** Concurrent jobs' reads of their inbox rows, one query (src/db/coalesce.ts). */
+const inboxRows = coalescedFor<number, InboxRow>(async (db, ids) => {
+  const rows =
+    ids.length === 1
+      ? await inboxById(db).execute({ id: ids[0]! })
+      : await db
+          .select()
+          .from(fdrInbox)
+          .where(inArray(fdrInbox.id, [...ids]));
+  return new Map(rows.map((row) => [row.id, row]));
+});
+
+export function findInbox(db: Db, id: number): Promise<InboxRow | null> {
+  return inboxRows(db, id);
 }
 
 export async function markInbox(

@@ -5,6 +5,7 @@ import { and, asc, desc, eq, gt, inArray, isNull, lt, notExists, or, sql } from 
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce } from './insert-once.ts';
+import { coalescedFor } from './coalesce.ts';
 import { preparedFor } from './prepared.ts';
 import { notificationOutbox, whatsappSuppressions } from './schema.ts';
 
@@ -113,9 +114,20 @@ export async function findUnfinishedOutboxByKey(
   return row?.id ?? null;
 }
 
-export async function findOutbox(db: Db, id: number): Promise<OutboxRow | null> {
-  const [row] = await outboxById(db).execute({ id });
-  return row ?? null;
+/** Concurrent jobs' reads of their outbox rows, one query (src/db/coalesce.ts). */
+const outboxRows = coalescedFor<number, OutboxRow>(async (db, ids) => {
+  const rows =
+    ids.length === 1
+      ? await outboxById(db).execute({ id: ids[0]! })
+      : await db
+          .select()
+          .from(notificationOutbox)
+          .where(inArray(notificationOutbox.id, [...ids]));
+  return new Map(rows.map((row) => [row.id, row]));
+});
+
+export function findOutbox(db: Db, id: number): Promise<OutboxRow | null> {
+  return outboxRows(db, id);
 }
 
 /**

@@ -7,6 +7,7 @@
 import { and, count, desc, eq, gt, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
+import { coalescedFor } from './coalesce.ts';
 import { preparedFor } from './prepared.ts';
 import { whatsappSuppressions } from './schema.ts';
 
@@ -171,9 +172,59 @@ export async function findSuppression(
             inForce(now),
           ),
         )
-    : await pairInForce(db).execute({ senderNumber, customerNumber, now });
-  return rows.find((r) => r.reason === 'opted_out') ?? rows[0] ?? null;
+    : await pairsInForce(db, { senderNumber, customerNumber, now });
+  return firstInForce(rows ?? [], now);
 }
+
+/** The opt-out first, else any other reason, among a pair's rows in force at `now`. */
+function firstInForce(rows: SuppressionRow[], now: Date): SuppressionRow | null {
+  const live = rows.filter((r) => r.expiresAt === null || r.expiresAt > now);
+  return live.find((r) => r.reason === 'opted_out') ?? live[0] ?? null;
+}
+
+interface PairAt {
+  senderNumber: string;
+  customerNumber: string;
+  now: Date;
+}
+
+/**
+ * Concurrent jobs' looks at the list, one query (src/db/coalesce.ts): the rows of every pair
+ * asked for that are in force at the earliest of their moments, each caller then keeping those
+ * in force at its own.
+ */
+const pairsInForce = coalescedFor<PairAt, SuppressionRow[]>(async (db, asks) => {
+  if (asks.length === 1) {
+    const ask = asks[0]!;
+    const { senderNumber, customerNumber, now } = ask;
+    return new Map([[ask, await pairInForce(db).execute({ senderNumber, customerNumber, now })]]);
+  }
+  const earliest = new Date(Math.min(...asks.map((a) => a.now.getTime())));
+  const rows = await db
+    .select()
+    .from(whatsappSuppressions)
+    .where(
+      and(
+        or(
+          ...asks.map((a) =>
+            and(
+              eq(whatsappSuppressions.senderNumber, a.senderNumber),
+              eq(whatsappSuppressions.customerNumber, a.customerNumber),
+            ),
+          ),
+        ),
+        inForce(earliest),
+      ),
+    );
+  return new Map(
+    asks.map((a) => [
+      a,
+      rows.filter(
+        (r) => r.senderNumber === a.senderNumber && r.customerNumber === a.customerNumber,
+      ),
+    ]),
+  );
+});
 
 /** Checked before every send: prepared once. */
 const pairInForce = preparedFor((db) =>

@@ -80,4 +80,44 @@ describe('findSuppression', () => {
       reason: 'not_on_whatsapp',
     });
   });
+
+  it('answers concurrent looks (read together) each at its own moment', async () => {
+    const { db } = handle;
+    const now = Date.now();
+    await suppress(db, {
+      senderNumber: SENDER,
+      customerNumber: '919700000010',
+      reason: 'not_on_whatsapp',
+      source: 'send_error',
+      expiresAt: new Date(now + HOUR),
+    });
+    await suppress(db, {
+      senderNumber: SENDER,
+      customerNumber: '919700000011',
+      reason: 'not_on_whatsapp',
+      source: 'send_error',
+      expiresAt: new Date(now + HOUR),
+    });
+    await suppress(db, {
+      senderNumber: SENDER,
+      customerNumber: '919700000011',
+      reason: 'opted_out',
+      source: 'keyword',
+    });
+    const looks = await Promise.all([
+      findSuppression(db, SENDER, '919700000010', new Date(now)),
+      // The same pair two hours on: its suppression has expired by then.
+      findSuppression(db, SENDER, '919700000010', new Date(now + 2 * HOUR)),
+      findSuppression(db, SENDER, '919700000011', new Date(now)),
+      findSuppression(db, SENDER, '919700000012', new Date(now)),
+      findSuppression(db, '919000000000', '919700000010', new Date(now)),
+    ]);
+    expect(looks.map((r) => r?.reason ?? null)).toEqual([
+      'not_on_whatsapp',
+      null,
+      'opted_out',
+      null,
+      null,
+    ]);
+  });
 });
