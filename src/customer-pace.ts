@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 
 import { PAIR_GAP_MS } from './gupshup/error-actions.ts';
 import type { RedisClient } from './redis.ts';
+import { redisScript } from './redis-script.ts';
 
 const NOW = `
 local t = redis.call('TIME')
@@ -24,6 +25,7 @@ local slot = math.max(now + gap, tonumber(redis.call('GET', KEYS[1]) or '0'))
 redis.call('SET', KEYS[1], slot + gap, 'PX', slot - now + gap + 1000)
 return slot - now
 `;
+const runHold = redisScript(HOLD);
 
 /** A send's turn: none needed without a key; else the next free one, moved one gap on. */
 const TURN = `${NOW}
@@ -35,6 +37,7 @@ if slot - now <= tonumber(ARGV[2]) then slot = now end
 redis.call('SET', KEYS[1], slot + gap, 'PX', slot - now + gap + 1000)
 return slot - now
 `;
+const runTurn = redisScript(TURN);
 
 /** A delayed job may be promoted this early; it keeps its turn. */
 const EARLY_MS = 100;
@@ -76,10 +79,10 @@ export function createCustomerPace(
       .slice(0, 22)}`;
   return {
     async hold(connection, customer) {
-      return Number(await redis.eval(HOLD, 1, key(connection, customer), gapMs));
+      return Number(await runHold(redis, 1, key(connection, customer), gapMs));
     },
     async turn(connection, customer) {
-      return Number(await redis.eval(TURN, 1, key(connection, customer), gapMs, EARLY_MS));
+      return Number(await runTurn(redis, 1, key(connection, customer), gapMs, EARLY_MS));
     },
   };
 }

@@ -15,6 +15,7 @@
  */
 import type { RedisClient } from './redis.ts';
 import { sendersKeyPrefix } from './redis-keys.ts';
+import { redisScript } from './redis-script.ts';
 
 /**
  * A sender slowed down by HTTP 429 and its kin (src/gupshup/error-actions.ts `slow_sender`) keeps
@@ -54,6 +55,7 @@ local wait = slot - nowUs
 if wait < tonumber(ARGV[5]) then return 0 end
 return math.ceil(wait / 1000)
 `;
+const runReserve = redisScript(RESERVE);
 
 /**
  * One throttle: the level goes one up (at most ARGV[2]) unless the last rise was less than
@@ -74,6 +76,7 @@ redis.call('PEXPIRE', KEYS[1], quiet * (tonumber(ARGV[2]) + 1))
 redis.call('SADD', KEYS[2], ARGV[4])
 return lvl
 `;
+const runSlowDown = redisScript(SLOW_DOWN);
 
 /** The current level and configured rate of each sender named in the set (Redis's clock). */
 const LEVELS = `${LEVEL}
@@ -88,6 +91,7 @@ for _, conn in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return out
 `;
+const runLevels = redisScript(LEVELS);
 
 /** A quiet minute brings a slowed sender one step back. */
 export const PACE_QUIET_MS = 60_000;
@@ -128,8 +132,8 @@ export function createSenderPace(
   return {
     async reserve(sender, connection, ownRate) {
       const rate = ownRate && ownRate > 0 ? ownRate : perSecond;
-      const wait = await redis.eval(
-        RESERVE,
+      const wait = await runReserve(
+        redis,
         4,
         `${prefix}:sender-pace:${sender}`,
         slowKey(connection),
@@ -144,8 +148,8 @@ export function createSenderPace(
       return Number(wait);
     },
     async slowDown(connection) {
-      const level = await redis.eval(
-        SLOW_DOWN,
+      const level = await runSlowDown(
+        redis,
         2,
         slowKey(connection),
         known,
@@ -158,8 +162,8 @@ export function createSenderPace(
       return rate / 2 ** Number(level);
     },
     async paces() {
-      const flat = (await redis.eval(
-        LEVELS,
+      const flat = (await runLevels(
+        redis,
         2,
         known,
         rates,

@@ -15,6 +15,7 @@
  */
 import type { RedisClient } from './redis.ts';
 import { sendersKeyPrefix } from './redis-keys.ts';
+import { redisScript } from './redis-script.ts';
 
 export interface PauseState {
   connection: string;
@@ -62,6 +63,7 @@ redis.call('HSET', KEYS[1], 'code', ARGV[1], 'reason', ARGV[2], 'probeAt', now +
 redis.call('SADD', KEYS[2], ARGV[4])
 return {started and 1 or 0, tonumber(redis.call('HGET', KEYS[1], 'since'))}
 `;
+const runPause = redisScript(PAUSE);
 
 const CHECK = `${NOW}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
@@ -73,6 +75,7 @@ if now >= probeAt then
 end
 return {2, probeAt - now, tonumber(h[2] or '0'), h[3] or '', h[4] or ''}
 `;
+const runCheck = redisScript(CHECK);
 
 const RESUME = `
 local was = redis.call('DEL', KEYS[1])
@@ -81,6 +84,7 @@ local held = redis.call('SMEMBERS', KEYS[3])
 redis.call('DEL', KEYS[3])
 return {was, held}
 `;
+const runResume = redisScript(RESUME);
 
 export function createSenderPause(
   redis: RedisClient,
@@ -94,8 +98,8 @@ export function createSenderPause(
   const pausedSet = `${prefix}:sender-paused`;
   return {
     async pause(connection, why) {
-      const [started, since] = (await redis.eval(
-        PAUSE,
+      const [started, since] = (await runPause(
+        redis,
         2,
         stateKey(connection),
         pausedSet,
@@ -107,7 +111,7 @@ export function createSenderPause(
       return { started: started === 1, since: Number(since) };
     },
     async check(connection) {
-      const out = (await redis.eval(CHECK, 1, stateKey(connection), probeMs)) as unknown[];
+      const out = (await runCheck(redis, 1, stateKey(connection), probeMs)) as unknown[];
       if (out[0] === 0) {
         return { kind: 'go' };
       }
@@ -126,8 +130,8 @@ export function createSenderPause(
       await redis.sadd(heldKey(connection), jobId);
     },
     async resume(connection) {
-      const [was, held] = (await redis.eval(
-        RESUME,
+      const [was, held] = (await runResume(
+        redis,
         3,
         stateKey(connection),
         pausedSet,

@@ -11,6 +11,7 @@
 
 import type { Log } from '../log.ts';
 import type { RedisClient } from '../redis.ts';
+import { redisScript } from '../redis-script.ts';
 
 export interface AuthFailures {
   /** Seconds until `address` may try again; 0 when it may now. */
@@ -24,6 +25,7 @@ const RECORD = `
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
+const runRecord = redisScript(RECORD);
 
 export function createAuthFailures(opts: {
   redis: RedisClient;
@@ -60,7 +62,7 @@ export function createAuthFailures(opts: {
     },
     async record(address) {
       try {
-        await opts.redis.eval(RECORD, 1, key(address), String(opts.windowMs));
+        await runRecord(opts.redis, 1, key(address), String(opts.windowMs));
       } catch (err) {
         warnOnce(err);
       }
