@@ -117,6 +117,9 @@ function serviceRss(stack: Stack): number {
   return servicePids(stack).reduce((sum, pid) => sum + rssBytes(pid), 0);
 }
 
+/** How long the burst phase waits, idle, after the drain before its last RSS reading. */
+const RSS_SETTLE_MS = 30_000;
+
 /** Seconds of untimed traffic at the latency phase's rate before the timed run. */
 const LATENCY_WARM_UP_SECONDS = 5;
 
@@ -154,6 +157,17 @@ async function noReplyChecksWaiting(stack: Stack): Promise<number> {
   } finally {
     await queue.close();
   }
+}
+
+/** The API process's V8 heap (used, total) and external memory, from its /metrics. */
+async function apiHeap(apiUrl: string): Promise<{ used: number; total: number; external: number }> {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    used: value('nodejs_heap_size_used_bytes'),
+    total: value('nodejs_heap_size_total_bytes'),
+    external: value('nodejs_external_memory_bytes'),
+  };
 }
 
 /** Sends the sandbox accepted so far. */
@@ -636,6 +650,20 @@ async function main(): Promise<void> {
         const rssAfter = serviceRss(stack);
         note('burst', 'service RSS after', rssAfter, mib(rssAfter));
         note('burst', 'service RSS after ÷ before', round(rssAfter / rss0, 3));
+        // And once the service has been idle a while: V8 gives back the heap it grew only when
+        // allocation has been quiet for some seconds.
+        await new Promise((done) => setTimeout(done, RSS_SETTLE_MS));
+        const rssSettled = serviceRss(stack);
+        const settled = `service RSS ${RSS_SETTLE_MS / 1000} s after the drain`;
+        note('burst', settled, rssSettled, mib(rssSettled));
+        note('burst', `${settled} ÷ before`, round(rssSettled / rss0, 3));
+        const heap = await apiHeap(stack.apiUrl);
+        note(
+          'burst',
+          'API process V8 heap used, total after',
+          `${mib(heap.used)}, ${mib(heap.total)}`,
+        );
+        note('burst', 'API process external memory after', mib(heap.external));
         note('burst', 'Redis used_memory before', memory0, mib(memory0));
         note('burst', 'Redis used_memory peak', peakRedis, mib(peakRedis));
         note('burst', 'Redis used_memory after', after, mib(after));
