@@ -5,7 +5,7 @@
 import { and, asc, desc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
-import { insertIdOnce } from './insert-once.ts';
+import { insertIdOnce, insertManyIds } from './insert-once.ts';
 import { shipmentActivity } from './schema.ts';
 
 export interface ActivityEntry {
@@ -43,27 +43,17 @@ function rowOf(entry: ActivityEntry) {
  * caller then inserts them one by one), and one read of their ids by key, in the entries' order.
  */
 export async function insertActivities(db: DbOrTx, entries: ActivityEntry[]): Promise<number[]> {
-  if (entries.length === 0) {
-    return [];
-  }
-  await db.insert(shipmentActivity).values(entries.map(rowOf));
-  const rows = await db
-    .select({ id: shipmentActivity.id, key: shipmentActivity.activityKey })
-    .from(shipmentActivity)
-    .where(
-      inArray(
-        shipmentActivity.activityKey,
-        entries.map((e) => e.key),
-      ),
-    );
-  const ids = new Map(rows.map((r) => [r.key, r.id]));
-  return entries.map((e) => {
-    const id = ids.get(e.key);
-    if (id === undefined) {
-      throw new Error(`activity ${e.key} was not stored`);
-    }
-    return id;
-  });
+  const keys = entries.map((e) => e.key);
+  return insertManyIds(
+    keys,
+    () => db.insert(shipmentActivity).values(entries.map(rowOf)),
+    () =>
+      db
+        .select({ key: shipmentActivity.activityKey, id: shipmentActivity.id })
+        .from(shipmentActivity)
+        .where(inArray(shipmentActivity.activityKey, keys)),
+    'activity',
+  );
 }
 
 export async function insertActivity(db: DbOrTx, entry: ActivityEntry): Promise<number> {

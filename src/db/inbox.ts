@@ -2,7 +2,7 @@
 import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
-import { insertIdOnce, insertOnce } from './insert-once.ts';
+import { insertIdOnce, insertManyIds, insertOnce } from './insert-once.ts';
 import { coalescedFor } from './coalesce.ts';
 import { preparedFor } from './prepared.ts';
 import type { WriteGroup } from './write-batcher.ts';
@@ -64,24 +64,18 @@ export const inboxInserts: WriteGroup<NewInboxEvent, RecordedInboxEvent> = {
       eventKey: inboxEventKey(event.shipmentId, event.attempt),
       ...event,
     }));
-    await tx.insert(fdrInbox).values(rows);
-    const stored = await tx
-      .select({ id: fdrInbox.id, eventKey: fdrInbox.eventKey })
-      .from(fdrInbox)
-      .where(
-        inArray(
-          fdrInbox.eventKey,
-          rows.map((row) => row.eventKey),
-        ),
-      );
-    const ids = new Map(stored.map((row) => [row.eventKey, row.id]));
-    return rows.map((row) => {
-      const id = ids.get(row.eventKey);
-      if (id === undefined) {
-        throw new Error(`inbox row ${row.eventKey} was not stored`);
-      }
-      return { id, status: 'received', created: true };
-    });
+    const keys = rows.map((row) => row.eventKey);
+    const ids = await insertManyIds(
+      keys,
+      () => tx.insert(fdrInbox).values(rows),
+      () =>
+        tx
+          .select({ key: fdrInbox.eventKey, id: fdrInbox.id })
+          .from(fdrInbox)
+          .where(inArray(fdrInbox.eventKey, keys)),
+      'inbox row',
+    );
+    return ids.map((id) => ({ id, status: 'received', created: true }));
   },
   one: recordInboxEvent,
 };

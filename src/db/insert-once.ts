@@ -40,6 +40,30 @@ export async function insertIdOnce(
   return id;
 }
 
+/**
+ * A batch's rows as one multi-row insert, which fails whole on a duplicate key (the caller then
+ * writes them one by one), and one read of their ids by that key: the ids in the keys' order.
+ */
+export async function insertManyIds(
+  keys: string[],
+  insert: () => Promise<unknown>,
+  readIds: () => Promise<{ key: string; id: number }[]>,
+  what: string,
+): Promise<number[]> {
+  if (keys.length === 0) {
+    return [];
+  }
+  await insert();
+  const ids = new Map((await readIds()).map((row) => [row.key, row.id]));
+  return keys.map((key) => {
+    const id = ids.get(key);
+    if (id === undefined) {
+      throw new Error(`${what} ${key} was not stored`);
+    }
+    return id;
+  });
+}
+
 /** Whether `err`, or an error it wraps (drizzle wraps the driver's), is a duplicate key. */
 export function isDuplicateKey(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { and, asc, desc, eq, gt, inArray, isNull, lt, notExists, or, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
-import { insertIdOnce } from './insert-once.ts';
+import { insertIdOnce, insertManyIds } from './insert-once.ts';
 import { coalescedFor } from './coalesce.ts';
 import { preparedFor } from './prepared.ts';
 import { notificationOutbox, whatsappSuppressions } from './schema.ts';
@@ -64,29 +64,22 @@ export async function insertOutbox(
  * (the caller then inserts them one by one), and one read of their ids by key, in order.
  */
 export async function insertOutboxes(db: DbOrTx, messages: NewOutbox[]): Promise<number[]> {
-  if (messages.length === 0) {
-    return [];
-  }
-  await db
-    .insert(notificationOutbox)
-    .values(messages.map((m) => ({ ...m, correlationKey: newCorrelationKey(m.idempotencyKey) })));
-  const rows = await db
-    .select({ id: notificationOutbox.id, key: notificationOutbox.idempotencyKey })
-    .from(notificationOutbox)
-    .where(
-      inArray(
-        notificationOutbox.idempotencyKey,
-        messages.map((m) => m.idempotencyKey),
-      ),
-    );
-  const ids = new Map(rows.map((r) => [r.key, r.id]));
-  return messages.map((m) => {
-    const id = ids.get(m.idempotencyKey);
-    if (id === undefined) {
-      throw new Error(`outbox row ${m.idempotencyKey} was not stored`);
-    }
-    return id;
-  });
+  const keys = messages.map((m) => m.idempotencyKey);
+  return insertManyIds(
+    keys,
+    () =>
+      db
+        .insert(notificationOutbox)
+        .values(
+          messages.map((m) => ({ ...m, correlationKey: newCorrelationKey(m.idempotencyKey) })),
+        ),
+    () =>
+      db
+        .select({ key: notificationOutbox.idempotencyKey, id: notificationOutbox.id })
+        .from(notificationOutbox)
+        .where(inArray(notificationOutbox.idempotencyKey, keys)),
+    'outbox row',
+  );
 }
 
 const outboxById = preparedFor((db) =>
@@ -135,18 +128,24 @@ export function findOutbox(db: Db, id: number): Promise<OutboxRow | null> {
  * did not finish) row can be claimed; a sent or failed row never is, so nothing is sent twice
  * once its outcome is known.
  */
+/**
+ * The claim's change: the row `sending`, one attempt more, its error code cleared (a row left
+ * `sending` with none is an attempt cut off mid-way).
+ */
+const claimChange = {
+  status: 'sending',
+  attempts: sql`${notificationOutbox.attempts} + 1`,
+  errorCode: null,
+} as const;
+/** The row the claim takes: this one, while unfinished. */
+const claimable = () =>
+  and(
+    eq(notificationOutbox.id, sql.placeholder('id')),
+    inArray(notificationOutbox.status, ['pending', 'sending']),
+  );
+
 const claim = preparedFor((db) =>
-  db
-    .update(notificationOutbox)
-    // The error code is cleared: a row left `sending` with none is an attempt cut off mid-way.
-    .set({ status: 'sending', attempts: sql`${notificationOutbox.attempts} + 1`, errorCode: null })
-    .where(
-      and(
-        eq(notificationOutbox.id, sql.placeholder('id')),
-        inArray(notificationOutbox.status, ['pending', 'sending']),
-      ),
-    )
-    .prepare(),
+  db.update(notificationOutbox).set(claimChange).where(claimable()).prepare(),
 );
 
 /**
@@ -157,11 +156,10 @@ const claim = preparedFor((db) =>
 const claimUnsuppressed = preparedFor((db) =>
   db
     .update(notificationOutbox)
-    .set({ status: 'sending', attempts: sql`${notificationOutbox.attempts} + 1`, errorCode: null })
+    .set(claimChange)
     .where(
       and(
-        eq(notificationOutbox.id, sql.placeholder('id')),
-        inArray(notificationOutbox.status, ['pending', 'sending']),
+        claimable(),
         notExists(
           db
             .select({ one: sql`1` })

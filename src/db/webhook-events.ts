@@ -3,7 +3,7 @@ import { and, eq, gte, inArray, lt, lte } from 'drizzle-orm';
 
 import type { WebhookEvent } from '../webhook/events.ts';
 import type { Db, DbOrTx } from './client.ts';
-import { insertIdOnce } from './insert-once.ts';
+import { insertIdOnce, insertManyIds } from './insert-once.ts';
 import type { WriteGroup } from './write-batcher.ts';
 import { webhookEvents } from './schema.ts';
 
@@ -43,24 +43,22 @@ export const webhookEventInserts: WriteGroup<
   { id: number; created: boolean; status: string }
 > = {
   async many(tx, items) {
-    await tx.insert(webhookEvents).values(items.map(rowOf));
-    const stored = await tx
-      .select({ id: webhookEvents.id, eventKey: webhookEvents.eventKey })
-      .from(webhookEvents)
-      .where(
-        inArray(
-          webhookEvents.eventKey,
-          items.map((item) => item.eventKey),
-        ),
-      );
-    const ids = new Map(stored.map((row) => [row.eventKey, row.id]));
-    return items.map((item) => {
-      const id = ids.get(item.eventKey);
-      if (id === undefined) {
-        throw new Error(`webhook event ${item.eventKey} was not stored`);
-      }
-      return { id, created: true, status: item.handled?.status ?? 'received' };
-    });
+    const keys = items.map((item) => item.eventKey);
+    const ids = await insertManyIds(
+      keys,
+      () => tx.insert(webhookEvents).values(items.map(rowOf)),
+      () =>
+        tx
+          .select({ key: webhookEvents.eventKey, id: webhookEvents.id })
+          .from(webhookEvents)
+          .where(inArray(webhookEvents.eventKey, keys)),
+      'webhook event',
+    );
+    return items.map((item, i) => ({
+      id: ids[i]!,
+      created: true,
+      status: item.handled?.status ?? 'received',
+    }));
   },
   one: (db, item) => recordWebhookEvent(db, item.eventKey, item.event, item.handled, item.received),
 };
