@@ -216,8 +216,24 @@ describe('attempt outcomes', () => {
     expect(row).toMatchObject({ outcome: 'delivered', outcomeStatus: 'delivered' });
     expect(row!.outcomeAt!.toISOString()).toBe('2023-06-09T08:30:00.000Z');
     expect((await stageCount('shipment_delivered')) - before).toBe(1);
-    const timeline = await listShipmentActivity(service.deps.db, 'OUT-3');
-    expect(timeline.filter((a) => a.kind === 'whatsapp_outcome')).toHaveLength(1);
+    // The entry follows the outcome's update (the job that made it records it next).
+    const outcomeEntries = async () =>
+      (await listShipmentActivity(service.deps.db, 'OUT-3')).filter(
+        (a) => a.kind === 'whatsapp_outcome',
+      );
+    await waitFor(async () => (await outcomeEntries()).length > 0, { what: 'the outcome entry' });
+    // Both delivered events' jobs and the older rto have finished: one entry, not one per event.
+    await waitFor(
+      async () => {
+        const counts = await service.deps.queues['shipment.status'].getJobCounts(
+          'active',
+          'waiting',
+        );
+        return (counts.active ?? 0) + (counts.waiting ?? 0) === 0;
+      },
+      { what: 'the status jobs to finish' },
+    );
+    expect(await outcomeEntries()).toHaveLength(1);
   });
 
   it('acknowledges status events of shipments never decided on, storing nothing', async () => {
