@@ -23,16 +23,17 @@ export function inboxEventKey(shipmentId: string, attempt: number): string {
   return `${shipmentId}#${attempt}`;
 }
 
-/**
- * Records the event unless the same shipment attempt is already recorded (a redelivery). Returns
- * the row's id and status either way, with `created` telling which; only a redelivery reads the
- * row back.
- */
 export interface RecordedInboxEvent {
   id: number;
   status: InboxStatus;
   created: boolean;
 }
+
+/**
+ * Records the event unless the same shipment attempt is already recorded (a redelivery). Returns
+ * the row's id and status either way, with `created` telling which; only a redelivery reads the
+ * row back.
+ */
 
 export async function recordInboxEvent(
   db: DbOrTx,

@@ -195,7 +195,10 @@ export function processFdrValidate(deps: Deps): JobHandler<'fdr.validate'> {
     // The message, its attempt's outcome and the inbox row marked processed, committed together
     // (and with the other jobs' of the moment). Marked before the send is queued: if the process
     // dies in between, the sweeper queues the waiting message (src/sweeper.ts).
-    const outcome = outcomeRowOf(deps, inbox, raw, reason, template.id);
+    const outcome = outcomeRowOf(deps, inbox, raw, reason, {
+      messaged: true,
+      templateId: template.id,
+    });
     const { outboxId, created } = await inGroup(db, deps.writes, decisions, {
       inboxId: inbox.id,
       message,
@@ -322,34 +325,24 @@ async function recordOutcome(
   reason: FdrReason | null,
   code: SkipCode,
 ): Promise<void> {
-  if (inbox.accountId === null) {
-    return;
+  const row = outcomeRowOf(deps, inbox, raw, reason, { messaged: false, code });
+  if (row) {
+    await recordAttempt(deps, { ...row, outboxId: null }, (flagged) =>
+      sendApology(deps, flagged).then(() => undefined),
+    );
   }
-  await recordAttempt(
-    deps,
-    {
-      shipmentId: inbox.shipmentId,
-      attempt: inbox.attempt,
-      accountId: inbox.accountId,
-      reason,
-      courier: courierOf(raw),
-      templateId: null,
-      outboxId: null,
-      messaged: false,
-      notMessagedCode: code,
-      failedAt: failedAtOf(raw, deps.config.OUTCOME_TIME_ZONE, inbox.createdAt),
-    },
-    (flagged) => sendApology(deps, flagged).then(() => undefined),
-  );
 }
 
-/** The outcome row of an event that gets a message (its outbox id to come); null without an account. */
+/**
+ * The attempt's outcome row, its outbox id left to the caller (an event that gets a message has
+ * none yet); null for an event without an account id.
+ */
 function outcomeRowOf(
   deps: Deps,
   inbox: InboxRow,
   raw: unknown,
-  reason: FdrReason,
-  templateId: string,
+  reason: FdrReason | null,
+  decision: { messaged: true; templateId: string } | { messaged: false; code: SkipCode },
 ): Omit<NewAttemptOutcome, 'outboxId'> | null {
   if (inbox.accountId === null) {
     return null;
@@ -360,9 +353,9 @@ function outcomeRowOf(
     accountId: inbox.accountId,
     reason,
     courier: courierOf(raw),
-    templateId,
-    messaged: true,
-    notMessagedCode: null,
+    templateId: decision.messaged ? decision.templateId : null,
+    messaged: decision.messaged,
+    notMessagedCode: decision.messaged ? null : decision.code,
     failedAt: failedAtOf(raw, deps.config.OUTCOME_TIME_ZONE, inbox.createdAt),
   };
 }
