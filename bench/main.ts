@@ -29,6 +29,7 @@ import { saveAccountSettings } from '../src/db/settings.ts';
 import { findDefaultTemplate, saveVerifiedTemplate } from '../src/db/templates.ts';
 import { redisOptions } from '../src/deps.ts';
 import { queuePrefix } from '../src/redis-keys.ts';
+import { imageAllocator } from '../test/helpers/service-process.ts';
 import { startRedisServer, type RedisServer } from '../test/reliability/lib/redis-server.ts';
 import {
   enableAccount,
@@ -482,6 +483,12 @@ async function main(): Promise<void> {
     'versions',
     `node ${versions.node}, redis ${versions.redis}, mysql ${versions.mysql}, bullmq ${versions.bullmq}`,
   );
+  const allocator = imageAllocator();
+  note(
+    'machine',
+    'service allocator (as the image)',
+    `${allocator.LD_PRELOAD} ${allocator.MALLOC_CONF}`,
+  );
 
   let bareRoute: LoadResult | null = null;
   try {
@@ -607,9 +614,13 @@ async function main(): Promise<void> {
           'the warm-up to drain',
           250,
         );
+        // The same idle wait as after the drain, so that both readings are of a settled process.
+        await new Promise((done) => setTimeout(done, RSS_SETTLE_MS));
         const checks0 = await noReplyChecksWaiting(stack);
         const memory0 = (await redisStats(redis)).usedMemory;
         const rss0 = serviceRss(stack);
+        const apiRss0 = rssBytes(stack.api.child.pid);
+        const heap0 = await apiHeap(stack.apiUrl);
         let peakRedis = memory0;
         let peakRss = rss0;
         const sample = setInterval(() => {
@@ -657,13 +668,24 @@ async function main(): Promise<void> {
         const settled = `service RSS ${RSS_SETTLE_MS / 1000} s after the drain`;
         note('burst', settled, rssSettled, mib(rssSettled));
         note('burst', `${settled} ÷ before`, round(rssSettled / rss0, 3));
+        const apiRss = rssBytes(stack.api.child.pid);
+        note('burst', 'API process RSS before, after', `${mib(apiRss0)}, ${mib(apiRss)}`);
         const heap = await apiHeap(stack.apiUrl);
+        note(
+          'burst',
+          'API process V8 heap used, total before',
+          `${mib(heap0.used)}, ${mib(heap0.total)}`,
+        );
         note(
           'burst',
           'API process V8 heap used, total after',
           `${mib(heap.used)}, ${mib(heap.total)}`,
         );
-        note('burst', 'API process external memory after', mib(heap.external));
+        note(
+          'burst',
+          'API process external memory before, after',
+          `${mib(heap0.external)}, ${mib(heap.external)}`,
+        );
         note('burst', 'Redis used_memory before', memory0, mib(memory0));
         note('burst', 'Redis used_memory peak', peakRedis, mib(peakRedis));
         note('burst', 'Redis used_memory after', after, mib(after));

@@ -255,6 +255,7 @@ export const ConfigSchema = v.object({
   POSTBACK_SECRET: optionalString,
   POSTBACK_SECRET_PREVIOUS: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(25_000, 0),
+  IDLE_GC_AFTER_MS: int(10_000, 0),
 
   SETTINGS_CACHE_TTL_MS: int(30_000, 0),
   ACTIVITY_PUBLISH_DELAY_MS: int(100, 0),

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config, type Role } from './config.ts';
 import { coerceError } from './errors.ts';
 import { createLog, logSecrets } from './log.ts';
+import { startMemoryTidy } from './memory-tidy.ts';
 import { startService } from './service.ts';
 
 function rolesFromArgs(config: Config): Role[] {
@@ -43,6 +44,7 @@ const service = await startService(config, roles, { log }).catch((err: unknown) 
   log.fatal({ err: coerceError(err).message }, 'service failed to start');
   process.exit(1);
 });
+const tidy = startMemoryTidy({ quietForMs: config.IDLE_GC_AFTER_MS, log });
 
 /** How long past SHUTDOWN_TIMEOUT_MS the process may take before it is cut short. */
 const SHUTDOWN_BACKSTOP_MS = 5_000;
@@ -54,6 +56,7 @@ const shutdown = (signal: string) => {
     process.exit(1);
   }
   stopping = true;
+  tidy.stop();
   log.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
   // A backstop only: close() keeps to the deadline by itself, give or take the clients' grace.
   setTimeout(() => {

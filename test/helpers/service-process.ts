@@ -45,11 +45,32 @@ export function startArgs(): string[] {
   const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as {
     scripts: Record<string, string | undefined>;
   };
-  const [command, entry, ...rest] = (pkg.scripts.start ?? '').split(/\s+/);
+  const [command, ...words] = (pkg.scripts.start ?? '').split(/\s+/);
+  const at = words.findIndex((word) => !word.startsWith('-'));
+  const entry = words[at];
   if (command !== 'node' || !entry) {
-    throw new Error(`npm start runs "${pkg.scripts.start}", not "node <file>"`);
+    throw new Error(`npm start runs "${pkg.scripts.start}", not "node [flags] <file>"`);
   }
-  return [builtFile(entry), ...rest];
+  return [...words.slice(0, at), builtFile(entry), ...words.slice(at + 1)];
+}
+
+/**
+ * The allocator the image preloads (its Dockerfile's `ENV LD_PRELOAD=… MALLOC_CONF=…`), for
+ * running the service as the image does. Throws when this machine lacks the library, saying
+ * which package to install: a run without it would measure another allocator.
+ */
+export function imageAllocator(): { LD_PRELOAD: string; MALLOC_CONF: string } {
+  const dockerfile = readFileSync(new URL('Dockerfile', ROOT), 'utf8');
+  const match = /^ENV LD_PRELOAD=(\S+) MALLOC_CONF=(\S+)$/m.exec(dockerfile);
+  if (!match) {
+    throw new Error('the Dockerfile sets no `ENV LD_PRELOAD=… MALLOC_CONF=…` line');
+  }
+  const [, library, conf] = match as unknown as [string, string, string];
+  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib', '/lib'];
+  if (!dirs.some((dir) => existsSync(`${dir}/${library}`))) {
+    throw new Error(`${library} is not installed: apt-get install libjemalloc2`);
+  }
+  return { LD_PRELOAD: library, MALLOC_CONF: conf };
 }
 
 export interface ServiceProcess {

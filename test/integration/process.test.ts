@@ -1,10 +1,11 @@
 /**
- * The service as production runs it: what `npm start` runs (the compiled `node dist/main.js`, so
+ * The service as production runs it: what `npm start` runs (the compiled `node --expose-gc dist/main.js`, so
  * `npm run build` first) in a child process, configured only by the variables the README says
  * are enough, answering /readyz, and exiting 0 on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAMES } from '../../src/queues/index.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
 import { createTestEnv, EMULATOR_HOST, PROJECT_ID, REDIS_URL, waitFor } from '../helpers/env.ts';
-import { freePort, startArgs } from '../helpers/service-process.ts';
+import { freePort, imageAllocator, startArgs } from '../helpers/service-process.ts';
 
 const env = createTestEnv('process');
 
@@ -55,6 +56,8 @@ describe('the service process', () => {
     sandbox = await startSandbox({ port: 0, host: '127.0.0.1' });
     const port = await freePort();
     const proc = run({
+      // As the image runs it: on jemalloc.
+      ...imageAllocator(),
       ...PRODUCTION_SECRETS,
       REDIS_URL,
       DATABASE_URL: env.env.DATABASE_URL!,
@@ -80,6 +83,7 @@ describe('the service process', () => {
     );
     // Every role runs, the subscriber included, so Pub/Sub is checked too.
     expect(ready.checks).toEqual({ redis: 'ok', mysql: 'ok', pubsub: 'ok' });
+    expect(readFileSync(`/proc/${proc.child.pid}/maps`, 'utf8')).toContain('libjemalloc');
     // No NODE_ENV is production: no unauthenticated push endpoint, nothing relaxed.
     const push = await fetch(`http://127.0.0.1:${port}/pubsub/push`, {
       method: 'POST',
@@ -94,6 +98,8 @@ describe('the service process', () => {
     const { stdout } = proc.output();
     expect(stdout).toContain('shutting down');
     expect(stdout).not.toContain('sandbox-secret-pw');
+    // npm start gives the process its quiet-time garbage collection (--expose-gc).
+    expect(stdout).toContain('"msg":"idle garbage collection on"');
   });
 
   it('starts with Redis down: alive, not ready and saying why, quietly, until Redis comes', async () => {

@@ -127,7 +127,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs the app and the sandbox from the compiled build, on a read-only file system', () => {
-    expect(commandOf('app')).toBe('node dist/main.js');
+    expect(commandOf('app')).toBe('node --expose-gc dist/main.js');
     expect(commandOf('sandbox')).toBe('node dist/sandbox/main.js');
     for (const name of ['app', 'sandbox']) {
       expect(service(name).read_only, `${name} read_only`).toBe(true);

@@ -24,7 +24,7 @@ import { startFakeWms, type FakeWms } from '../../../src/sandbox/wms.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/server.ts';
 import type { CallbackOptions } from '../../../src/sandbox/callbacks.ts';
 import { waitFor } from '../../helpers/env.ts';
-import { freePort, startArgs } from '../../helpers/service-process.ts';
+import { freePort, imageAllocator, startArgs } from '../../helpers/service-process.ts';
 
 export const LOG_DIR = 'test-results/reliability/logs';
 
@@ -117,6 +117,8 @@ export async function startStack(
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     METADATA_SERVER_DETECTION: 'none',
+    // As the image runs it: on jemalloc.
+    ...imageAllocator(),
     // development: /pubsub/push takes unauthenticated pushes (the hostile-input scenario posts
     // there); everything else is as strict as production.
     NODE_ENV: 'development',
