@@ -279,6 +279,50 @@ export async function markFdrMessageSent(
   return { finished: result.affectedRows >= 1, outcomeSent: result.affectedRows >= 2 };
 }
 
+/** One FDR message of a batch accepted by Gupshup (`markFdrMessagesSent`). */
+export interface FdrMessageMark {
+  outbox: { id: number; shipmentId: string };
+  gupshupMessageId: string;
+  sentAt: Date;
+}
+
+/**
+ * `markFdrMessageSent` for a batch of messages in one statement, each row its own values (a
+ * derived table joined by id and shipment). True only in the plain case: every message was
+ * unfinished and every one had an outcome row not yet sent (rows matched: twice the messages).
+ * Anything else (a message finished meanwhile, an outcome already sent by an earlier attempt, a
+ * message without an outcome row) is false, and the caller rolls back and marks the messages one
+ * by one, where each gets its own answer.
+ */
+export async function markFdrMessagesSent(
+  db: DbOrTx,
+  marks: readonly FdrMessageMark[],
+): Promise<boolean> {
+  if (marks.length === 0) {
+    return true;
+  }
+  const now = new Date();
+  const rows = sql.join(
+    marks.map((m, i) =>
+      i === 0
+        ? sql`SELECT ${m.outbox.id} AS id, ${m.outbox.shipmentId} AS shipment_id, ${m.gupshupMessageId} AS message_id, ${m.sentAt} AS sent_at`
+        : sql`SELECT ${m.outbox.id}, ${m.outbox.shipmentId}, ${m.gupshupMessageId}, ${m.sentAt}`,
+    ),
+    sql` UNION ALL `,
+  );
+  const [result] = await db.execute(sql`
+    UPDATE notification_outbox o
+    JOIN (${rows}) v ON v.id = o.id AND v.shipment_id = o.shipment_id
+    LEFT JOIN whatsapp_attempt_outcomes a
+      ON a.shipment_id = o.shipment_id AND a.outbox_id = o.id AND a.sent_at IS NULL
+    SET o.status = 'sent', o.gupshup_message_id = v.message_id,
+      o.status_log_id = (SELECT MAX(s.id) FROM whatsapp_status_logs s WHERE s.message_id = v.message_id),
+      o.sent_at = v.sent_at, o.error_code = NULL, o.last_error = NULL, o.updated_at = ${now},
+      a.sent_at = v.sent_at, a.updated_at = ${now}
+    WHERE o.status IN ('pending', 'sending')`);
+  return result.affectedRows === 2 * marks.length;
+}
+
 /**
  * A delivery report names this message (by its whole correlation key in `extra`) while its send
  * is unfinished, or failed without an answer: Gupshup accepted an attempt whose answer we never

@@ -52,6 +52,8 @@ import {
   findOutbox,
   lockUnfinishedOutbox,
   markFdrMessageSent,
+  markFdrMessagesSent,
+  type FdrMessageMark,
   markOutboxError,
   markOutboxSent,
   type OutboxRow,
@@ -703,6 +705,12 @@ const checkOf = ({ outbox }: SentRecord, dueAt: number) => ({
   dueAt: new Date(dueAt),
 });
 
+const markOf = (r: SentRecord): FdrMessageMark => ({
+  outbox: r.outbox,
+  gupshupMessageId: r.messageId,
+  sentAt: r.sentAt,
+});
+
 /**
  * Marks the message sent (and an FDR message's attempt outcome, its first acceptance only);
  * throws AlreadyFinished, rolling the record back, when another attempt finished it first.
@@ -726,17 +734,21 @@ async function markSent(tx: Tx, r: SentRecord): Promise<boolean> {
  * conversation replies bind to and its no-reply check, and the timeline entry, all in one
  * transaction, so nobody sees a sent message without its entry and a crash cannot lose one. A
  * batch's sends go together (src/db/write-batcher.ts): each table's rows as one multi-row insert,
- * the marks one per message. Any surprise (a row finished meanwhile, a conversation already
+ * the FDR messages' marks as one statement, other messages' one by one. Any surprise (a row finished meanwhile, a conversation already
  * open after a crash) rolls the batch back, and each send is then recorded alone.
  */
 const sentRecords: WriteGroup<SentRecord, { activityId: number; outcomeSent: boolean }> = {
   async many(tx, records) {
     await insertStatusLogs(tx, records.map(statusLogOf));
+    const notices = records.filter((r) => r.outbox.kind === 'fdr_template');
+    if (!(await markFdrMessagesSent(tx, notices.map(markOf)))) {
+      throw new Error('a message or its outcome was not open: the sends are recorded one by one');
+    }
+    // The other messages (reminders, follow-ups) have no outcome: marked one by one.
     const outcomes: boolean[] = [];
     for (const r of records) {
-      outcomes.push(await markSent(tx, r));
+      outcomes.push(r.outbox.kind === 'fdr_template' ? true : await markSent(tx, r));
     }
-    const notices = records.filter((r) => r.outbox.kind === 'fdr_template');
     await openConversations(tx, notices.map(conversationOf));
     await scheduleNoReplyChecks(
       tx,

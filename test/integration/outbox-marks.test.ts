@@ -2,7 +2,8 @@
  * The send's marks on real MariaDB: an FDR message and its attempt outcome reach `sent` in one
  * statement, linked to its message id's newest status log, the outcome only at the first
  * acceptance, nothing once the message is finished, and a message without an outcome row is
- * still marked.
+ * still marked; a batch's marks in one statement, true only when every message and outcome was
+ * open.
  */
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type DbHandle } from '../../src/db/client.ts';
 import { prepareDatabase } from '../../src/db/migrate.ts';
 import { insertAttemptOutcome } from '../../src/db/outcomes.ts';
-import { findOutbox, insertOutbox, markFdrMessageSent } from '../../src/db/outbox.ts';
+import {
+  findOutbox,
+  insertOutbox,
+  markFdrMessageSent,
+  markFdrMessagesSent,
+} from '../../src/db/outbox.ts';
 import { notificationOutbox, whatsappAttemptOutcomes } from '../../src/db/schema.ts';
 import { insertStatusLog } from '../../src/db/status-logs.ts';
 import { createLog } from '../../src/log.ts';
@@ -127,5 +133,70 @@ describe('markFdrMessageSent', () => {
     ).toEqual({ finished: false, outcomeSent: false });
     expect((await findOutbox(db, message.id))!.status).toBe('sending');
     expect(await outcomeSentAt('MARK-3')).toBeNull();
+  });
+});
+
+describe('markFdrMessagesSent', () => {
+  it("marks a batch's messages and outcomes in one statement, each with its own values", async () => {
+    const { db } = handle;
+    const a = await fdrMessage('BATCH-1', true);
+    const b = await fdrMessage('BATCH-2', true);
+    const logA = await insertStatusLog(db, {
+      shipmentId: 'BATCH-1',
+      status: 'SUBMITTED',
+      messageId: 'gs-b1',
+    });
+    const logB = await insertStatusLog(db, {
+      shipmentId: 'BATCH-2',
+      status: 'SUBMITTED',
+      messageId: 'gs-b2',
+    });
+    const atA = new Date('2026-12-01T10:00:01.111Z');
+    const atB = new Date('2026-12-01T10:00:02.222Z');
+    expect(
+      await markFdrMessagesSent(db, [
+        { outbox: a, gupshupMessageId: 'gs-b1', sentAt: atA },
+        { outbox: b, gupshupMessageId: 'gs-b2', sentAt: atB },
+      ]),
+    ).toBe(true);
+    const rowA = await findOutbox(db, a.id);
+    const rowB = await findOutbox(db, b.id);
+    expect(rowA).toMatchObject({ status: 'sent', gupshupMessageId: 'gs-b1', statusLogId: logA });
+    expect(rowB).toMatchObject({ status: 'sent', gupshupMessageId: 'gs-b2', statusLogId: logB });
+    expect(rowA!.sentAt?.toISOString()).toBe(atA.toISOString());
+    expect(rowB!.sentAt?.toISOString()).toBe(atB.toISOString());
+    expect((await outcomeSentAt('BATCH-1'))?.toISOString()).toBe(atA.toISOString());
+    expect((await outcomeSentAt('BATCH-2'))?.toISOString()).toBe(atB.toISOString());
+  });
+
+  it('is false when a message is finished, its outcome sent already, or it has none', async () => {
+    const { db } = handle;
+    const open = await fdrMessage('BATCH-3', true);
+    const finished = await fdrMessage('BATCH-4', true);
+    await markFdrMessageSent(db, finished, 'gs-b4', new Date());
+    const mark = (outbox: { id: number; shipmentId: string }, id: string) => ({
+      outbox,
+      gupshupMessageId: id,
+      sentAt: new Date(),
+    });
+    expect(await markFdrMessagesSent(db, [mark(open, 'gs-b3'), mark(finished, 'gs-b4x')])).toBe(
+      false,
+    );
+
+    // Unfinished again after a requeue, its outcome sent at the first acceptance.
+    const requeued = await fdrMessage('BATCH-5', true);
+    await markFdrMessageSent(db, requeued, 'gs-b5', new Date());
+    await db
+      .update(notificationOutbox)
+      .set({ status: 'sending' })
+      .where(eq(notificationOutbox.id, requeued.id));
+    const fresh = await fdrMessage('BATCH-6', true);
+    expect(await markFdrMessagesSent(db, [mark(fresh, 'gs-b6'), mark(requeued, 'gs-b5x')])).toBe(
+      false,
+    );
+
+    const bare = await fdrMessage('BATCH-7', false);
+    const other = await fdrMessage('BATCH-8', true);
+    expect(await markFdrMessagesSent(db, [mark(bare, 'gs-b7'), mark(other, 'gs-b8')])).toBe(false);
   });
 });
