@@ -56,8 +56,9 @@ export async function recordInboxEvent(
 
 /**
  * The inbox inserts of a batch of Pub/Sub messages as one statement (src/db/write-batcher.ts): a
- * multi-row INSERT, which fails whole on a duplicate key, and one read of the new rows' ids by
- * key. A batch holding a redelivery fails that way and is written event by event instead.
+ * multi-row INSERT, which fails whole on a duplicate key and commits by itself (no transaction
+ * around it), and one read of the new rows' ids by key. A batch holding a redelivery fails that
+ * way and is written event by event instead.
  */
 export const inboxInserts: WriteGroup<NewInboxEvent, RecordedInboxEvent> = {
   async many(tx, events) {
@@ -79,6 +80,7 @@ export const inboxInserts: WriteGroup<NewInboxEvent, RecordedInboxEvent> = {
     return ids.map((id) => ({ id, status: 'received', created: true }));
   },
   one: recordInboxEvent,
+  oneStatement: true,
 };
 
 export interface InvalidInboxEvent {

@@ -35,8 +35,9 @@ function rowOf({ eventKey, event, handled, received }: NewWebhookEvent) {
 
 /**
  * The webhook's concurrent requests as one statement (src/db/write-batcher.ts): a multi-row
- * INSERT, which fails whole on a duplicate key, and one read of the new rows' ids by key. A
- * batch holding a repeated callback fails that way and is written event by event instead.
+ * INSERT, which fails whole on a duplicate key and commits by itself (no transaction around
+ * it), and one read of the new rows' ids by key. A batch holding a repeated callback fails that
+ * way and is written event by event instead.
  */
 export const webhookEventInserts: WriteGroup<
   NewWebhookEvent,
@@ -61,6 +62,7 @@ export const webhookEventInserts: WriteGroup<
     }));
   },
   one: (db, item) => recordWebhookEvent(db, item.eventKey, item.event, item.handled, item.received),
+  oneStatement: true,
 };
 
 /**

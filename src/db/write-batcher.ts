@@ -15,8 +15,11 @@
  * - Writes of one shape (a keyed insert into one table) can go as one multi-row statement for
  *   the whole batch: `runIn` hands an item to a `WriteGroup`, whose `many` writes every item of
  *   the batch at once and `one` writes an item alone (a batch of one, or after a rollback).
+ * - A batch of only one group's items, when that group writes with a single statement
+ *   (`oneStatement`: the ingress's inbox events, the webhook's events), needs no transaction:
+ *   the statement commits by itself, even for a batch of one.
  */
-import type { Db, Tx } from './client.ts';
+import type { Db, DbOrTx, Tx } from './client.ts';
 
 /**
  * Same-shape writes of many callers as one statement. `many` returns each item's result in the
@@ -24,10 +27,25 @@ import type { Db, Tx } from './client.ts';
  * each item is written by `one` in a transaction of its own, so `many` may take the easy way
  * and fail whenever the items are not all plain.
  */
-export interface WriteGroup<I, T> {
-  many(tx: Tx, items: I[]): Promise<T[]>;
-  one(tx: Tx, item: I): Promise<T>;
-}
+export type WriteGroup<I, T> =
+  | {
+      many(tx: Tx, items: I[]): Promise<T[]>;
+      one(tx: Tx, item: I): Promise<T>;
+      oneStatement?: undefined;
+    }
+  | {
+      /** Given the batcher's Db, outside any transaction. */
+      many(db: DbOrTx, items: I[]): Promise<T[]>;
+      one(tx: Tx, item: I): Promise<T>;
+      /**
+       * `many` writes with one statement (reads may follow it): a batch of this group's items
+       * alone then runs without a transaction, its statement committing by itself, which spares
+       * the batch two round trips (BEGIN, COMMIT). One statement is all or nothing as a
+       * transaction is. Should a read after it fail, the items are written one by one and each
+       * finds its row there already (its `created` then says false).
+       */
+      oneStatement: true;
+    };
 
 export interface WriteBatcher {
   /** Runs `work` in the next batch's transaction; resolves with its result once committed. */
@@ -69,9 +87,12 @@ export function createWriteBatcher(db: Db, options: WriteBatcherOptions = {}): W
   const idle: (() => void)[] = [];
 
   async function commit(units: Unit[]): Promise<void> {
-    if (units.length > 1) {
+    const group = soleGroup(units);
+    if (units.length > 1 || group?.oneStatement) {
       try {
-        const values = await db.transaction((tx) => runBatch(tx, units));
+        const values = group?.oneStatement
+          ? await runAlone(db, group, units)
+          : await db.transaction((tx) => runBatch(tx, units));
         options.onBatch?.(units.length);
         units.forEach((unit, i) => unit.resolve(values[i]));
         return;
@@ -103,7 +124,8 @@ export function createWriteBatcher(db: Db, options: WriteBatcherOptions = {}): W
       void commit(units).finally(() => {
         inFlight--;
         if (queue.length > 0) {
-          schedule();
+          // These units waited for this commit already: no more waiting for company.
+          flush();
         } else if (inFlight === 0) {
           idle.splice(0).forEach((done) => done());
         }
@@ -147,6 +169,28 @@ export function createWriteBatcher(db: Db, options: WriteBatcherOptions = {}): W
       }
     },
   };
+}
+
+/** A batch of one `oneStatement` group's items, outside any transaction. */
+async function runAlone(
+  db: Db,
+  group: Extract<WriteGroup<unknown, unknown>, { oneStatement: true }>,
+  units: Unit[],
+): Promise<unknown[]> {
+  const results = await group.many(
+    db,
+    units.map((unit) => unit.grouped!.item),
+  );
+  if (results.length !== units.length) {
+    throw new Error(`a write group returned ${results.length} results for ${units.length} items`);
+  }
+  return results;
+}
+
+/** The group every unit of the batch belongs to, if they all belong to one. */
+function soleGroup(units: Unit[]): WriteGroup<unknown, unknown> | null {
+  const group = units[0]?.grouped?.group;
+  return group && units.every((unit) => unit.grouped?.group === group) ? group : null;
 }
 
 /**

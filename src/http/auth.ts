@@ -7,7 +7,7 @@
  * Secrets are compared in constant time, and failures count towards the brute-force brake
  * (src/http/auth-failures.ts): past it, 429 with `Retry-After`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -28,9 +28,7 @@ declare module 'fastify' {
 
 /** Compares two secrets without leaking their length or content through timing. */
 export function secretsEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+  return timingSafeEqual(hash('sha256', given, 'buffer'), hash('sha256', expected, 'buffer'));
 }
 
 export function bearerToken(request: FastifyRequest): string | null {

@@ -8,7 +8,7 @@ import { int, mysqlTable, varchar } from 'drizzle-orm/mysql-core';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createDb, type DbHandle } from '../../src/db/client.ts';
+import { createDb, type DbHandle, type DbOrTx } from '../../src/db/client.ts';
 import { insertIdOnce, isDuplicateKey } from '../../src/db/insert-once.ts';
 import { createWriteBatcher, type WriteGroup } from '../../src/db/write-batcher.ts';
 import { createTestEnv, MYSQL_URL } from '../helpers/env.ts';
@@ -98,18 +98,20 @@ describe('write batcher', () => {
   });
 
   /** Keyed inserts into `items`, a batch's as one statement; `many` calls are counted. */
+  async function insertItems(db: DbOrTx, keys: string[], calls: number[]) {
+    calls.push(keys.length);
+    await db.insert(items).values(keys.map((k) => ({ k, tag: 'g' })));
+    const rows = await db
+      .select({ id: items.id, k: items.k })
+      .from(items)
+      .where(inArray(items.k, keys));
+    const ids = new Map(rows.map((r) => [r.k, r.id]));
+    return keys.map((k) => ({ id: ids.get(k)!, created: true }));
+  }
+
   function itemInserts(calls: number[]): WriteGroup<string, { id: number; created: boolean }> {
     return {
-      async many(tx, keys) {
-        calls.push(keys.length);
-        await tx.insert(items).values(keys.map((k) => ({ k, tag: 'g' })));
-        const rows = await tx
-          .select({ id: items.id, k: items.k })
-          .from(items)
-          .where(inArray(items.k, keys));
-        const ids = new Map(rows.map((r) => [r.k, r.id]));
-        return keys.map((k) => ({ id: ids.get(k)!, created: true }));
-      },
+      many: (tx, keys) => insertItems(tx, keys, calls),
       async one(db, k) {
         const id = await insertIdOnce(() => db.insert(items).values({ k, tag: 'g' }));
         if (id !== null) {
@@ -158,6 +160,41 @@ describe('write batcher', () => {
     expect(calls).toContain(4);
     const [rows] = await other.query("SELECT k FROM items WHERE k LIKE 'h-%' ORDER BY k");
     expect((rows as { k: string }[]).map((r) => r.k)).toEqual(['h-1', 'h-2', 'h-dup']);
+    await batcher.close();
+  });
+
+  it("runs a one-statement group's batch outside a transaction, item by item on a duplicate", async () => {
+    const calls: number[] = [];
+    const inner = itemInserts(calls);
+    const outside: boolean[] = [];
+    const group: WriteGroup<string, { id: number; created: boolean }> = {
+      ...inner,
+      many: (db, keys) => {
+        // The batcher's own Db, not a transaction: the statement commits by itself.
+        outside.push(db === handle.db);
+        return insertItems(db, keys, calls);
+      },
+      oneStatement: true,
+    };
+    const batcher = createWriteBatcher(handle.db, { maxWaitMs: 20, concurrency: 1 });
+    // A batch of one goes the same way.
+    const first = await batcher.runIn(group, 'o-dup');
+    const keys = ['o-1', 'o-2', 'o-3'];
+    const results = await Promise.all(keys.map((k) => batcher.runIn(group, k)));
+    const [rows] = await other.query("SELECT id, k FROM items WHERE k LIKE 'o-%'");
+    const idOf = new Map((rows as { id: number; k: string }[]).map((r) => [r.k, r.id]));
+    expect(results).toEqual(keys.map((k) => ({ id: idOf.get(k), created: true })));
+    expect(first).toEqual({ id: idOf.get('o-dup'), created: true });
+    expect(calls).toEqual([1, 3]);
+    expect(outside).toEqual([true, true]);
+
+    // A duplicate fails the statement whole; each item is then written alone.
+    const again = await Promise.all(['o-4', 'o-dup'].map((k) => batcher.runIn(group, k)));
+    expect(again.map((r) => r.created)).toEqual([true, false]);
+    expect(again[1]!.id).toBe(first.id);
+    expect(await rowsOf('g')).toEqual(
+      expect.arrayContaining(['o-1', 'o-2', 'o-3', 'o-4', 'o-dup']),
+    );
     await batcher.close();
   });
 
