@@ -136,6 +136,9 @@ const claimChange = {
   status: 'sending',
   attempts: sql`${notificationOutbox.attempts} + 1`,
   errorCode: null,
+  // Given with each run: the column's own on-update value would be computed once, when the
+  // statement is prepared, and stamp every claim with that moment.
+  updatedAt: sql`${sql.placeholder('claimedAt')}`,
 } as const;
 /** The row the claim takes: this one, while unfinished. */
 const claimable = () =>
@@ -196,14 +199,16 @@ export async function claimOutbox(
   id: number,
   unless: UnlessSuppressed | null = null,
 ): Promise<boolean> {
+  const claimedAt = new Date();
   const [result] = unless
     ? await claimUnsuppressed(db).execute({
         id,
+        claimedAt,
         sender: unless.senderNumber,
         customer: unless.customerNumber,
         now: unless.now,
       })
-    : await claim(db).execute({ id });
+    : await claim(db).execute({ id, claimedAt });
   return result.affectedRows === 1;
 }
 

@@ -12,6 +12,7 @@ import { createDb, type DbHandle } from '../../src/db/client.ts';
 import { prepareDatabase } from '../../src/db/migrate.ts';
 import { insertAttemptOutcome } from '../../src/db/outcomes.ts';
 import {
+  claimOutbox,
   findOutbox,
   insertOutbox,
   markFdrMessageSent,
@@ -198,5 +199,33 @@ describe('markFdrMessagesSent', () => {
     const bare = await fdrMessage('BATCH-7', false);
     const other = await fdrMessage('BATCH-8', true);
     expect(await markFdrMessagesSent(db, [mark(bare, 'gs-b7'), mark(other, 'gs-b8')])).toBe(false);
+  });
+});
+
+describe('claimOutbox', () => {
+  it('stamps the row at its claim, not when the statement was prepared', async () => {
+    const { db } = handle;
+    const first = await fdrMessage('CLAIM-1', false);
+    const second = await fdrMessage('CLAIM-2', false);
+    // The first claim prepares the statements (with and without the opt-out check).
+    expect(await claimOutbox(db, first.id)).toBe(true);
+    const unless = {
+      senderNumber: '919319278973',
+      customerNumber: '919700000001',
+      now: new Date(),
+    };
+    expect(await claimOutbox(db, first.id, unless)).toBe(true);
+    // Time apart from the preparation: what is measured is which moment the claim records.
+    await new Promise((done) => setTimeout(done, 30));
+    const before = Date.now();
+    expect(await claimOutbox(db, second.id)).toBe(true);
+    const plain = (await findOutbox(db, second.id))!;
+    expect(plain.updatedAt.getTime()).toBeGreaterThanOrEqual(before);
+    expect(plain.attempts).toBe(1);
+    const beforeAgain = Date.now();
+    expect(await claimOutbox(db, second.id, { ...unless, now: new Date() })).toBe(true);
+    const checked = (await findOutbox(db, second.id))!;
+    expect(checked.updatedAt.getTime()).toBeGreaterThanOrEqual(beforeAgain);
+    expect(checked.attempts).toBe(2);
   });
 });
