@@ -1,8 +1,10 @@
 /** Queries on `notification_outbox`, one row per WhatsApp message the service must send. */
 import { randomBytes } from 'node:crypto';
 
+import DataLoader from 'dataloader';
 import { and, asc, desc, eq, gt, inArray, isNull, lt, notExists, or, sql } from 'drizzle-orm';
 
+import { coerceError } from '../errors.ts';
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce, insertManyIds } from './insert-once.ts';
 import { coalescedFor } from './coalesce.ts';
@@ -193,12 +195,103 @@ export interface UnlessSuppressed {
 /**
  * Takes the message for an attempt: true when it was unfinished (and, with `unless`, its pair
  * not suppressed). False says only that it was not taken; the caller asks why.
+ *
+ * The claims of concurrent sends in one process are made together: those asked for while the
+ * event loop runs its current callbacks go at its next turn, and when there are enough of them,
+ * as one statement in a transaction that is kept only if it took every row. Otherwise (a row
+ * finished or suppressed meanwhile, the same row asked for twice, a deadlock) it is rolled back
+ * and each claim is made alone, with its own answer.
  */
-export async function claimOutbox(
+export function claimOutbox(
   db: Db,
   id: number,
   unless: UnlessSuppressed | null = null,
 ): Promise<boolean> {
+  let claimer = claimers.get(db);
+  if (claimer === undefined) {
+    claimer = new DataLoader<ClaimAsk, boolean>((asks) => claimAll(db, asks), {
+      cache: false,
+      maxBatchSize: CLAIMS_AT_ONCE,
+      batchScheduleFn: (run) => setImmediate(run),
+    });
+    claimers.set(db, claimer);
+  }
+  return claimer.load({ id, unless });
+}
+
+interface ClaimAsk {
+  id: number;
+  unless: UnlessSuppressed | null;
+}
+
+/** Claims asked for in one turn: fewer than this go one by one (one statement each). */
+const CLAIMS_TOGETHER_FROM = 4;
+/** Claims in one statement at most. */
+const CLAIMS_AT_ONCE = 200;
+
+const claimers = new WeakMap<Db, DataLoader<ClaimAsk, boolean>>();
+
+async function claimAll(db: Db, asks: readonly ClaimAsk[]): Promise<(boolean | Error)[]> {
+  const distinct = new Set(asks.map((ask) => ask.id)).size === asks.length;
+  if (asks.length >= CLAIMS_TOGETHER_FROM && distinct) {
+    if (await claimTogether(db, asks).catch(() => false)) {
+      return asks.map(() => true);
+    }
+  }
+  return Promise.all(
+    asks.map((ask) => claimAlone(db, ask.id, ask.unless).catch((err: unknown) => coerceError(err))),
+  );
+}
+
+/** Thrown inside the claims' transaction to roll it back: not every row was taken. */
+class NotEveryRow extends Error {}
+
+/**
+ * Every claim of `asks` in one UPDATE (each row's pair from a derived table), committed only
+ * when it took every row: found rows (mysql2's count) equal to the claims.
+ */
+async function claimTogether(db: Db, asks: readonly ClaimAsk[]): Promise<boolean> {
+  const claimedAt = new Date();
+  const rows = sql.join(
+    asks.map(({ id, unless }, i) => {
+      const [sender, customer, now] = [
+        unless?.senderNumber ?? null,
+        unless?.customerNumber ?? null,
+        unless?.now ?? null,
+      ];
+      return i === 0
+        ? sql`SELECT ${id} AS id, ${sender} AS sender, ${customer} AS customer, ${now} AS now`
+        : sql`SELECT ${id}, ${sender}, ${customer}, ${now}`;
+    }),
+    sql` UNION ALL `,
+  );
+  try {
+    await db.transaction(async (tx) => {
+      const [result] = await tx.execute(sql`
+        UPDATE notification_outbox o
+        JOIN (${rows}) v ON v.id = o.id
+        SET o.status = 'sending', o.attempts = o.attempts + 1, o.error_code = NULL,
+          o.updated_at = ${claimedAt}
+        WHERE o.status IN ('pending', 'sending')
+          AND (v.sender IS NULL OR NOT EXISTS (
+            SELECT 1 FROM whatsapp_suppressions s
+            WHERE s.sender_number = v.sender AND s.customer_number = v.customer
+              AND (s.expires_at IS NULL OR s.expires_at > CAST(v.now AS DATETIME(3)))))`);
+      if (result.affectedRows !== asks.length) {
+        throw new NotEveryRow();
+      }
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof NotEveryRow) {
+      return false;
+    }
+    throw err;
+  }
+}
+
+/** One claim, one prepared statement. */
+async function claimAlone(db: Db, id: number, unless: UnlessSuppressed | null): Promise<boolean> {
   const claimedAt = new Date();
   const [result] = unless
     ? await claimUnsuppressed(db).execute({

@@ -18,7 +18,11 @@ import {
   markFdrMessageSent,
   markFdrMessagesSent,
 } from '../../src/db/outbox.ts';
-import { notificationOutbox, whatsappAttemptOutcomes } from '../../src/db/schema.ts';
+import {
+  notificationOutbox,
+  whatsappAttemptOutcomes,
+  whatsappSuppressions,
+} from '../../src/db/schema.ts';
 import { insertStatusLog } from '../../src/db/status-logs.ts';
 import { createLog } from '../../src/log.ts';
 import { createTestEnv } from '../helpers/env.ts';
@@ -36,7 +40,7 @@ afterAll(async () => {
   await env.dropDatabase();
 });
 
-async function fdrMessage(shipmentId: string, withOutcome: boolean) {
+async function fdrMessage(shipmentId: string, withOutcome: boolean, toNumber = '919700000001') {
   const { db } = handle;
   const { id } = await insertOutbox(db, {
     idempotencyKey: `fdr-${shipmentId}-1`,
@@ -46,7 +50,7 @@ async function fdrMessage(shipmentId: string, withOutcome: boolean) {
     reason: 'customer_unreachable',
     connectionId: 'default',
     templateId: 'tpl-1',
-    toNumber: '919700000001',
+    toNumber,
     body: 'hello',
     status: 'sending',
   });
@@ -227,5 +231,100 @@ describe('claimOutbox', () => {
     const checked = (await findOutbox(db, second.id))!;
     expect(checked.updatedAt.getTime()).toBeGreaterThanOrEqual(beforeAgain);
     expect(checked.attempts).toBe(2);
+  });
+});
+
+/** UPDATE statements the server has run so far (every connection's, one- and multi-table). */
+async function updatesSoFar(): Promise<number> {
+  const [rows] = await handle.pool.query(
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_update', 'Com_update_multi')",
+  );
+  return (rows as { Value: string }[]).reduce((sum, row) => sum + Number(row.Value), 0);
+}
+
+describe('claimOutbox, concurrent claims', () => {
+  const SENDER = '919319278973';
+  const unlessFor = (customerNumber: string) => ({
+    senderNumber: SENDER,
+    customerNumber,
+    now: new Date(),
+  });
+
+  it('claims the concurrent sends of a process in one statement', async () => {
+    const { db } = handle;
+    const messages = await Promise.all(
+      Array.from({ length: 8 }, (_v, i) => fdrMessage(`TOGETHER-${i}`, false, `9197000001${i}0`)),
+    );
+    const before = await updatesSoFar();
+    const claimed = await Promise.all(
+      messages.map((m, i) =>
+        // Half with the opt-out check, half without (the opt-out confirmation's claim).
+        claimOutbox(db, m.id, i % 2 === 0 ? unlessFor(`9197000001${i}0`) : null),
+      ),
+    );
+    expect(claimed).toEqual(messages.map(() => true));
+    expect(await updatesSoFar()).toBe(before + 1);
+    for (const m of messages) {
+      expect(await findOutbox(db, m.id)).toMatchObject({ status: 'sending', attempts: 1 });
+    }
+  });
+
+  it('answers each claim alone when any row of the batch could not be taken', async () => {
+    const { db } = handle;
+    const open = await fdrMessage('APART-1', false, '919700000201');
+    const finished = await fdrMessage('APART-2', false, '919700000202');
+    const suppressed = await fdrMessage('APART-3', false, '919700000203');
+    const lapsed = await fdrMessage('APART-4', false, '919700000204');
+    const twice = await fdrMessage('APART-5', false, '919700000205');
+    await markFdrMessageSent(db, finished, 'gs-apart', new Date());
+    const day = 86_400_000;
+    await db.insert(whatsappSuppressions).values([
+      {
+        senderNumber: SENDER,
+        customerNumber: '919700000203',
+        reason: 'opted_out',
+        source: 'keyword',
+        expiresAt: new Date(Date.now() + day),
+      },
+      {
+        senderNumber: SENDER,
+        customerNumber: '919700000204',
+        reason: 'not_on_whatsapp',
+        source: 'report',
+        expiresAt: new Date(Date.now() - day),
+      },
+    ]);
+    const claimed = await Promise.all([
+      claimOutbox(db, open.id, unlessFor('919700000201')),
+      claimOutbox(db, finished.id, unlessFor('919700000202')),
+      claimOutbox(db, suppressed.id, unlessFor('919700000203')),
+      claimOutbox(db, lapsed.id, unlessFor('919700000204')),
+      claimOutbox(db, twice.id, unlessFor('919700000205')),
+      claimOutbox(db, twice.id, unlessFor('919700000205')),
+    ]);
+    // A row asked for twice is claimed twice, as two claims one after the other would be (an
+    // unfinished row stays claimable: one job per message is the queue's guarantee).
+    expect(claimed).toEqual([true, false, false, true, true, true]);
+    // The batch rolled back counted no attempt: each row has the attempts of its own claims.
+    expect(await findOutbox(db, open.id)).toMatchObject({ status: 'sending', attempts: 1 });
+    expect(await findOutbox(db, lapsed.id)).toMatchObject({ status: 'sending', attempts: 1 });
+    expect(await findOutbox(db, twice.id)).toMatchObject({ status: 'sending', attempts: 2 });
+    expect(await findOutbox(db, suppressed.id)).toMatchObject({ status: 'sending', attempts: 0 });
+    expect((await findOutbox(db, finished.id))!.status).toBe('sent');
+
+    // Without the duplicate, a batch holding the suppressed row is rolled back as well.
+    const more = await Promise.all(
+      ['919700000206', '919700000207', '919700000208'].map((n, i) =>
+        fdrMessage(`APART-${6 + i}`, false, n),
+      ),
+    );
+    const again = await Promise.all([
+      claimOutbox(db, suppressed.id, unlessFor('919700000203')),
+      ...more.map((m, i) => claimOutbox(db, m.id, unlessFor(`91970000020${6 + i}`))),
+    ]);
+    expect(again).toEqual([false, true, true, true]);
+    for (const m of more) {
+      expect(await findOutbox(db, m.id)).toMatchObject({ attempts: 1 });
+    }
   });
 });
