@@ -126,13 +126,10 @@ export function findOutbox(db: Db, id: number): Promise<OutboxRow | null> {
 }
 
 /**
- * Claims the message for one send attempt: only a pending or sending (a previous attempt that
- * did not finish) row can be claimed; a sent or failed row never is, so nothing is sent twice
- * once its outcome is known.
- */
-/**
- * The claim's change: the row `sending`, one attempt more, its error code cleared (a row left
- * `sending` with none is an attempt cut off mid-way).
+ * The claim of a message for one send attempt: only a pending or sending (a previous attempt
+ * that did not finish) row can be claimed; a sent or failed row never is, so nothing is sent
+ * twice once its outcome is known. Its change: the row `sending`, one attempt more, its error
+ * code cleared (a row left `sending` with none is an attempt cut off mid-way).
  */
 const claimChange = {
   status: 'sending',
