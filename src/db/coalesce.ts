@@ -8,8 +8,30 @@ import DataLoader from 'dataloader';
 
 import type { DbOrTx } from './client.ts';
 
-/** Keys read in one query at most. */
+/** Keys handled in one batch at most. */
 const MAX_BATCH = 200;
+
+/**
+ * The lower level: one batcher per database handle, whose `run` gets the keys asked for in one
+ * turn of the event loop and answers each, in their order, with its value or its own error.
+ */
+export function batchedFor<H extends object, K, V>(
+  run: (db: H, keys: readonly K[]) => Promise<(V | Error)[]>,
+): (db: H, key: K) => Promise<V> {
+  const made = new WeakMap<H, DataLoader<K, V>>();
+  return (db, key) => {
+    let loader = made.get(db);
+    if (loader === undefined) {
+      loader = new DataLoader<K, V>((keys) => run(db, keys), {
+        cache: false,
+        maxBatchSize: MAX_BATCH,
+        batchScheduleFn: (next) => setImmediate(next),
+      });
+      made.set(db, loader);
+    }
+    return loader.load(key);
+  };
+}
 
 /**
  * One coalescing reader per database handle. `fetch` reads the rows of the keys (one or many)
@@ -18,19 +40,8 @@ const MAX_BATCH = 200;
 export function coalescedFor<K, V>(
   fetch: (db: DbOrTx, keys: readonly K[]) => Promise<Map<K, V>>,
 ): (db: DbOrTx, key: K) => Promise<V | null> {
-  const made = new WeakMap<DbOrTx, DataLoader<K, V | null>>();
-  return (db, key) => {
-    let loader = made.get(db);
-    if (loader === undefined) {
-      loader = new DataLoader<K, V | null>(
-        async (keys) => {
-          const rows = await fetch(db, keys);
-          return keys.map((k) => rows.get(k) ?? null);
-        },
-        { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (run) => setImmediate(run) },
-      );
-      made.set(db, loader);
-    }
-    return loader.load(key);
-  };
+  return batchedFor<DbOrTx, K, V | null>(async (db, keys) => {
+    const rows = await fetch(db, keys);
+    return keys.map((k) => rows.get(k) ?? null);
+  });
 }

@@ -1,15 +1,15 @@
 /** Queries on `notification_outbox`, one row per WhatsApp message the service must send. */
 import { randomBytes } from 'node:crypto';
 
-import DataLoader from 'dataloader';
 import { and, asc, desc, eq, gt, inArray, isNull, lt, notExists, or, sql } from 'drizzle-orm';
 
 import { coerceError } from '../errors.ts';
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce, insertManyIds } from './insert-once.ts';
-import { coalescedFor } from './coalesce.ts';
+import { batchedFor, coalescedFor } from './coalesce.ts';
 import { preparedFor } from './prepared.ts';
 import { notificationOutbox, whatsappSuppressions } from './schema.ts';
+import { valuesTable } from './values-table.ts';
 
 export type OutboxRow = typeof notificationOutbox.$inferSelect;
 /** A new message; its correlation key is drawn by `insertOutbox`. */
@@ -204,16 +204,7 @@ export function claimOutbox(
   id: number,
   unless: UnlessSuppressed | null = null,
 ): Promise<boolean> {
-  let claimer = claimers.get(db);
-  if (claimer === undefined) {
-    claimer = new DataLoader<ClaimAsk, boolean>((asks) => claimAll(db, asks), {
-      cache: false,
-      maxBatchSize: CLAIMS_AT_ONCE,
-      batchScheduleFn: (run) => setImmediate(run),
-    });
-    claimers.set(db, claimer);
-  }
-  return claimer.load({ id, unless });
+  return claims(db, { id, unless });
 }
 
 interface ClaimAsk {
@@ -223,10 +214,8 @@ interface ClaimAsk {
 
 /** Claims asked for in one turn: fewer than this go one by one (one statement each). */
 const CLAIMS_TOGETHER_FROM = 4;
-/** Claims in one statement at most. */
-const CLAIMS_AT_ONCE = 200;
 
-const claimers = new WeakMap<Db, DataLoader<ClaimAsk, boolean>>();
+const claims = batchedFor<Db, ClaimAsk, boolean>(claimAll);
 
 async function claimAll(db: Db, asks: readonly ClaimAsk[]): Promise<(boolean | Error)[]> {
   const distinct = new Set(asks.map((ask) => ask.id)).size === asks.length;
@@ -249,18 +238,14 @@ class NotEveryRow extends Error {}
  */
 async function claimTogether(db: Db, asks: readonly ClaimAsk[]): Promise<boolean> {
   const claimedAt = new Date();
-  const rows = sql.join(
-    asks.map(({ id, unless }, i) => {
-      const [sender, customer, now] = [
-        unless?.senderNumber ?? null,
-        unless?.customerNumber ?? null,
-        unless?.now ?? null,
-      ];
-      return i === 0
-        ? sql`SELECT ${id} AS id, ${sender} AS sender, ${customer} AS customer, ${now} AS now`
-        : sql`SELECT ${id}, ${sender}, ${customer}, ${now}`;
-    }),
-    sql` UNION ALL `,
+  const rows = valuesTable(
+    ['id', 'sender', 'customer', 'now'],
+    asks.map(({ id, unless }) => [
+      id,
+      unless?.senderNumber ?? null,
+      unless?.customerNumber ?? null,
+      unless?.now ?? null,
+    ]),
   );
   try {
     await db.transaction(async (tx) => {
@@ -397,13 +382,9 @@ export async function markFdrMessagesSent(
     return true;
   }
   const now = new Date();
-  const rows = sql.join(
-    marks.map((m, i) =>
-      i === 0
-        ? sql`SELECT ${m.outbox.id} AS id, ${m.outbox.shipmentId} AS shipment_id, ${m.gupshupMessageId} AS message_id, ${m.sentAt} AS sent_at`
-        : sql`SELECT ${m.outbox.id}, ${m.outbox.shipmentId}, ${m.gupshupMessageId}, ${m.sentAt}`,
-    ),
-    sql` UNION ALL `,
+  const rows = valuesTable(
+    ['id', 'shipment_id', 'message_id', 'sent_at'],
+    marks.map((m) => [m.outbox.id, m.outbox.shipmentId, m.gupshupMessageId, m.sentAt]),
   );
   const [result] = await db.execute(sql`
     UPDATE notification_outbox o

@@ -181,8 +181,13 @@ async function runAlone(
     db,
     units.map((unit) => unit.grouped!.item),
   );
-  if (results.length !== units.length) {
-    throw new Error(`a write group returned ${results.length} results for ${units.length} items`);
+  return oneEach(results, units.length);
+}
+
+/** A group's results, checked to be one per item. */
+function oneEach(results: unknown[], items: number): unknown[] {
+  if (results.length !== items) {
+    throw new Error(`a write group returned ${results.length} results for ${items} items`);
   }
   return results;
 }
@@ -221,13 +226,13 @@ async function runBatch(tx: Tx, units: Unit[]): Promise<unknown[]> {
       continue;
     }
     const at = members.get(grouped.group)!;
-    const results = await grouped.group.many(
-      tx,
-      at.map((j) => units[j]!.grouped!.item),
+    const results = oneEach(
+      await grouped.group.many(
+        tx,
+        at.map((j) => units[j]!.grouped!.item),
+      ),
+      at.length,
     );
-    if (results.length !== at.length) {
-      throw new Error(`a write group returned ${results.length} results for ${at.length} items`);
-    }
     at.forEach((j, k) => {
       out[j] = results[k];
       done.add(j);

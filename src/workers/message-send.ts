@@ -734,8 +734,9 @@ async function markSent(tx: Tx, r: SentRecord): Promise<boolean> {
  * conversation replies bind to and its no-reply check, and the timeline entry, all in one
  * transaction, so nobody sees a sent message without its entry and a crash cannot lose one. A
  * batch's sends go together (src/db/write-batcher.ts): each table's rows as one multi-row insert,
- * the FDR messages' marks as one statement, other messages' one by one. Any surprise (a row finished meanwhile, a conversation already
- * open after a crash) rolls the batch back, and each send is then recorded alone.
+ * the FDR messages' marks as one statement, other messages' one by one. Any surprise (a row
+ * finished meanwhile, a conversation already open after a crash) rolls the batch back, and each
+ * send is then recorded alone.
  */
 const sentRecords: WriteGroup<SentRecord, { activityId: number; outcomeSent: boolean }> = {
   async many(tx, records) {
