@@ -222,7 +222,9 @@ async function baselineQueues(redisUrl: string, items: number): Promise<number> 
 }
 
 /** The bare Fastify route in a process of its own; resolves with its URL and a stop. */
-async function startBareRoute(redisUrl: string): Promise<{ url: string; stop(): void }> {
+async function startBareRoute(
+  redisUrl: string,
+): Promise<{ url: string; pid: number | undefined; stop(): void }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-server.ts'], {
     env: { ...process.env, REDIS_URL: redisUrl, QUEUE_PREFIX: `bench-bare-${Date.now()}` },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -238,7 +240,11 @@ async function startBareRoute(redisUrl: string): Promise<{ url: string; stop(): 
     });
     child.once('exit', (code) => reject(new Error(`the bare route exited (${code})`)));
   });
-  return { url: `http://127.0.0.1:${port}/bare`, stop: () => child.kill('SIGTERM') };
+  return {
+    url: `http://127.0.0.1:${port}/bare`,
+    pid: child.pid,
+    stop: () => child.kill('SIGTERM'),
+  };
 }
 
 /** A distinct enterprise delivery report (for a message the service does not know). */
@@ -491,6 +497,7 @@ async function main(): Promise<void> {
   );
 
   let bareRoute: LoadResult | null = null;
+  let bareCpuUs: number | null = null;
   try {
     if (chosen.includes('baseline') || chosen.includes('pipeline')) {
       const r0 = await redisStats(redis);
@@ -512,6 +519,7 @@ async function main(): Promise<void> {
     if (chosen.includes('baseline') || chosen.includes('webhook')) {
       const bare = await startBareRoute(redisServer.url);
       try {
+        const cpu0 = cpuMs(bare.pid);
         bareRoute = await httpLoad({
           url: bare.url,
           connections: SIZES.connections,
@@ -519,10 +527,12 @@ async function main(): Promise<void> {
           contentType: 'application/x-www-form-urlencoded',
           body: reportBody,
         });
+        bareCpuUs = ((cpuMs(bare.pid) - cpu0) * 1_000) / bareRoute.requests;
       } finally {
         bare.stop();
       }
       showLoad('baseline', 'bare route (enqueue one job)', bareRoute);
+      note('baseline', 'bare route: its process CPU µs per request', round(bareCpuUs));
     }
 
     if (chosen.includes('pipeline')) {
@@ -575,6 +585,8 @@ async function main(): Promise<void> {
       ] as const) {
         const stack = await benchStack(workers ? 'webhook' : 'webhookalone', servers, workers);
         try {
+          const q0 = await mysqlQuestions(admin);
+          const apiCpu0 = cpuMs(stack.api.child.pid);
           const real = await httpLoad({
             url: stack.webhookUrl,
             connections: SIZES.connections,
@@ -583,6 +595,18 @@ async function main(): Promise<void> {
             body: reportBody,
           });
           showLoad('webhook', which, real);
+          // Less the two reads of the counter; with a worker running, its statements as well.
+          const q1 = await mysqlQuestions(admin);
+          const apiCpuUs = ((cpuMs(stack.api.child.pid) - apiCpu0) * 1_000) / real.requests;
+          note('webhook', `${which}: API process CPU µs per request`, round(apiCpuUs));
+          if (bareCpuUs) {
+            note('webhook', `${which}: ÷ the bare route's`, round(apiCpuUs / bareCpuUs, 2));
+          }
+          note(
+            'webhook',
+            `${which}: MySQL statements per request`,
+            round((q1 - q0 - 2) / real.requests, 2),
+          );
           if (bareRoute) {
             note(
               'webhook',

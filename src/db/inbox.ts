@@ -3,6 +3,7 @@ import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce, insertManyIds, insertOnce } from './insert-once.ts';
+import { insertRows } from './insert-rows.ts';
 import { coalescedFor } from './coalesce.ts';
 import { preparedFor } from './prepared.ts';
 import type { WriteGroup } from './write-batcher.ts';
@@ -69,7 +70,7 @@ export const inboxInserts: WriteGroup<NewInboxEvent, RecordedInboxEvent> = {
     const keys = rows.map((row) => row.eventKey);
     const ids = await insertManyIds(
       keys,
-      () => tx.insert(fdrInbox).values(rows),
+      () => tx.execute(insertRows(fdrInbox, rows)),
       () =>
         tx
           .select({ key: fdrInbox.eventKey, id: fdrInbox.id })

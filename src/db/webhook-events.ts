@@ -4,6 +4,7 @@ import { and, eq, gte, inArray, lt, lte } from 'drizzle-orm';
 import type { WebhookEvent } from '../webhook/events.ts';
 import type { Db, DbOrTx } from './client.ts';
 import { insertIdOnce, insertManyIds } from './insert-once.ts';
+import { insertRows } from './insert-rows.ts';
 import type { WriteGroup } from './write-batcher.ts';
 import { webhookEvents } from './schema.ts';
 
@@ -47,7 +48,7 @@ export const webhookEventInserts: WriteGroup<
     const keys = items.map((item) => item.eventKey);
     const ids = await insertManyIds(
       keys,
-      () => tx.insert(webhookEvents).values(items.map(rowOf)),
+      () => tx.execute(insertRows(webhookEvents, items.map(rowOf))),
       () =>
         tx
           .select({ key: webhookEvents.eventKey, id: webhookEvents.id })

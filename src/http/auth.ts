@@ -31,6 +31,15 @@ export function secretsEqual(given: string, expected: string): boolean {
   return timingSafeEqual(hash('sha256', given, 'buffer'), hash('sha256', expected, 'buffer'));
 }
 
+/**
+ * `secretsEqual` against one secret known in advance (a configured token): its digest taken
+ * once, so that each request hashes only what it gave.
+ */
+export function secretMatcher(expected: string): (given: string) => boolean {
+  const digest = hash('sha256', expected, 'buffer');
+  return (given) => timingSafeEqual(hash('sha256', given, 'buffer'), digest);
+}
+
 export function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (!header) {
