@@ -587,6 +587,8 @@ async function main(): Promise<void> {
         try {
           const q0 = await mysqlQuestions(admin);
           const apiCpu0 = cpuMs(stack.api.child.pid);
+          const dbCpu0 = cpuMs(mysqldPid);
+          const redisCpu0 = cpuMs(redisServer.pid);
           const real = await httpLoad({
             url: stack.webhookUrl,
             connections: SIZES.connections,
@@ -599,6 +601,17 @@ async function main(): Promise<void> {
           const q1 = await mysqlQuestions(admin);
           const apiCpuUs = ((cpuMs(stack.api.child.pid) - apiCpu0) * 1_000) / real.requests;
           note('webhook', `${which}: API process CPU µs per request`, round(apiCpuUs));
+          const perRequest = (ms: number) => round((ms * 1_000) / real.requests);
+          note(
+            'webhook',
+            `${which}: mysqld CPU µs per request`,
+            perRequest(cpuMs(mysqldPid) - dbCpu0),
+          );
+          note(
+            'webhook',
+            `${which}: Redis CPU µs per request`,
+            perRequest(cpuMs(redisServer.pid) - redisCpu0),
+          );
           if (bareCpuUs) {
             note('webhook', `${which}: ÷ the bare route's`, round(apiCpuUs / bareCpuUs, 2));
           }

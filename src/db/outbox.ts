@@ -462,6 +462,10 @@ const ATTEMPT_SLACK_MS = 10 * 60_000;
  *   ATTEMPT_SLACK_MS before the attempt's outcome was recorded).
  * The row keeps the report's id, and its send's next run records it as sent (as with `extra`).
  * Returns the row's id, or null.
+ *
+ * Most such reports are for messages that are not ours at all (another system sending on the
+ * same Gupshup account): a plain read finds no candidate and answers without a transaction;
+ * only a candidate is read again under its row lock, and the rule checked again there.
  */
 export async function noteAcceptedSendByNumber(
   db: Db,
@@ -470,35 +474,16 @@ export async function noteAcceptedSendByNumber(
   reportedAt: number | null,
   staleBefore: Date,
 ): Promise<number | null> {
+  if (soleLostAttempt(await unfinishedSendsTo(db, destAddr), reportedAt, staleBefore) === null) {
+    return null;
+  }
   return db.transaction(async (tx) => {
-    const rows = await tx
-      .select({
-        id: notificationOutbox.id,
-        status: notificationOutbox.status,
-        attempts: notificationOutbox.attempts,
-        errorCode: notificationOutbox.errorCode,
-        gupshupMessageId: notificationOutbox.gupshupMessageId,
-        updatedAt: notificationOutbox.updatedAt,
-      })
-      .from(notificationOutbox)
-      .where(
-        and(
-          eq(notificationOutbox.toNumber, destAddr),
-          inArray(notificationOutbox.status, ['pending', 'sending']),
-        ),
-      )
-      .for('update');
-    const [row] = rows;
-    if (
-      rows.length !== 1 ||
-      !row ||
-      row.status !== 'sending' ||
-      row.attempts === 0 ||
-      row.gupshupMessageId !== null ||
-      (row.errorCode !== null && !AMBIGUOUS_SEND_FAILURES.has(row.errorCode)) ||
-      row.updatedAt >= staleBefore ||
-      (reportedAt !== null && reportedAt < row.updatedAt.getTime() - ATTEMPT_SLACK_MS)
-    ) {
+    const row = soleLostAttempt(
+      await unfinishedSendsTo(tx, destAddr).for('update'),
+      reportedAt,
+      staleBefore,
+    );
+    if (row === null) {
       return null;
     }
     await tx
@@ -507,6 +492,51 @@ export async function noteAcceptedSendByNumber(
       .where(eq(notificationOutbox.id, row.id));
     return row.id;
   });
+}
+
+function unfinishedSendsTo(db: DbOrTx, destAddr: string) {
+  return db
+    .select({
+      id: notificationOutbox.id,
+      status: notificationOutbox.status,
+      attempts: notificationOutbox.attempts,
+      errorCode: notificationOutbox.errorCode,
+      gupshupMessageId: notificationOutbox.gupshupMessageId,
+      updatedAt: notificationOutbox.updatedAt,
+    })
+    .from(notificationOutbox)
+    .where(
+      and(
+        eq(notificationOutbox.toNumber, destAddr),
+        inArray(notificationOutbox.status, ['pending', 'sending']),
+      ),
+    );
+}
+
+/** `noteAcceptedSendByNumber`'s rule: the one unfinished send whose lost attempt this is. */
+function soleLostAttempt<
+  R extends {
+    status: string;
+    attempts: number;
+    errorCode: string | null;
+    gupshupMessageId: string | null;
+    updatedAt: Date;
+  },
+>(rows: R[], reportedAt: number | null, staleBefore: Date): R | null {
+  const [row] = rows;
+  if (
+    rows.length !== 1 ||
+    !row ||
+    row.status !== 'sending' ||
+    row.attempts === 0 ||
+    row.gupshupMessageId !== null ||
+    (row.errorCode !== null && !AMBIGUOUS_SEND_FAILURES.has(row.errorCode)) ||
+    row.updatedAt >= staleBefore ||
+    (reportedAt !== null && reportedAt < row.updatedAt.getTime() - ATTEMPT_SLACK_MS)
+  ) {
+    return null;
+  }
+  return row;
 }
 
 /**

@@ -105,7 +105,7 @@ export async function findWebhookEvent(
 }
 
 export async function markWebhookEvent(
-  db: Db,
+  db: DbOrTx,
   id: number,
   status: 'processed' | 'ignored' | 'failed',
   note: string | null,

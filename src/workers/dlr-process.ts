@@ -99,7 +99,7 @@ export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
       return { status: `already_${found.row.status}` };
     }
     if (found.event.kind !== 'dlr') {
-      await markWebhookEvent(db, webhookEventId, 'failed', 'not a delivery report');
+      await markEvent(deps, webhookEventId, 'failed', 'not a delivery report');
       throw new PermanentError(
         'ERR_WEBHOOK_EVENT_KIND',
         `webhook event ${webhookEventId} is not a delivery report`,
@@ -159,7 +159,7 @@ export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
       statusLogId = await findStatusLogId(db, report);
     }
     if (statusLogId === null) {
-      await markWebhookEvent(db, webhookEventId, 'ignored', 'unknown message');
+      await markEvent(deps, webhookEventId, 'ignored', 'unknown message');
       deps.metrics.deliveryReports.inc({ outcome: 'ignored' });
       log.info(
         { webhookEventId, externalId: report.externalId },
@@ -198,7 +198,7 @@ export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
         await recordOutcomeStage(deps, outbox, outcome.transition, eventTime(report, receivedAt));
       }
     }
-    await markWebhookEvent(db, webhookEventId, 'processed', outcome.note);
+    await markEvent(deps, webhookEventId, 'processed', outcome.note);
     deps.metrics.deliveryReports.inc({ outcome: outcome.transition ? 'applied' : 'unchanged' });
     if (outcome.transition) {
       deps.metrics.deliveryStatuses.inc({ status: outcome.transition });
@@ -219,6 +219,21 @@ export function processDlrProcess(deps: Deps): JobHandler<'dlr.process'> {
       transition: outcome.transition,
     };
   };
+}
+
+/**
+ * The event's mark, with the concurrent jobs' writes when there is a write batcher (one commit,
+ * one log flush, for all of them), else on its own.
+ */
+function markEvent(
+  deps: Deps,
+  id: number,
+  status: 'processed' | 'ignored' | 'failed',
+  note: string | null,
+): Promise<void> {
+  return deps.writes
+    ? deps.writes.run((tx) => markWebhookEvent(tx, id, status, note))
+    : markWebhookEvent(deps.db, id, status, note);
 }
 
 /**

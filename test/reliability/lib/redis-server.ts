@@ -16,6 +16,8 @@ import { freePort } from '../../helpers/service-process.ts';
 
 export interface RedisServer {
   url: string;
+  /** The running server's pid (undefined while it is down). */
+  readonly pid: number | undefined;
   /** SIGKILL: the last second of writes may be lost, as AOF everysec allows. */
   kill(): Promise<void>;
   /** Starts it again on the same port and data directory. */
@@ -87,6 +89,9 @@ export async function startRedisServer(binary = 'redis-server'): Promise<RedisSe
   await start();
   return {
     url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child?.pid;
+    },
     kill,
     start,
     async stop() {
